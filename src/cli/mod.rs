@@ -1,0 +1,50 @@
+//! Command-line parsing and dispatch only; the work happens in the library modules.
+
+mod run;
+
+use std::ffi::OsString;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "syscage",
+    version,
+    about = "Record the syscalls a workload makes, generate least-privilege profiles, run it confined",
+    after_help = "Exit codes: the workload's own status; 128+N if signal N killed it; \
+                  125 syscage's own error; 126 command not executable; 127 command not found."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command confined: user namespace, read-only root, no capabilities, no_new_privs, seccomp.
+    Run(run::RunArgs),
+}
+
+/// Parses `args` and runs the command; returns the process exit code.
+pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::SYSCAGE_ERROR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("syscage: error: {e}");
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `syscage run`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::error::Error;
+use crate::sandbox::{self, NetMode, RunConfig, SeccompChoice, UserMount};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Net {
+    /// Share the caller's network.
+    Host,
+    /// A new network namespace with only loopback.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Seccomp profile (Docker or OCI JSON, or an OCI config.json); "unconfined" disables seccomp.
+    /// Default: the built-in equivalent of Docker's default profile.
+    #[arg(long, value_name = "FILE|unconfined")]
+    pub seccomp: Option<String>,
+    /// Use DIR as the (read-only) root filesystem instead of the host's /.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Bind-mount a host path read-write at the same place (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub rw: Vec<PathBuf>,
+    /// Bind-mount a host path read-only at the same place (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub ro: Vec<PathBuf>,
+    /// Mount a fresh tmpfs at PATH (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub tmpfs: Vec<PathBuf>,
+    /// Network: share the host's, or a new namespace with only loopback.
+    #[arg(long, value_enum, default_value = "host")]
+    pub net: Net,
+    /// Keep a capability inside the sandbox (Docker's spelling: SETUID or CAP_SETUID; ALL).
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Pass file descriptors 3..3+N-1 to the workload; all others above 2 are closed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Hostname inside the sandbox.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Working directory inside the sandbox (default: the current one, or / with --rootfs).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// First host uid/gid of the 65536 ids root maps to when root runs syscage.
+    #[arg(long, value_name = "ID")]
+    pub userns_base: Option<u32>,
+    /// Refuse to run (exit 125) when any confinement step cannot be applied.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print what was applied.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+pub fn run(a: RunArgs) -> Result<i32, Error> {
+    let seccomp = a.seccomp.map(|s| match s.as_str() {
+        "unconfined" => SeccompChoice::Unconfined,
+        _ => SeccompChoice::File(PathBuf::from(s)),
+    });
+    let mut mounts: Vec<UserMount> = Vec::new();
+    mounts.extend(a.rw.into_iter().map(|path| UserMount::Bind { path, readonly: false }));
+    mounts.extend(a.ro.into_iter().map(|path| UserMount::Bind { path, readonly: true }));
+    mounts.extend(a.tmpfs.into_iter().map(|path| UserMount::Tmpfs { path }));
+    let cfg = RunConfig {
+        command: a.command,
+        seccomp,
+        rootfs: a.rootfs,
+        mounts,
+        net: match a.net {
+            Net::Host => NetMode::Host,
+            Net::None => NetMode::None,
+        },
+        cap_add: a.cap_add,
+        preserve_fds: a.preserve_fds,
+        hostname: a.hostname,
+        cwd: a.cwd,
+        userns_base: a.userns_base,
+        strict: a.strict,
+        verbose: a.verbose,
+    };
+    Ok(sandbox::run(&cfg)?)
+}

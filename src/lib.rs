@@ -1,0 +1,9 @@
+//! syscage: record the syscalls a workload makes, generate least-privilege profiles from the
+//! recording, and run processes confined by them.
+
+pub mod cli;
+pub mod error;
+pub mod profile;
+pub mod sandbox;
+
+pub use error::Error;

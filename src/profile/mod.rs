@@ -1,0 +1,3 @@
+//! Pure profile formats: parsing, resolving and (later) generating. No syscalls here.
+
+pub mod seccomp;

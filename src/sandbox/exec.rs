@@ -1,0 +1,151 @@
+//! The command: its argv and environment prepared in the parent, and its lookup inside the
+//! sandbox (after `pivot_root`, before seccomp) so that "not found" and "not executable" are
+//! reported as 127 and 126 even under a profile that would deny the error message's own write.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::SandboxError;
+use crate::error::exit;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, Clone)]
+pub struct ExecPlan {
+    pub program: OsString,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    search_path: OsString,
+    /// Working directory inside the sandbox, and whether the user chose it.
+    pub cwd: PathBuf,
+    pub cwd_explicit: bool,
+}
+
+fn cstring(s: &OsStr, what: &str) -> Result<CString, SandboxError> {
+    CString::new(s.as_bytes()).map_err(|_| {
+        SandboxError::Message(format!("{what} {:?} contains a NUL byte", s))
+    })
+}
+
+pub fn prepare(
+    command: &[OsString],
+    cwd: Option<&Path>,
+    host_root: bool,
+) -> Result<ExecPlan, SandboxError> {
+    let program = command
+        .first()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| SandboxError::Message("no command given (usage: syscage run [OPTIONS] -- CMD [ARGS...])".into()))?
+        .clone();
+    let argv = command
+        .iter()
+        .map(|a| cstring(a, "argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut search_path = OsString::from(DEFAULT_PATH);
+    let mut envp = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        if k == "PATH" {
+            search_path = v.clone();
+        }
+        let mut kv = k.into_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        envp.push(cstring(OsStr::from_bytes(&kv), "environment variable")?);
+    }
+    let (cwd, cwd_explicit) = match cwd {
+        Some(c) if c.is_absolute() => (c.to_owned(), true),
+        Some(c) => {
+            return Err(SandboxError::Message(format!(
+                "--cwd {}: the path must be absolute",
+                c.display()
+            )));
+        }
+        None if host_root => (
+            std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            false,
+        ),
+        None => (PathBuf::from("/"), false),
+    };
+    Ok(ExecPlan {
+        program,
+        argv,
+        envp,
+        search_path,
+        cwd,
+        cwd_explicit,
+    })
+}
+
+/// A lookup failure: the exit code (126/127) and the message.
+pub struct NotRunnable(pub i32, pub String);
+
+fn executable(p: &Path) -> Result<(), std::io::Error> {
+    let meta = std::fs::metadata(p)?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    Ok(())
+}
+
+/// Finds the program as `execvp` would: a name with a slash is used as is, anything else is
+/// searched in `$PATH`.
+pub fn resolve(plan: &ExecPlan) -> Result<CString, NotRunnable> {
+    let name = Path::new(&plan.program);
+    let shown = name.display();
+    let found = if plan.program.as_bytes().contains(&b'/') {
+        match executable(name) {
+            Ok(()) => name.to_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(NotRunnable(exit::NOT_FOUND, format!("{shown}: no such file")));
+            }
+            Err(e) => {
+                return Err(NotRunnable(exit::NOT_EXECUTABLE, format!("{shown}: cannot execute: {e}")));
+            }
+        }
+    } else {
+        let mut denied = None;
+        let hit = std::env::split_paths(&plan.search_path)
+            .map(|dir| dir.join(name))
+            .find(|p| match executable(p) {
+                Ok(()) => true,
+                Err(e) => {
+                    if e.kind() != std::io::ErrorKind::NotFound && denied.is_none() {
+                        denied = Some((p.clone(), e));
+                    }
+                    false
+                }
+            });
+        match (hit, denied) {
+            (Some(p), _) => p,
+            (None, Some((p, e))) => {
+                return Err(NotRunnable(
+                    exit::NOT_EXECUTABLE,
+                    format!("{}: cannot execute: {e}", p.display()),
+                ));
+            }
+            (None, None) => {
+                return Err(NotRunnable(exit::NOT_FOUND, format!("{shown}: command not found")));
+            }
+        }
+    };
+    CString::new(found.into_os_string().into_vec())
+        .map_err(|_| NotRunnable(exit::NOT_FOUND, format!("{shown}: invalid path")))
+}
+
+/// Maps an `execve` failure to the exit code and message.
+pub fn exec_failure(plan: &ExecPlan, err: nix::errno::Errno) -> NotRunnable {
+    let shown = Path::new(&plan.program).display().to_string();
+    match err {
+        nix::errno::Errno::ENOENT => NotRunnable(
+            exit::NOT_FOUND,
+            format!("{shown}: no such file (or its interpreter is missing)"),
+        ),
+        nix::errno::Errno::EPERM => NotRunnable(
+            exit::NOT_EXECUTABLE,
+            format!("{shown}: execve was refused (does the seccomp profile allow execve?)"),
+        ),
+        e => NotRunnable(exit::NOT_EXECUTABLE, format!("{shown}: cannot execute: {e}")),
+    }
+}

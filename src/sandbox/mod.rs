@@ -1,0 +1,416 @@
+//! The launcher: the only code that changes process state.
+//!
+//! Three processes: the parent (syscage as invoked) prepares everything, clones the sandbox's init
+//! into new namespaces, writes its id maps and then only forwards signals; the init builds the
+//! filesystem, forks the workload and stays as its PID 1 (forwarding signals, reaping orphans); the
+//! workload drops the last privileges, loads seccomp and execs. `run` reads top to bottom.
+
+pub mod caps;
+pub mod exec;
+pub mod filter;
+pub mod filter_cache;
+pub mod monitor;
+pub mod mounts;
+mod sys;
+pub mod userns;
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
+use nix::unistd::{Gid, Pid, Uid};
+
+pub use filter::SeccompChoice;
+pub use mounts::UserMount;
+
+use crate::error::exit;
+use crate::profile::seccomp::ProfileError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error("{step}: {source}")]
+    Step {
+        step: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Message(String),
+    #[error("--strict: could not apply {0}")]
+    Strict(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetMode {
+    /// Share the caller's network namespace.
+    #[default]
+    Host,
+    /// A new network namespace with only loopback.
+    None,
+}
+
+/// Everything `syscage run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunConfig {
+    pub command: Vec<OsString>,
+    pub seccomp: Option<SeccompChoice>,
+    pub rootfs: Option<PathBuf>,
+    pub mounts: Vec<UserMount>,
+    pub net: NetMode,
+    pub cap_add: Vec<String>,
+    pub preserve_fds: u32,
+    pub hostname: Option<String>,
+    pub cwd: Option<PathBuf>,
+    pub userns_base: Option<u32>,
+    pub strict: bool,
+    pub verbose: bool,
+}
+
+fn warn(msg: &str) {
+    eprintln!("syscage: warning: {msg}");
+}
+
+/// A step that could not be applied: refused under `--strict`, otherwise said on stderr.
+fn not_applied(strict: bool, what: String) -> Result<(), SandboxError> {
+    if strict {
+        return Err(SandboxError::Strict(what));
+    }
+    warn(&format!("not applied: {what}"));
+    Ok(())
+}
+
+/// What the parent hands to the sandbox's init and the workload.
+struct Plan {
+    cfg: RunConfig,
+    filter: Option<filter::CompiledFilter>,
+    kept: caps::KeptCaps,
+    last_cap: u32,
+    mounts: mounts::MountPlan,
+    exec: exec::ExecPlan,
+    idmap: userns::IdMap,
+    signals: sys::SignalSet,
+    old_mask: sys::SignalSet,
+}
+
+/// Runs the command confined; returns the exit code syscage should exit with.
+pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
+    // Parent: everything that can fail is checked before any namespace exists.
+    let kept = caps::parse(&cfg.cap_add)?;
+    let choice = cfg.seccomp.clone().unwrap_or(SeccompChoice::Builtin);
+    let filter = filter::prepare(&choice, &kept.names)?;
+    match &filter {
+        // The built-in profile's warnings are known and reviewed; show them only on request.
+        Some(f) if choice != SeccompChoice::Builtin || cfg.verbose => {
+            f.warnings.iter().for_each(|w| warn(w))
+        }
+        Some(_) => {}
+        None => warn("seccomp is disabled (--seccomp unconfined): every syscall is allowed"),
+    }
+    let mounts = mounts::plan(cfg.rootfs.as_deref(), &cfg.mounts)?;
+    let exec = exec::prepare(&cfg.command, cfg.cwd.as_deref(), cfg.rootfs.is_none())?;
+    let idmap = userns::plan(cfg.userns_base);
+
+    // Signals arriving from now on wait in the queue and are forwarded once the workload runs.
+    let signals = monitor::handled_signals();
+    let old_mask = signals.block().map_err(|source| SandboxError::Step {
+        step: "blocking signals".into(),
+        source,
+    })?;
+    let plan = Plan {
+        cfg: cfg.clone(),
+        filter,
+        kept,
+        last_cap: caps::last_cap(),
+        mounts,
+        exec,
+        idmap,
+        signals,
+        old_mask,
+    };
+    let (release_rx, release_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| step_err("creating the release pipe", e))?;
+
+    // New namespaces, falling back step by step where the kernel or a runtime refuses them.
+    let (child, ns) = clone_sandbox(&plan)?;
+    let Some(child) = child else {
+        drop(release_tx);
+        init(&plan, ns, release_rx);
+    };
+    drop(release_rx);
+
+    // Parent: map ids, then let the child go on. A failure kills the child.
+    let map_kind = if ns.contains(CloneFlags::CLONE_NEWUSER) {
+        match userns::write(child.as_raw(), &plan.idmap) {
+            Ok((map, note)) => {
+                if let Some(n) = note {
+                    not_applied(cfg.strict, n).inspect_err(|_| kill_child(child))?;
+                }
+                if map.can_setgroups() { b'R' } else { b'C' }
+            }
+            Err(e) => {
+                kill_child(child);
+                return Err(e);
+            }
+        }
+    } else {
+        b'N'
+    };
+    nix::unistd::write(&release_tx, &[map_kind]).map_err(|e| step_err("releasing the sandbox", e))?;
+    drop(release_tx);
+
+    // Monitor: forward signals to the init until it exits with the workload's status.
+    monitor::forward_until_exit(child, &plan.signals, false).map_err(|source| SandboxError::Step {
+        step: "waiting for the sandbox".into(),
+        source,
+    })
+}
+
+fn step_err(step: &str, e: nix::errno::Errno) -> SandboxError {
+    SandboxError::Step {
+        step: step.into(),
+        source: e.into(),
+    }
+}
+
+fn kill_child(child: Pid) {
+    let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(child, None);
+}
+
+fn ns_names(flags: CloneFlags) -> String {
+    [
+        (CloneFlags::CLONE_NEWUSER, "user"),
+        (CloneFlags::CLONE_NEWNS, "mount"),
+        (CloneFlags::CLONE_NEWPID, "pid"),
+        (CloneFlags::CLONE_NEWIPC, "ipc"),
+        (CloneFlags::CLONE_NEWUTS, "uts"),
+        (CloneFlags::CLONE_NEWNET, "network"),
+    ]
+    .iter()
+    .filter(|(f, _)| flags.contains(*f))
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Clones the init into every namespace it can get. Without a user namespace (a runtime whose
+/// seccomp profile forbids it) it tries the others alone (they need CAP_SYS_ADMIN), then none.
+fn clone_sandbox(plan: &Plan) -> Result<(Option<Pid>, CloneFlags), SandboxError> {
+    let mut others = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS;
+    if plan.cfg.net == NetMode::None {
+        others |= CloneFlags::CLONE_NEWNET;
+    }
+    let strict = plan.cfg.strict;
+    let mut attempts = [others | CloneFlags::CLONE_NEWUSER, others, CloneFlags::empty()].into_iter();
+    let mut tried = attempts.next().unwrap_or(others);
+    loop {
+        match sys::clone_process(tried.bits()) {
+            Ok(pid) => return Ok((pid.map(Pid::from_raw), tried)),
+            Err(e) => {
+                let Some(next) = attempts.next() else {
+                    return Err(SandboxError::Step {
+                        step: "fork".into(),
+                        source: e,
+                    });
+                };
+                let lost = tried.difference(next);
+                let explicit = lost.contains(CloneFlags::CLONE_NEWNET)
+                    || (lost.contains(CloneFlags::CLONE_NEWNS) && plan.cfg.rootfs.is_some());
+                if explicit {
+                    // An explicit request (--net none, --rootfs) is never silently dropped.
+                    return Err(SandboxError::Message(format!(
+                        "cannot create the {} namespaces that --net none/--rootfs need: {e}",
+                        ns_names(lost)
+                    )));
+                }
+                not_applied(strict, format!("{} namespace(s) (clone: {e})", ns_names(lost)))?;
+                tried = next;
+            }
+        }
+    }
+}
+
+/// The sandbox's init: never returns. Errors are printed and end it with status 125.
+fn init(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> ! {
+    match init_steps(plan, ns, release) {
+        Ok(never) => match never {},
+        Err(e) => {
+            eprintln!("syscage: error: {e}");
+            sys::exit_now(exit::SYSCAGE_ERROR)
+        }
+    }
+}
+
+fn become_root(map_kind: u8) -> Result<(), SandboxError> {
+    let root = Gid::from_raw(0);
+    nix::unistd::setresgid(root, root, root).map_err(|e| step_err("setresgid(0)", e))?;
+    // The caller's supplementary groups would still grant access to host files.
+    if map_kind != b'C' {
+        nix::unistd::setgroups(&[]).map_err(|e| step_err("setgroups([])", e))?;
+    }
+    let root = Uid::from_raw(0);
+    nix::unistd::setresuid(root, root, root).map_err(|e| step_err("setresuid(0)", e))
+}
+
+fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallible, SandboxError> {
+    let cfg = &plan.cfg;
+    let strict = cfg.strict;
+    let mut report: Vec<String> = Vec::new();
+
+    // Die with the parent, and wait until it has written our id maps.
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| step_err("PR_SET_PDEATHSIG", e))?;
+    let mut kind = [0u8];
+    match nix::unistd::read(&release, &mut kind) {
+        Ok(1) => {}
+        // The parent failed (and said why) or died: leave without a word.
+        _ => sys::exit_now(exit::SYSCAGE_ERROR),
+    }
+    drop(release);
+    if ns.contains(CloneFlags::CLONE_NEWUSER) {
+        become_root(kind[0])?;
+        let mut map = plan.idmap.describe();
+        if kind[0] == b'C' && !matches!(plan.idmap, userns::IdMap::Caller { .. }) {
+            map = "root → the caller's own uid/gid (one id)".into();
+        }
+        report.push(format!("user namespace: {map}"));
+    }
+    report.push(format!(
+        "namespaces: {}{}",
+        ns_names(ns),
+        if ns.contains(CloneFlags::CLONE_NEWNET) { "" } else { " (network shared with the host)" }
+    ));
+
+    // Filesystem: read-only root, fresh /proc, minimal /dev, tmpfs /tmp, the user's mounts.
+    if ns.contains(CloneFlags::CLONE_NEWNS) {
+        let m = mounts::apply(&plan.mounts)?;
+        report.extend(m.applied);
+        for what in m.missing {
+            not_applied(strict, what)?;
+        }
+    } else {
+        not_applied(strict, "read-only root, fresh /proc, minimal /dev, tmpfs /tmp (no mount namespace)".into())?;
+        if plan.mounts.mounts.iter().any(|m| m.readonly) {
+            return Err(SandboxError::Message("--ro needs a mount namespace".into()));
+        }
+    }
+    if let Err(e) = nix::unistd::chdir(&plan.exec.cwd) {
+        if plan.exec.cwd_explicit {
+            return Err(step_err(&format!("--cwd {}", plan.exec.cwd.display()), e));
+        }
+        nix::unistd::chdir("/").map_err(|e| step_err("chdir /", e))?;
+    }
+    if ns.contains(CloneFlags::CLONE_NEWUTS) {
+        let name = cfg.hostname.as_deref().unwrap_or("syscage");
+        nix::unistd::sethostname(name).map_err(|e| step_err(&format!("sethostname {name}"), e))?;
+    }
+    if ns.contains(CloneFlags::CLONE_NEWNET) {
+        sys::loopback_up().map_err(|source| SandboxError::Step {
+            step: "bringing up lo in the new network namespace".into(),
+            source,
+        })?;
+    }
+
+    // A new session without a terminal: the workload cannot push input into the caller's
+    // terminal with TIOCSTI.
+    nix::unistd::setsid().map_err(|e| step_err("setsid", e))?;
+    // Only stdin, stdout, stderr and the descriptors passed with --preserve-fds stay open.
+    sys::close_from(3 + cfg.preserve_fds).map_err(|source| SandboxError::Step {
+        step: "closing inherited file descriptors".into(),
+        source,
+    })?;
+
+    if cfg.verbose {
+        report.push(format!("capabilities: {}", caps::describe(&plan.kept)));
+        report.push("no_new_privs: set".into());
+        report.push(match &plan.filter {
+            Some(f) => format!("seccomp: {}", f.summary),
+            None => "seccomp: none (--seccomp unconfined)".into(),
+        });
+        report.push(format!(
+            "file descriptors: 0-2{}; new session without a controlling terminal",
+            match cfg.preserve_fds {
+                0 => String::new(),
+                n => format!(" and 3-{}", 2 + n),
+            }
+        ));
+        for line in &report {
+            eprintln!("syscage: {line}");
+        }
+    }
+
+    // SAFETY-free fork: we are single-threaded.
+    let workload_pid = match sys::clone_process(0) {
+        Ok(None) => workload(plan),
+        Ok(Some(pid)) => Pid::from_raw(pid),
+        Err(source) => {
+            return Err(SandboxError::Step {
+                step: "forking the workload".into(),
+                source,
+            });
+        }
+    };
+    // The init keeps nothing it could be robbed of: no capabilities, no descriptors the workload
+    // was not given, and it cannot be ptraced by it.
+    if cfg.preserve_fds > 0 {
+        let _ = sys::close_from(3);
+    }
+    let _ = caps::drop_to(0, plan.last_cap);
+    let _ = prctl::set_no_new_privs();
+    let _ = prctl::set_dumpable(false);
+    if !ns.contains(CloneFlags::CLONE_NEWPID) {
+        // Without a pid namespace, orphans still come back to us to be reaped.
+        let _ = prctl::set_child_subreaper(true);
+    }
+    let code = monitor::forward_until_exit(workload_pid, &plan.signals, true).unwrap_or(exit::SYSCAGE_ERROR);
+    // As PID 1 our exit kills everything left in the namespace.
+    sys::exit_now(code)
+}
+
+/// The workload's last steps: no_new_privs, capabilities, seccomp last, then execve.
+fn workload(plan: &Plan) -> ! {
+    let fail = |code: i32, msg: &str| -> ! {
+        eprintln!("syscage: {msg}");
+        sys::exit_now(code)
+    };
+    if let Err(e) = plan.old_mask.set_mask() {
+        fail(exit::SYSCAGE_ERROR, &format!("error: restoring the signal mask: {e}"));
+    }
+    let path = match exec::resolve(&plan.exec) {
+        Ok(p) => p,
+        Err(exec::NotRunnable(code, msg)) => fail(code, &msg),
+    };
+    if let Err(e) = prctl::set_no_new_privs() {
+        fail(exit::SYSCAGE_ERROR, &format!("error: setting no_new_privs: {e}"));
+    }
+    match caps::drop_to(plan.kept.mask, plan.last_cap) {
+        Ok(missing) => {
+            for what in missing {
+                if let Err(e) = not_applied(plan.cfg.strict, what) {
+                    fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));
+                }
+            }
+        }
+        Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: {e}")),
+    }
+    // Seccomp last: nothing syscage does after this needs to be allowed by the profile.
+    if let Some(f) = &plan.filter
+        && let Err(e) = sys::load_seccomp_filter(&f.program, f.load_flags)
+    {
+        fail(exit::SYSCAGE_ERROR, &format!("error: loading the seccomp filter: {e}"));
+    }
+    let err = match nix::unistd::execve(&path, &plan.exec.argv, &plan.exec.envp) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let exec::NotRunnable(code, msg) = exec::exec_failure(&plan.exec, err);
+    fail(code, &msg)
+}

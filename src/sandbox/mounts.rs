@@ -1,0 +1,384 @@
+//! The sandbox's filesystem: a read-only copy of the host `/` (or `--rootfs`), a fresh `/proc`,
+//! a minimal `/dev`, a tmpfs `/tmp`, and the user's `--rw`/`--ro`/`--tmpfs` mounts.
+//!
+//! `plan` validates every path in the parent, before any namespace exists. `apply` runs in the
+//! child: it takes detached copies of every source tree first (`open_tree`), so nothing it mounts
+//! later can hide a source, then builds the new root and pivots into it.
+
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+use super::SandboxError;
+use super::sys;
+
+/// A mount the user asked for with `--rw`, `--ro` or `--tmpfs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserMount {
+    Bind { path: PathBuf, readonly: bool },
+    Tmpfs { path: PathBuf },
+}
+
+/// Device nodes bound from the host into the sandbox's `/dev`.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+/// Existing directories the new root may be attached over, in our private mount namespace only.
+const STAGING: &[&str] = &["/tmp", "/mnt", "/run", "/var/tmp", "/opt", "/srv", "/media", "/home"];
+
+#[derive(Debug, Clone)]
+pub struct MountPlan {
+    /// Host directory that becomes `/`.
+    pub root: PathBuf,
+    pub is_host_root: bool,
+    /// Where the new root is attached before `pivot_root`.
+    pub staging: PathBuf,
+    /// Validated user mounts, parents before children; bind sources are canonical host paths.
+    pub mounts: Vec<PlannedMount>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedMount {
+    pub source: Option<PathBuf>,
+    pub target: PathBuf,
+    pub readonly: bool,
+    pub is_dir: bool,
+    pub flag: &'static str,
+}
+
+fn canonical(path: &Path, what: &str) -> Result<PathBuf, SandboxError> {
+    path.canonicalize()
+        .map_err(|source| SandboxError::Step {
+            step: format!("{what} {}", path.display()),
+            source,
+        })
+}
+
+/// Validates the root and every user mount.
+pub fn plan(rootfs: Option<&Path>, user: &[UserMount]) -> Result<MountPlan, SandboxError> {
+    let root = match rootfs {
+        Some(r) => {
+            let c = canonical(r, "--rootfs")?;
+            if !c.is_dir() {
+                return Err(SandboxError::Message(format!(
+                    "--rootfs {}: not a directory",
+                    r.display()
+                )));
+            }
+            c
+        }
+        None => PathBuf::from("/"),
+    };
+    let staging = STAGING
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.symlink_metadata().is_ok_and(|m| m.is_dir()))
+        .ok_or_else(|| {
+            SandboxError::Message(format!(
+                "no directory to stage the new root on (tried {})",
+                STAGING.join(", ")
+            ))
+        })?;
+    let mut mounts = Vec::new();
+    for m in user {
+        let (flag, path) = match m {
+            UserMount::Bind { path, readonly } => (if *readonly { "--ro" } else { "--rw" }, path),
+            UserMount::Tmpfs { path } => ("--tmpfs", path),
+        };
+        if !path.is_absolute() {
+            return Err(SandboxError::Message(format!(
+                "{flag} {}: the path must be absolute",
+                path.display()
+            )));
+        }
+        mounts.push(match m {
+            UserMount::Bind { path, readonly } => {
+                let source = canonical(path, flag)?;
+                PlannedMount {
+                    is_dir: source.is_dir(),
+                    target: source.clone(),
+                    source: Some(source),
+                    readonly: *readonly,
+                    flag,
+                }
+            }
+            UserMount::Tmpfs { path } => PlannedMount {
+                source: None,
+                target: normalise(path),
+                readonly: false,
+                is_dir: true,
+                flag,
+            },
+        });
+    }
+    // Parents first, so that `--tmpfs /a --rw /a/b` does not hide /a/b.
+    mounts.sort_by_key(|m| m.target.components().count());
+    Ok(MountPlan {
+        is_host_root: rootfs.is_none(),
+        root,
+        staging,
+        mounts,
+    })
+}
+
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn cpath(p: &Path) -> Result<CString, SandboxError> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| SandboxError::Message(format!("{}: path contains a NUL byte", p.display())))
+}
+
+fn step<T>(what: impl FnOnce() -> String, r: nix::Result<T>) -> Result<T, SandboxError> {
+    r.map_err(|e| SandboxError::Step {
+        step: what(),
+        source: e.into(),
+    })
+}
+
+fn io_step<T>(what: impl FnOnce() -> String, r: std::io::Result<T>) -> Result<T, SandboxError> {
+    r.map_err(|source| SandboxError::Step {
+        step: what(),
+        source,
+    })
+}
+
+fn clone_tree(path: &Path) -> Result<OwnedFd, SandboxError> {
+    io_step(
+        || format!("copying the mount tree at {}", path.display()),
+        sys::clone_mount_tree(&cpath(path)?),
+    )
+}
+
+fn attach(tree: &OwnedFd, target: &Path) -> Result<(), SandboxError> {
+    io_step(
+        || format!("mounting onto {}", target.display()),
+        sys::attach_mount_tree(tree, &cpath(target)?),
+    )
+}
+
+fn mount_fs(fstype: &str, target: &Path, flags: MsFlags, data: &str) -> nix::Result<()> {
+    mount(Some(fstype), target, Some(fstype), flags, Some(data))
+}
+
+/// Inside `root` (the staged new root), the path where `p` (absolute) will appear.
+fn inside(root: &Path, p: &Path) -> PathBuf {
+    root.join(p.strip_prefix("/").unwrap_or(p))
+}
+
+/// Creates a mount point that does not exist yet (in a writable tmpfs such as `/tmp`).
+fn ensure_target(target: &Path, is_dir: bool, flag: &str) -> Result<(), SandboxError> {
+    if target.symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    let made = if is_dir {
+        std::fs::create_dir_all(target)
+    } else {
+        target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::File::create(target).map(drop))
+    };
+    io_step(
+        || format!("{flag}: creating the mount point {}", target.display()),
+        made,
+    )
+}
+
+/// What `apply` did, for the report, and what it could not do.
+#[derive(Debug, Default)]
+pub struct MountReport {
+    pub applied: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// Builds the new root and pivots into it. Runs in the child, inside the new mount namespace.
+pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
+    let mut report = MountReport::default();
+    let ns = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+
+    // Nothing we mount may propagate back to the host.
+    step(
+        || "making / a private mount tree".into(),
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>),
+    )?;
+
+    // Detached copies of every source, before anything is mounted over one of them.
+    let root = clone_tree(&plan.root)?;
+    io_step(
+        || format!("making the copy of {} read-only", plan.root.display()),
+        sys::set_tree_attrs(
+            &root,
+            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        ),
+    )?;
+    let mut devices = Vec::new();
+    for name in DEVICES {
+        let host = Path::new("/dev").join(name);
+        match sys::clone_mount_tree(&cpath(&host)?) {
+            Ok(fd) => devices.push((*name, fd)),
+            Err(e) => report.missing.push(format!("/dev/{name} ({e})")),
+        }
+    }
+    let mut binds = Vec::new();
+    for m in &plan.mounts {
+        let Some(src) = &m.source else {
+            binds.push(None);
+            continue;
+        };
+        let tree = clone_tree(src)?;
+        let attrs = sys::MOUNT_ATTR_NOSUID
+            | sys::MOUNT_ATTR_NODEV
+            | if m.readonly { sys::MOUNT_ATTR_RDONLY } else { 0 };
+        io_step(
+            || format!("{} {}: setting mount flags", m.flag, src.display()),
+            sys::set_tree_attrs(&tree, attrs),
+        )?;
+        binds.push(Some(tree));
+    }
+
+    let new = plan.staging.as_path();
+    attach(&root, new)?;
+    report.applied.push(format!(
+        "root: {} read-only (recursive, nosuid, nodev)",
+        plan.root.display()
+    ));
+
+    // A fresh /proc shows only the new pid namespace. Where the kernel refuses (a /proc with
+    // masked paths, as in containers), the read-only copy of the old one stays.
+    let proc_dir = inside(new, Path::new("/proc"));
+    if proc_dir.is_dir() {
+        match mount_fs("proc", &proc_dir, ns | MsFlags::MS_NOEXEC, "") {
+            Ok(()) => report.applied.push("/proc: fresh for the new pid namespace".into()),
+            Err(e) => report.missing.push(format!("fresh /proc ({e}); the read-only host /proc stays")),
+        }
+    } else {
+        report.missing.push("fresh /proc (no /proc directory in the root)".into());
+    }
+
+    let dev = inside(new, Path::new("/dev"));
+    if dev.is_dir() {
+        step(
+            || format!("mounting a tmpfs on {}", dev.display()),
+            mount_fs("tmpfs", &dev, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, "mode=0755,size=512k"),
+        )?;
+        for (name, fd) in &devices {
+            let node = dev.join(name);
+            io_step(|| format!("creating {}", node.display()), std::fs::File::create(&node))?;
+            attach(fd, &node)?;
+        }
+        for (link, to) in [
+            ("fd", "/proc/self/fd"),
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+            ("ptmx", "pts/ptmx"),
+        ] {
+            io_step(
+                || format!("creating /dev/{link}"),
+                std::os::unix::fs::symlink(to, dev.join(link)),
+            )?;
+        }
+        let pts = dev.join("pts");
+        let shm = dev.join("shm");
+        io_step(|| "creating /dev/pts".into(), std::fs::create_dir(&pts))?;
+        io_step(|| "creating /dev/shm".into(), std::fs::create_dir(&shm))?;
+        if let Err(e) = mount_fs("devpts", &pts, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620") {
+            report.missing.push(format!("/dev/pts ({e})"));
+        }
+        step(
+            || "mounting a tmpfs on /dev/shm".into(),
+            mount_fs("tmpfs", &shm, ns, "mode=1777"),
+        )?;
+        report.applied.push(format!(
+            "/dev: minimal ({}, pts, shm)",
+            devices.iter().map(|d| d.0).collect::<Vec<_>>().join(" ")
+        ));
+    } else {
+        report.missing.push("minimal /dev (no /dev directory in the root)".into());
+    }
+
+    let tmp = inside(new, Path::new("/tmp"));
+    if tmp.is_dir() {
+        step(
+            || "mounting a tmpfs on /tmp".into(),
+            mount_fs("tmpfs", &tmp, ns, "mode=1777"),
+        )?;
+        report.applied.push("/tmp: fresh tmpfs".into());
+    } else {
+        report.missing.push("tmpfs /tmp (no /tmp directory in the root)".into());
+    }
+
+    for (m, tree) in plan.mounts.iter().zip(&binds) {
+        let target = inside(new, &m.target);
+        ensure_target(&target, m.is_dir, m.flag)?;
+        match tree {
+            Some(tree) => attach(tree, &target)?,
+            None => step(
+                || format!("--tmpfs {}", m.target.display()),
+                mount_fs("tmpfs", &target, ns, "mode=1777"),
+            )?,
+        }
+        report.applied.push(format!("{} {}", m.flag, m.target.display()));
+    }
+
+    // Enter the new root; the old one is detached so nothing outside stays reachable.
+    step(|| format!("chdir {}", new.display()), nix::unistd::chdir(new))?;
+    step(|| "pivot_root".into(), nix::unistd::pivot_root(".", "."))?;
+    step(|| "detaching the old root".into(), umount2(".", MntFlags::MNT_DETACH))?;
+    step(|| "chdir /".into(), nix::unistd::chdir("/"))?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_orders_parents_first_and_names_missing_paths() {
+        let p = plan(
+            None,
+            &[
+                UserMount::Tmpfs {
+                    path: "/a/b/c".into(),
+                },
+                UserMount::Tmpfs { path: "/a".into() },
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.mounts[0].target, PathBuf::from("/a"));
+        let err = plan(
+            None,
+            &[UserMount::Bind {
+                path: "/no/such/dir".into(),
+                readonly: false,
+            }],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--rw /no/such/dir"), "{err}");
+        let err = plan(Some(Path::new("/no/such/root")), &[]).unwrap_err().to_string();
+        assert!(err.contains("--rootfs /no/such/root"), "{err}");
+        let err = plan(None, &[UserMount::Tmpfs { path: "rel".into() }])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("absolute"), "{err}");
+    }
+
+    #[test]
+    fn normalise_removes_dots() {
+        assert_eq!(normalise(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+    }
+}

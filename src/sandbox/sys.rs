@@ -1,0 +1,288 @@
+//! Every raw kernel call syscage makes that nix does not wrap. Each `unsafe` block says why it is
+//! sound; callers get safe functions returning `io::Result`.
+
+use std::ffi::CStr;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// fork(2) with namespace flags: the raw clone syscall with no new stack, so the child continues
+/// here on a copy of the parent's stack, as bwrap's `raw_clone` does. Returns `None` in the child.
+///
+/// The caller must be single-threaded, so no lock (malloc, stdio) is held by a thread that does
+/// not exist in the child.
+pub fn clone_process(flags: libc::c_int) -> io::Result<Option<libc::pid_t>> {
+    let flags = (flags | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: clone without CLONE_VM and with a null stack behaves like fork: the child gets a
+    // private copy of the address space. The caller guarantees it is single-threaded.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    match check(ret)? {
+        0 => Ok(None),
+        pid => Ok(Some(pid as libc::pid_t)),
+    }
+}
+
+/// `_exit(2)`: ends the process without running atexit handlers or flushing stdio buffers that a
+/// forked child shares with its parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+/// `open_tree(path, OPEN_TREE_CLONE | AT_RECURSIVE)`: a detached copy of the mount tree at `path`,
+/// taken before anything is mounted over it.
+pub fn clone_mount_tree(path: &CStr) -> io::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    // SAFETY: path is a valid NUL-terminated string; the returned fd is owned by us alone.
+    let fd = check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })?;
+    // SAFETY: open_tree returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH)`: attaches a detached tree.
+pub fn attach_mount_tree(tree: &OwnedFd, target: &CStr) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // SAFETY: both strings are valid NUL-terminated strings and the fd is open.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })?;
+    Ok(())
+}
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {attr_set})`: sets flags on every mount of
+/// a tree at once, which a `MS_REMOUNT` cannot do (it changes only the top mount).
+pub fn set_tree_attrs(tree: &OwnedFd, attr_set: u64) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
+    // SAFETY: attr is a valid mount_attr of the size passed; the path is an empty C string.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` with a compiled BPF program (8-byte instructions).
+pub fn load_seccomp_filter(program: &[u8], flags: libc::c_uint) -> io::Result<()> {
+    if program.is_empty() || program.len() % std::mem::size_of::<libc::sock_filter>() != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // Copy into properly aligned instructions: the byte buffer has no alignment guarantee.
+    let insns: Vec<libc::sock_filter> = program
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let prog = libc::sock_fprog {
+        len: insns.len() as libc::c_ushort,
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+    // SAFETY: prog points at insns, which outlives the call; the kernel copies the program.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    })?;
+    Ok(())
+}
+
+/// Closes every descriptor from `first` up: one `close_range` call instead of a /proc walk.
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range only closes descriptors; the caller owns no Rust objects above `first`
+    // that it will use afterwards.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) })?;
+    Ok(())
+}
+
+/// Drops one capability from the bounding set.
+pub fn drop_bounding_cap(cap: u32) -> io::Result<()> {
+    // SAFETY: PR_CAPBSET_DROP takes a capability number and no pointers.
+    check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } as libc::c_long)?;
+    Ok(())
+}
+
+/// Whether a capability is in the bounding set (numbers past the kernel's last give EINVAL).
+pub fn bounding_has(cap: u32) -> io::Result<bool> {
+    // SAFETY: PR_CAPBSET_READ takes a capability number and no pointers.
+    let r = check(unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) } as libc::c_long)?;
+    Ok(r == 1)
+}
+
+/// Clears the ambient capability set.
+pub fn clear_ambient_caps() -> io::Result<()> {
+    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers.
+    check(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } as libc::c_long)?;
+    Ok(())
+}
+
+/// Sets the effective, permitted and inheritable capability sets (low and high words).
+pub fn set_capabilities(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let word = |v: u64, i: u32| (v >> (32 * i)) as u32;
+    let data = [0, 1].map(|i| Data {
+        effective: word(effective, i),
+        permitted: word(permitted, i),
+        inheritable: word(inheritable, i),
+    });
+    // SAFETY: header and data are the v3 layout capset expects (two data words), both live
+    // across the call.
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) })?;
+    Ok(())
+}
+
+/// A signal set from libc, for the signals nix's `Signal` enum cannot name (real-time signals).
+pub struct SignalSet(libc::sigset_t);
+
+impl SignalSet {
+    pub fn empty() -> Self {
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initialises the set it is given.
+        unsafe { libc::sigemptyset(set.as_mut_ptr()) };
+        // SAFETY: initialised just above.
+        SignalSet(unsafe { set.assume_init() })
+    }
+
+    pub fn add(&mut self, sig: libc::c_int) {
+        // SAFETY: the set is initialised; an invalid signal number only makes sigaddset fail.
+        unsafe { libc::sigaddset(&mut self.0, sig) };
+    }
+
+    pub fn contains(&self, sig: libc::c_int) -> bool {
+        // SAFETY: the set is initialised.
+        unsafe { libc::sigismember(&self.0, sig) == 1 }
+    }
+
+    /// Blocks this set; returns the mask that was in force before.
+    pub fn block(&self) -> io::Result<SignalSet> {
+        let mut old = SignalSet::empty();
+        // SAFETY: both sets are initialised and valid for the call.
+        let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &self.0, &mut old.0) };
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+        Ok(old)
+    }
+
+    /// Replaces the signal mask with this set.
+    pub fn set_mask(&self) -> io::Result<()> {
+        // SAFETY: the set is initialised; the old mask is not requested.
+        let r = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+        Ok(())
+    }
+
+    /// Waits for one of the (blocked) signals in this set and returns its number.
+    pub fn wait(&self) -> io::Result<libc::c_int> {
+        loop {
+            // SAFETY: the set is initialised; no siginfo is requested.
+            let r = unsafe { libc::sigwaitinfo(&self.0, std::ptr::null_mut()) };
+            if r >= 0 {
+                return Ok(r);
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Brings the loopback interface up in a new network namespace (as `--net none` in Docker does).
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: socket takes no pointers; the result is checked and owned below.
+    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) } as libc::c_long)?;
+    // SAFETY: socket returned a new descriptor that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: req is a valid ifreq naming "lo"; SIOCGIFFLAGS fills ifru_flags.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } as libc::c_long)?;
+    // SAFETY: reading and writing the flags member of the union SIOCGIFFLAGS just filled.
+    unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    // SAFETY: req is a valid ifreq with the flags to set.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } as libc::c_long)?;
+    Ok(())
+}
+
+/// kill(2) with a raw signal number: nix's `Signal` cannot name real-time signals.
+pub fn send_signal(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill takes no pointers.
+    check(unsafe { libc::kill(pid, sig) } as libc::c_long)?;
+    Ok(())
+}
