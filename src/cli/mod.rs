@@ -32,7 +32,11 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::SYSCAGE_ERROR } else { 0 };
+            let code = if e.use_stderr() {
+                exit::SYSCAGE_ERROR
+            } else {
+                0
+            };
             let _ = e.print();
             return code;
         }

@@ -59,7 +59,7 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
     /// The command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
@@ -69,8 +69,14 @@ pub fn run(a: RunArgs) -> Result<i32, Error> {
         _ => SeccompChoice::File(PathBuf::from(s)),
     });
     let mut mounts: Vec<UserMount> = Vec::new();
-    mounts.extend(a.rw.into_iter().map(|path| UserMount::Bind { path, readonly: false }));
-    mounts.extend(a.ro.into_iter().map(|path| UserMount::Bind { path, readonly: true }));
+    mounts.extend(a.rw.into_iter().map(|path| UserMount::Bind {
+        path,
+        readonly: false,
+    }));
+    mounts.extend(a.ro.into_iter().map(|path| UserMount::Bind {
+        path,
+        readonly: true,
+    }));
     mounts.extend(a.tmpfs.into_iter().map(|path| UserMount::Tmpfs { path }));
     let cfg = RunConfig {
         command: a.command,

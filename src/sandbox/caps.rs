@@ -35,9 +35,8 @@ pub fn parse(names: &[String]) -> Result<KeptCaps, SandboxError> {
             }
             continue;
         }
-        let cap = caps::Capability::from_str(&name).map_err(|_| {
-            SandboxError::Message(format!("--cap-add {raw}: unknown capability"))
-        })?;
+        let cap = caps::Capability::from_str(&name)
+            .map_err(|_| SandboxError::Message(format!("--cap-add {raw}: unknown capability")))?;
         kept.mask |= 1 << cap.index();
         kept.names.insert(cap.to_string());
     }

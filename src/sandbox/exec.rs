@@ -24,9 +24,8 @@ pub struct ExecPlan {
 }
 
 fn cstring(s: &OsStr, what: &str) -> Result<CString, SandboxError> {
-    CString::new(s.as_bytes()).map_err(|_| {
-        SandboxError::Message(format!("{what} {:?} contains a NUL byte", s))
-    })
+    CString::new(s.as_bytes())
+        .map_err(|_| SandboxError::Message(format!("{what} {:?} contains a NUL byte", s)))
 }
 
 pub fn prepare(
@@ -37,7 +36,11 @@ pub fn prepare(
     let program = command
         .first()
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| SandboxError::Message("no command given (usage: syscage run [OPTIONS] -- CMD [ARGS...])".into()))?
+        .ok_or_else(|| {
+            SandboxError::Message(
+                "no command given (usage: syscage run [OPTIONS] -- CMD [ARGS...])".into(),
+            )
+        })?
         .clone();
     let argv = command
         .iter()
@@ -81,8 +84,11 @@ pub fn prepare(
 /// A lookup failure: the exit code (126/127) and the message.
 pub struct NotRunnable(pub i32, pub String);
 
+/// NotFound for anything that is not there to run (a missing file, an unreadable directory in
+/// the way, as shells treat them); PermissionDenied for a file that exists but cannot run.
 fn executable(p: &Path) -> Result<(), std::io::Error> {
-    let meta = std::fs::metadata(p)?;
+    let meta =
+        std::fs::metadata(p).map_err(|_| std::io::Error::from(std::io::ErrorKind::NotFound))?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(std::io::Error::from_raw_os_error(libc::EACCES));
     }
@@ -98,10 +104,16 @@ pub fn resolve(plan: &ExecPlan) -> Result<CString, NotRunnable> {
         match executable(name) {
             Ok(()) => name.to_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(NotRunnable(exit::NOT_FOUND, format!("{shown}: no such file")));
+                return Err(NotRunnable(
+                    exit::NOT_FOUND,
+                    format!("{shown}: no such file"),
+                ));
             }
             Err(e) => {
-                return Err(NotRunnable(exit::NOT_EXECUTABLE, format!("{shown}: cannot execute: {e}")));
+                return Err(NotRunnable(
+                    exit::NOT_EXECUTABLE,
+                    format!("{shown}: cannot execute: {e}"),
+                ));
             }
         }
     } else {
@@ -126,7 +138,10 @@ pub fn resolve(plan: &ExecPlan) -> Result<CString, NotRunnable> {
                 ));
             }
             (None, None) => {
-                return Err(NotRunnable(exit::NOT_FOUND, format!("{shown}: command not found")));
+                return Err(NotRunnable(
+                    exit::NOT_FOUND,
+                    format!("{shown}: command not found"),
+                ));
             }
         }
     };
@@ -146,6 +161,9 @@ pub fn exec_failure(plan: &ExecPlan, err: nix::errno::Errno) -> NotRunnable {
             exit::NOT_EXECUTABLE,
             format!("{shown}: execve was refused (does the seccomp profile allow execve?)"),
         ),
-        e => NotRunnable(exit::NOT_EXECUTABLE, format!("{shown}: cannot execute: {e}")),
+        e => NotRunnable(
+            exit::NOT_EXECUTABLE,
+            format!("{shown}: cannot execute: {e}"),
+        ),
     }
 }

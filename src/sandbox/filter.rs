@@ -88,14 +88,19 @@ pub fn prepare(
     // Everything the compiled program depends on goes into the cache key.
     let key = filter_cache::key(&[
         env!("CARGO_PKG_VERSION").as_bytes(),
+        &filter_cache::build_id(),
         libseccomp_version().as_bytes(),
         arch_name(target.arch).as_bytes(),
         format!("{:?}", target.kernel).as_bytes(),
-        caps.iter().cloned().collect::<Vec<_>>().join(",").as_bytes(),
+        caps.iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",")
+            .as_bytes(),
         &bytes,
     ]);
     if let Some(hit) = filter_cache::lookup(&key) {
-        return Ok(Some(hit));
+        return Ok(Some(name_entries(hit, &name)));
     }
     let path = Path::new(&name);
     let (profile, mut warnings) = seccomp::parse(&bytes, path)?;
@@ -106,22 +111,28 @@ pub fn prepare(
         program,
         load_flags: load_flags(&resolved.flags),
         summary: format!(
-            "{name} ({}; {rules} rules; default {})",
+            "{}; {rules} rules; default {}",
             resolved
                 .arches
                 .iter()
-                .map(|a| arch_name(*a).trim_start_matches("SCMP_ARCH_").to_ascii_lowercase())
+                .map(|a| arch_name(*a)
+                    .trim_start_matches("SCMP_ARCH_")
+                    .to_ascii_lowercase())
                 .collect::<Vec<_>>()
                 .join(", "),
             resolved.default_action
         ),
-        warnings: warnings
-            .into_iter()
-            .map(|w| format!("{name}: {w}"))
-            .collect(),
+        warnings,
     };
     filter_cache::store(&key, &compiled);
-    Ok(Some(compiled))
+    Ok(Some(name_entries(compiled, &name)))
+}
+
+/// Cached entries are shared by identical profiles under different names; name them per use.
+fn name_entries(mut f: CompiledFilter, name: &str) -> CompiledFilter {
+    f.summary = format!("{name} ({})", f.summary);
+    f.warnings = f.warnings.iter().map(|w| format!("{name}: {w}")).collect();
+    f
 }
 
 fn libseccomp_version() -> String {
@@ -256,21 +267,13 @@ pub fn compile(
             unknown.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
-    let program = export(&ctx).map_err(|e| {
-        seccomp_err(
-            path,
-            "(filter)",
-            format!("exporting the BPF program: {e}"),
-        )
-    })?;
+    let program = export(&ctx)
+        .map_err(|e| seccomp_err(path, "(filter)", format!("exporting the BPF program: {e}")))?;
     Ok((program, warnings, added))
 }
 
 fn export(ctx: &ScmpFilterContext) -> std::io::Result<Vec<u8>> {
-    let fd = nix::sys::memfd::memfd_create(
-        c"syscage-bpf",
-        nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-    )?;
+    let fd = nix::sys::memfd::memfd_create(c"syscage-bpf", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
     let mut file = std::fs::File::from(fd);
     ctx.export_bpf(&file).map_err(std::io::Error::other)?;
     file.rewind()?;

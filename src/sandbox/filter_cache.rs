@@ -14,9 +14,17 @@ use std::path::PathBuf;
 
 use super::filter::CompiledFilter;
 
-const MAGIC: &[u8] = b"SYSCAGE-BPF-1\n";
+const MAGIC: &[u8] = b"SYSCAGE-BPF-2\n";
 /// Upper bound on an entry: 4096 BPF instructions is the kernel's limit per program.
 const MAX_ENTRY: u64 = 16 << 20;
+
+/// Identifies this build of syscage (its executable's size and modification time), so that a
+/// rebuilt binary never trusts programs compiled by an older resolver or compiler.
+pub fn build_id() -> Vec<u8> {
+    std::fs::metadata("/proc/self/exe")
+        .map(|m| format!("{}:{}:{}", m.len(), m.mtime(), m.mtime_nsec()).into_bytes())
+        .unwrap_or_default()
+}
 
 /// Joins key parts with length prefixes so that distinct part lists never give the same key.
 pub fn key(parts: &[&[u8]]) -> Vec<u8> {

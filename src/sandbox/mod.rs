@@ -161,8 +161,10 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
     } else {
         b'N'
     };
-    nix::unistd::write(&release_tx, &[map_kind]).map_err(|e| step_err("releasing the sandbox", e))?;
-    drop(release_tx);
+    nix::unistd::write(&release_tx, &[map_kind])
+        .map_err(|e| step_err("releasing the sandbox", e))?;
+    // The write end stays open for our lifetime: the init sees it hang up if we die early.
+    let _lifeline = release_tx;
 
     // Monitor: forward signals to the init until it exits with the workload's status.
     monitor::forward_until_exit(child, &plan.signals, false).map_err(|source| SandboxError::Step {
@@ -210,7 +212,12 @@ fn clone_sandbox(plan: &Plan) -> Result<(Option<Pid>, CloneFlags), SandboxError>
         others |= CloneFlags::CLONE_NEWNET;
     }
     let strict = plan.cfg.strict;
-    let mut attempts = [others | CloneFlags::CLONE_NEWUSER, others, CloneFlags::empty()].into_iter();
+    let mut attempts = [
+        others | CloneFlags::CLONE_NEWUSER,
+        others,
+        CloneFlags::empty(),
+    ]
+    .into_iter();
     let mut tried = attempts.next().unwrap_or(others);
     loop {
         match sys::clone_process(tried.bits()) {
@@ -232,7 +239,10 @@ fn clone_sandbox(plan: &Plan) -> Result<(Option<Pid>, CloneFlags), SandboxError>
                         ns_names(lost)
                     )));
                 }
-                not_applied(strict, format!("{} namespace(s) (clone: {e})", ns_names(lost)))?;
+                not_applied(
+                    strict,
+                    format!("{} namespace(s) (clone: {e})", ns_names(lost)),
+                )?;
                 tried = next;
             }
         }
@@ -261,6 +271,18 @@ fn become_root(map_kind: u8) -> Result<(), SandboxError> {
     nix::unistd::setresuid(root, root, root).map_err(|e| step_err("setresuid(0)", e))
 }
 
+fn parent_gone(release: &OwnedFd) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(release.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLHUP)),
+        Err(_) => true,
+    }
+}
+
 fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallible, SandboxError> {
     let cfg = &plan.cfg;
     let strict = cfg.strict;
@@ -274,9 +296,14 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         // The parent failed (and said why) or died: leave without a word.
         _ => sys::exit_now(exit::SYSCAGE_ERROR),
     }
-    drop(release);
     if ns.contains(CloneFlags::CLONE_NEWUSER) {
         become_root(kind[0])?;
+        // Changing credentials cleared the parent-death signal: set it again, then make sure the
+        // parent did not die in between (its end of the release pipe would have hung up).
+        prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| step_err("PR_SET_PDEATHSIG", e))?;
+        if parent_gone(&release) {
+            sys::exit_now(exit::SYSCAGE_ERROR);
+        }
         let mut map = plan.idmap.describe();
         if kind[0] == b'C' && !matches!(plan.idmap, userns::IdMap::Caller { .. }) {
             map = "root → the caller's own uid/gid (one id)".into();
@@ -286,8 +313,14 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
     report.push(format!(
         "namespaces: {}{}",
         ns_names(ns),
-        if ns.contains(CloneFlags::CLONE_NEWNET) { "" } else { " (network shared with the host)" }
+        if ns.contains(CloneFlags::CLONE_NEWNET) {
+            ""
+        } else {
+            " (network shared with the host)"
+        }
     ));
+
+    drop(release);
 
     // Filesystem: read-only root, fresh /proc, minimal /dev, tmpfs /tmp, the user's mounts.
     if ns.contains(CloneFlags::CLONE_NEWNS) {
@@ -297,7 +330,10 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
             not_applied(strict, what)?;
         }
     } else {
-        not_applied(strict, "read-only root, fresh /proc, minimal /dev, tmpfs /tmp (no mount namespace)".into())?;
+        not_applied(
+            strict,
+            "read-only root, fresh /proc, minimal /dev, tmpfs /tmp (no mount namespace)".into(),
+        )?;
         if plan.mounts.mounts.iter().any(|m| m.readonly) {
             return Err(SandboxError::Message("--ro needs a mount namespace".into()));
         }
@@ -370,7 +406,8 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         // Without a pid namespace, orphans still come back to us to be reaped.
         let _ = prctl::set_child_subreaper(true);
     }
-    let code = monitor::forward_until_exit(workload_pid, &plan.signals, true).unwrap_or(exit::SYSCAGE_ERROR);
+    let code = monitor::forward_until_exit(workload_pid, &plan.signals, true)
+        .unwrap_or(exit::SYSCAGE_ERROR);
     // As PID 1 our exit kills everything left in the namespace.
     sys::exit_now(code)
 }
@@ -382,14 +419,20 @@ fn workload(plan: &Plan) -> ! {
         sys::exit_now(code)
     };
     if let Err(e) = plan.old_mask.set_mask() {
-        fail(exit::SYSCAGE_ERROR, &format!("error: restoring the signal mask: {e}"));
+        fail(
+            exit::SYSCAGE_ERROR,
+            &format!("error: restoring the signal mask: {e}"),
+        );
     }
     let path = match exec::resolve(&plan.exec) {
         Ok(p) => p,
         Err(exec::NotRunnable(code, msg)) => fail(code, &msg),
     };
     if let Err(e) = prctl::set_no_new_privs() {
-        fail(exit::SYSCAGE_ERROR, &format!("error: setting no_new_privs: {e}"));
+        fail(
+            exit::SYSCAGE_ERROR,
+            &format!("error: setting no_new_privs: {e}"),
+        );
     }
     match caps::drop_to(plan.kept.mask, plan.last_cap) {
         Ok(missing) => {
@@ -405,7 +448,10 @@ fn workload(plan: &Plan) -> ! {
     if let Some(f) = &plan.filter
         && let Err(e) = sys::load_seccomp_filter(&f.program, f.load_flags)
     {
-        fail(exit::SYSCAGE_ERROR, &format!("error: loading the seccomp filter: {e}"));
+        fail(
+            exit::SYSCAGE_ERROR,
+            &format!("error: loading the seccomp filter: {e}"),
+        );
     }
     let err = match nix::unistd::execve(&path, &plan.exec.argv, &plan.exec.envp) {
         Err(e) => e,

@@ -25,7 +25,9 @@ pub enum UserMount {
 /// Device nodes bound from the host into the sandbox's `/dev`.
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 /// Existing directories the new root may be attached over, in our private mount namespace only.
-const STAGING: &[&str] = &["/tmp", "/mnt", "/run", "/var/tmp", "/opt", "/srv", "/media", "/home"];
+const STAGING: &[&str] = &[
+    "/tmp", "/mnt", "/run", "/var/tmp", "/opt", "/srv", "/media", "/home",
+];
 
 #[derive(Debug, Clone)]
 pub struct MountPlan {
@@ -48,11 +50,10 @@ pub struct PlannedMount {
 }
 
 fn canonical(path: &Path, what: &str) -> Result<PathBuf, SandboxError> {
-    path.canonicalize()
-        .map_err(|source| SandboxError::Step {
-            step: format!("{what} {}", path.display()),
-            source,
-        })
+    path.canonicalize().map_err(|source| SandboxError::Step {
+        step: format!("{what} {}", path.display()),
+        source,
+    })
 }
 
 /// Validates the root and every user mount.
@@ -212,7 +213,13 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
     // Nothing we mount may propagate back to the host.
     step(
         || "making / a private mount tree".into(),
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>),
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        ),
     )?;
 
     // Detached copies of every source, before anything is mounted over one of them.
@@ -241,7 +248,11 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
         let tree = clone_tree(src)?;
         let attrs = sys::MOUNT_ATTR_NOSUID
             | sys::MOUNT_ATTR_NODEV
-            | if m.readonly { sys::MOUNT_ATTR_RDONLY } else { 0 };
+            | if m.readonly {
+                sys::MOUNT_ATTR_RDONLY
+            } else {
+                0
+            };
         io_step(
             || format!("{} {}: setting mount flags", m.flag, src.display()),
             sys::set_tree_attrs(&tree, attrs),
@@ -261,22 +272,36 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
     let proc_dir = inside(new, Path::new("/proc"));
     if proc_dir.is_dir() {
         match mount_fs("proc", &proc_dir, ns | MsFlags::MS_NOEXEC, "") {
-            Ok(()) => report.applied.push("/proc: fresh for the new pid namespace".into()),
-            Err(e) => report.missing.push(format!("fresh /proc ({e}); the read-only host /proc stays")),
+            Ok(()) => report
+                .applied
+                .push("/proc: fresh for the new pid namespace".into()),
+            Err(e) => report
+                .missing
+                .push(format!("fresh /proc ({e}); the read-only host /proc stays")),
         }
     } else {
-        report.missing.push("fresh /proc (no /proc directory in the root)".into());
+        report
+            .missing
+            .push("fresh /proc (no /proc directory in the root)".into());
     }
 
     let dev = inside(new, Path::new("/dev"));
     if dev.is_dir() {
         step(
             || format!("mounting a tmpfs on {}", dev.display()),
-            mount_fs("tmpfs", &dev, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, "mode=0755,size=512k"),
+            mount_fs(
+                "tmpfs",
+                &dev,
+                MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+                "mode=0755,size=512k",
+            ),
         )?;
         for (name, fd) in &devices {
             let node = dev.join(name);
-            io_step(|| format!("creating {}", node.display()), std::fs::File::create(&node))?;
+            io_step(
+                || format!("creating {}", node.display()),
+                std::fs::File::create(&node),
+            )?;
             attach(fd, &node)?;
         }
         for (link, to) in [
@@ -295,7 +320,12 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
         let shm = dev.join("shm");
         io_step(|| "creating /dev/pts".into(), std::fs::create_dir(&pts))?;
         io_step(|| "creating /dev/shm".into(), std::fs::create_dir(&shm))?;
-        if let Err(e) = mount_fs("devpts", &pts, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620") {
+        if let Err(e) = mount_fs(
+            "devpts",
+            &pts,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=620",
+        ) {
             report.missing.push(format!("/dev/pts ({e})"));
         }
         step(
@@ -307,7 +337,9 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
             devices.iter().map(|d| d.0).collect::<Vec<_>>().join(" ")
         ));
     } else {
-        report.missing.push("minimal /dev (no /dev directory in the root)".into());
+        report
+            .missing
+            .push("minimal /dev (no /dev directory in the root)".into());
     }
 
     let tmp = inside(new, Path::new("/tmp"));
@@ -318,7 +350,9 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
         )?;
         report.applied.push("/tmp: fresh tmpfs".into());
     } else {
-        report.missing.push("tmpfs /tmp (no /tmp directory in the root)".into());
+        report
+            .missing
+            .push("tmpfs /tmp (no /tmp directory in the root)".into());
     }
 
     for (m, tree) in plan.mounts.iter().zip(&binds) {
@@ -331,13 +365,21 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
                 mount_fs("tmpfs", &target, ns, "mode=1777"),
             )?,
         }
-        report.applied.push(format!("{} {}", m.flag, m.target.display()));
+        report
+            .applied
+            .push(format!("{} {}", m.flag, m.target.display()));
     }
 
     // Enter the new root; the old one is detached so nothing outside stays reachable.
-    step(|| format!("chdir {}", new.display()), nix::unistd::chdir(new))?;
+    step(
+        || format!("chdir {}", new.display()),
+        nix::unistd::chdir(new),
+    )?;
     step(|| "pivot_root".into(), nix::unistd::pivot_root(".", "."))?;
-    step(|| "detaching the old root".into(), umount2(".", MntFlags::MNT_DETACH))?;
+    step(
+        || "detaching the old root".into(),
+        umount2(".", MntFlags::MNT_DETACH),
+    )?;
     step(|| "chdir /".into(), nix::unistd::chdir("/"))?;
     Ok(report)
 }
@@ -369,7 +411,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--rw /no/such/dir"), "{err}");
-        let err = plan(Some(Path::new("/no/such/root")), &[]).unwrap_err().to_string();
+        let err = plan(Some(Path::new("/no/such/root")), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--rootfs /no/such/root"), "{err}");
         let err = plan(None, &[UserMount::Tmpfs { path: "rel".into() }])
             .unwrap_err()

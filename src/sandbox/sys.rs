@@ -41,9 +41,11 @@ pub fn exit_now(code: i32) -> ! {
 /// taken before anything is mounted over it.
 pub fn clone_mount_tree(path: &CStr) -> io::Result<OwnedFd> {
     const OPEN_TREE_CLONE: libc::c_uint = 1;
-    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    let flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
     // SAFETY: path is a valid NUL-terminated string; the returned fd is owned by us alone.
-    let fd = check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })?;
+    let fd =
+        check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })?;
     // SAFETY: open_tree returned a new file descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
@@ -103,7 +105,11 @@ pub fn set_tree_attrs(tree: &OwnedFd, attr_set: u64) -> io::Result<()> {
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` with a compiled BPF program (8-byte instructions).
 pub fn load_seccomp_filter(program: &[u8], flags: libc::c_uint) -> io::Result<()> {
-    if program.is_empty() || program.len() % std::mem::size_of::<libc::sock_filter>() != 0 {
+    if program.is_empty()
+        || !program
+            .len()
+            .is_multiple_of(std::mem::size_of::<libc::sock_filter>())
+    {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     // Copy into properly aligned instructions: the byte buffer has no alignment guarantee.
@@ -141,33 +147,39 @@ pub fn close_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// prctl with integer arguments only.
+fn prctl_int(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_long> {
+    // SAFETY: every option this module passes takes integers, no pointers.
+    let r = unsafe {
+        libc::prctl(
+            option,
+            arg2,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    check(libc::c_long::from(r))
+}
+
 /// Drops one capability from the bounding set.
 pub fn drop_bounding_cap(cap: u32) -> io::Result<()> {
-    // SAFETY: PR_CAPBSET_DROP takes a capability number and no pointers.
-    check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } as libc::c_long)?;
-    Ok(())
+    prctl_int(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap)).map(drop)
 }
 
 /// Whether a capability is in the bounding set (numbers past the kernel's last give EINVAL).
 pub fn bounding_has(cap: u32) -> io::Result<bool> {
-    // SAFETY: PR_CAPBSET_READ takes a capability number and no pointers.
-    let r = check(unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) } as libc::c_long)?;
-    Ok(r == 1)
+    Ok(prctl_int(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap))? == 1)
 }
 
 /// Clears the ambient capability set.
 pub fn clear_ambient_caps() -> io::Result<()> {
-    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers.
-    check(unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    } as libc::c_long)?;
-    Ok(())
+    // PR_CAP_AMBIENT takes the sub-operation as its second argument.
+    prctl_int(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+    )
+    .map(drop)
 }
 
 /// Sets the effective, permitted and inheritable capability sets (low and high words).
@@ -263,7 +275,10 @@ impl SignalSet {
 /// Brings the loopback interface up in a new network namespace (as `--net none` in Docker does).
 pub fn loopback_up() -> io::Result<()> {
     // SAFETY: socket takes no pointers; the result is checked and owned below.
-    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) } as libc::c_long)?;
+    let fd = check(
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }
+            as libc::c_long,
+    )?;
     // SAFETY: socket returned a new descriptor that nothing else owns.
     let sock = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     // SAFETY: ifreq is plain data; all-zero is a valid value.

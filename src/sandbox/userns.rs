@@ -31,9 +31,7 @@ impl IdMap {
     pub fn describe(&self) -> String {
         match self {
             IdMap::Range { base, count } => format!("root → host uid/gid {base} ({count} ids)"),
-            IdMap::Subordinate {
-                uid, sub_uid, ..
-            } => format!(
+            IdMap::Subordinate { uid, sub_uid, .. } => format!(
                 "root → host uid {uid}, 1..{} → subordinate ids from {}",
                 sub_uid.1, sub_uid.0
             ),
@@ -145,7 +143,10 @@ pub fn write(pid: i32, plan: &IdMap) -> Result<(IdMap, Option<String>), SandboxE
             let map = write_caller(pid, uid, gid)?;
             Ok((
                 map,
-                Some(format!("{} not applied ({e}); mapped root to the caller only", plan.describe())),
+                Some(format!(
+                    "{} not applied ({e}); mapped root to the caller only",
+                    plan.describe()
+                )),
             ))
         }
     }

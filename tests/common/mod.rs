@@ -1,0 +1,308 @@
+//! Helpers shared by the integration tests: the real binary, the probe payload, temp dirs, test
+//! users, and running with a timeout. Everything a test creates is removed on drop.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub fn syscage() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_syscage"))
+}
+
+/// The probe example, built by `cargo test` next to the test binaries.
+pub fn probe() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let p = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("examples/probe");
+    assert!(
+        p.is_file(),
+        "{} is missing: run the tests with `cargo test` (which builds examples)",
+        p.display()
+    );
+    p
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    assert!(p.is_file(), "fixture {} is missing", p.display());
+    p
+}
+
+/// A finished process: its exit code as syscage reports them (128+N for signal N) and output.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.assert_no_panic()
+    }
+    pub fn assert_no_panic(&self) -> &Self {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "syscage panicked:\n{}",
+            self.stderr
+        );
+        self
+    }
+    pub fn line(&self, prefix: &str) -> String {
+        self.stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no line starting with {prefix:?} in:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            })
+            .to_string()
+    }
+}
+
+pub const TIMEOUT: Duration = Duration::from_secs(90);
+
+fn reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Waits for a child with output pipes, killing it after `TIMEOUT`.
+pub fn finish(mut child: Child) -> Out {
+    let out = child.stdout.take().map(reader);
+    let err = child.stderr.take().map(reader);
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Out {
+        code,
+        stdout: out.map(|h| h.join().unwrap()).unwrap_or_default(),
+        stderr: err.map(|h| h.join().unwrap()).unwrap_or_default(),
+    }
+}
+
+pub fn run_command(mut cmd: Command) -> Out {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    finish(cmd.spawn().expect("spawn"))
+}
+
+/// `syscage ARGS...`
+pub fn syscage_run(args: &[&str]) -> Out {
+    let mut cmd = Command::new(syscage());
+    cmd.args(args);
+    run_command(cmd)
+}
+
+/// `syscage run [opts] -- probe ARGS...`
+pub fn probe_run(opts: &[&str], probe_args: &[&str]) -> Out {
+    let p = probe();
+    let mut args = vec!["run"];
+    args.extend_from_slice(opts);
+    args.push("--");
+    args.push(p.to_str().unwrap());
+    args.extend_from_slice(probe_args);
+    syscage_run(&args)
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn unique(tag: &str) -> String {
+    format!(
+        "{tag}{}x{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A temporary directory under /var/tmp, which sandboxes see (their /tmp is a fresh tmpfs).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let base = Path::new("/var/tmp/syscage-tests");
+        std::fs::create_dir_all(base).expect("create /var/tmp/syscage-tests");
+        let _ = std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o1777));
+        let dir = base.join(unique(tag));
+        std::fs::create_dir(&dir).expect("create temp dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+    pub fn str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn retry(mut cmd: impl FnMut() -> std::process::Output, what: &str) {
+    for _ in 0..100 {
+        let out = cmd();
+        if out.status.success() {
+            return;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        // useradd/userdel fail while another test holds the lock on /etc/passwd or /etc/subuid.
+        if !(err.contains("lock") || err.contains("try again")) {
+            panic!("{what} failed: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: /etc/passwd stayed locked");
+}
+
+/// A user created for one test and deleted (with its home) on drop. With `subids`, the user gets
+/// an /etc/subuid range (newuidmap path); without, it is a system user with none.
+pub struct TestUser {
+    pub name: String,
+    /// Copies of the syscage binary and the probe the user can execute.
+    pub bin: TempDir,
+}
+
+impl TestUser {
+    pub fn new(subids: bool) -> TestUser {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the unprivileged tests create users and must run as root (CI runs as root)"
+        );
+        let name = unique("sct");
+        retry(
+            || {
+                let mut c = Command::new("useradd");
+                if subids {
+                    c.args(["-m", "-s", "/bin/sh"]);
+                } else {
+                    c.args(["-r", "-M", "-s", "/bin/sh"]);
+                }
+                c.arg(&name)
+                    .output()
+                    .expect("useradd (install the passwd package)")
+            },
+            "useradd",
+        );
+        let bin = TempDir::new("bin");
+        for (src, dst) in [(syscage(), "syscage"), (probe(), "probe")] {
+            std::fs::copy(&src, bin.join(dst)).expect("copy binary");
+        }
+        TestUser { name, bin }
+    }
+
+    pub fn syscage(&self) -> String {
+        self.bin.join("syscage").to_string_lossy().into_owned()
+    }
+    pub fn probe(&self) -> String {
+        self.bin.join("probe").to_string_lossy().into_owned()
+    }
+
+    /// Runs `syscage ARGS` as this user through runuser.
+    pub fn run(&self, args: &[&str]) -> Out {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", &self.name, "--"])
+            .arg(self.syscage())
+            .args(args);
+        cmd.current_dir("/");
+        run_command(cmd)
+    }
+
+    pub fn uid(&self) -> u32 {
+        nix::unistd::User::from_name(&self.name)
+            .unwrap()
+            .expect("test user exists")
+            .uid
+            .as_raw()
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        // Kill anything left running under the test user's uid before removing it.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", &self.name])
+            .output();
+        let name = self.name.clone();
+        retry(
+            || {
+                Command::new("userdel")
+                    .args(["-r", &name])
+                    .output()
+                    .unwrap()
+            },
+            "userdel",
+        );
+    }
+}
+
+/// Busybox-static, for root filesystems and OCI bundles.
+pub fn busybox() -> PathBuf {
+    let p = PathBuf::from("/bin/busybox");
+    assert!(
+        p.is_file(),
+        "/bin/busybox is missing: install the Debian package busybox-static (.ci/run does)"
+    );
+    p
+}
+
+/// A minimal root filesystem: static busybox with its applets, and the usual mount points.
+pub fn busybox_rootfs(dir: &Path) {
+    for d in ["bin", "proc", "dev", "tmp", "etc", "sys"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::copy(busybox(), dir.join("bin/busybox")).unwrap();
+    for applet in [
+        "sh", "ls", "cat", "echo", "touch", "id", "true", "sleep", "grep", "hostname",
+    ] {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
+}
+
+/// Reads a field of /proc/self/status as printed by `grep` inside a sandbox.
+pub fn status_field(text: &str, field: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{field}:")))
+        .map(|l| l[field.len() + 1..].trim().to_string())
+        .unwrap_or_else(|| panic!("{field} missing from:\n{text}"))
+}
