@@ -126,7 +126,7 @@ pub struct Target {
 }
 
 /// A seccomp action with its data, as the kernel sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Action {
     KillProcess,
     KillThread,
@@ -590,6 +590,71 @@ pub fn resolve(
     })
 }
 
+impl Action {
+    /// The OCI action and `errnoRet` for this action.
+    pub fn to_oci(self) -> (LinuxSeccompAction, Option<u32>) {
+        match self {
+            Action::KillProcess => (LinuxSeccompAction::ScmpActKillProcess, None),
+            Action::KillThread => (LinuxSeccompAction::ScmpActKillThread, None),
+            Action::Trap => (LinuxSeccompAction::ScmpActTrap, None),
+            Action::Errno(e) => (LinuxSeccompAction::ScmpActErrno, Some(u32::from(e))),
+            Action::Trace(v) => (LinuxSeccompAction::ScmpActTrace, Some(u32::from(v))),
+            Action::Log => (LinuxSeccompAction::ScmpActLog, None),
+            Action::Allow => (LinuxSeccompAction::ScmpActAllow, None),
+            Action::Notify => (LinuxSeccompAction::ScmpActNotify, None),
+        }
+    }
+}
+
+impl ResolvedFilter {
+    /// The OCI runtime-spec `linux.seccomp` object for this filter (what Docker hands to runc):
+    /// rules with the same action and arguments share one entry, in first-seen order.
+    pub fn to_oci(&self) -> SeccompProfile {
+        let mut groups: Vec<SyscallRule> = Vec::new();
+        for r in &self.rules {
+            let (action, errno_ret) = r.action.to_oci();
+            let args: Option<Vec<SyscallArg>> = (!r.args.is_empty()).then(|| {
+                r.args
+                    .iter()
+                    .map(|a| SyscallArg {
+                        index: a.index,
+                        value: a.value,
+                        value_two: a.value_two,
+                        op: a.op,
+                    })
+                    .collect()
+            });
+            match groups
+                .iter_mut()
+                .find(|g| g.action == action && g.errno_ret == errno_ret && g.args == args)
+            {
+                Some(g) => g.names.get_or_insert_with(Vec::new).push(r.name.clone()),
+                None => groups.push(SyscallRule {
+                    names: Some(vec![r.name.clone()]),
+                    name: None,
+                    action,
+                    errno_ret,
+                    args,
+                    comment: None,
+                    includes: None,
+                    excludes: None,
+                }),
+            }
+        }
+        let (default_action, default_errno_ret) = self.default_action.to_oci();
+        SeccompProfile {
+            default_action,
+            default_errno_ret,
+            architectures: Some(self.arches.clone()),
+            arch_map: None,
+            flags: (!self.flags.is_empty()).then(|| self.flags.clone()),
+            listener_path: None,
+            listener_metadata: None,
+            syscalls: Some(groups),
+        }
+    }
+}
+
 /// Whether `name` is a syscall on any architecture in the `syscalls` crate's tables; used to tell a
 /// typo (an error) from a syscall this libseccomp is merely too old to know (a warning).
 pub fn known_syscall(name: &str) -> bool {
@@ -738,6 +803,27 @@ mod tests {
             assert!(known_syscall(n), "{n}");
         }
         assert!(!known_syscall("opne"));
+    }
+
+    #[test]
+    fn oci_output_round_trips_through_resolve() {
+        let (p, _) = parse(DOCKER.as_bytes(), Path::new("d.json")).unwrap();
+        let t = target(&["CAP_KILL"]);
+        let r = resolve(&p, &t, Path::new("d.json")).unwrap();
+        let oci = r.to_oci();
+        let text = serde_json::to_vec(&oci).unwrap();
+        let (back, w) = parse(&text, Path::new("oci.json")).unwrap();
+        assert!(w.is_empty());
+        let again = resolve(&back, &t, Path::new("oci.json")).unwrap();
+        assert_eq!(again.rules.len(), r.rules.len());
+        assert_eq!(again.default_action, r.default_action);
+        let names = |f: &ResolvedFilter| {
+            f.rules
+                .iter()
+                .map(|x| (x.name.clone(), x.action, x.args.len()))
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(names(&again), names(&r));
     }
 
     #[test]

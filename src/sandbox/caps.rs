@@ -60,27 +60,31 @@ fn permitted_mask() -> u64 {
         .unwrap_or(0)
 }
 
-/// Drops the bounding set first (needs CAP_SETPCAP, still held), then ambient, then sets
-/// effective = permitted = kept and inheritable = none. Returns what could not be done: without a
-/// user namespace an unprivileged caller cannot shrink its bounding set, which is harmless only
-/// because it holds nothing and no_new_privs stops exec from gaining anything.
-pub fn drop_to(kept: u64, last: u32) -> Result<Vec<String>, SandboxError> {
-    let mut missing = Vec::new();
-    let mut refused = Vec::new();
-    for cap in 0..=last {
-        if kept & (1 << cap) != 0 || !sys::bounding_has(cap).unwrap_or(false) {
-            continue;
-        }
-        if let Err(e) = sys::drop_bounding_cap(cap) {
-            refused.push((cap, e));
-        }
-    }
-    if let Some((_, e)) = refused.first() {
-        missing.push(format!(
+/// Empties the bounding set but for `kept` (needs CAP_SETPCAP). It is inherited, so the init
+/// does this once for itself and the workload. Returns what could not be done: without a user
+/// namespace an unprivileged caller cannot shrink its bounding set, which is harmless only because
+/// it holds nothing and no_new_privs stops exec from gaining anything.
+pub fn drop_bounding(kept: u64, last: u32) -> Vec<String> {
+    let left: Vec<std::io::Error> = (0..=last)
+        .filter(|cap| kept & (1 << cap) == 0)
+        .filter_map(|cap| match sys::drop_bounding_cap(cap) {
+            // Refused: it only matters if the capability is still there.
+            Err(e) if sys::bounding_has(cap).unwrap_or(false) => Some(e),
+            _ => None,
+        })
+        .collect();
+    match left.first() {
+        None => Vec::new(),
+        Some(e) => vec![format!(
             "emptying the bounding set ({} capabilities left: {e})",
-            refused.len()
-        ));
+            left.len()
+        )],
     }
+}
+
+/// Clears the ambient set and sets effective = permitted = `kept` (as far as permitted allows)
+/// and inheritable = none.
+pub fn drop_to(kept: u64) -> Result<(), SandboxError> {
     sys::clear_ambient_caps().map_err(|source| SandboxError::Step {
         step: "clearing the ambient capability set".into(),
         source,
@@ -89,8 +93,7 @@ pub fn drop_to(kept: u64, last: u32) -> Result<Vec<String>, SandboxError> {
     sys::set_capabilities(keep, keep, 0).map_err(|source| SandboxError::Step {
         step: "setting the effective, permitted and inheritable capability sets".into(),
         source,
-    })?;
-    Ok(missing)
+    })
 }
 
 #[cfg(test)]

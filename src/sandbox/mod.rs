@@ -105,10 +105,12 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
     let choice = cfg.seccomp.clone().unwrap_or(SeccompChoice::Builtin);
     let filter = filter::prepare(&choice, &kept.names)?;
     match &filter {
-        // The built-in profile's warnings are known and reviewed; show them only on request.
-        Some(f) if choice != SeccompChoice::Builtin || cfg.verbose => {
-            f.warnings.iter().for_each(|w| warn(w))
-        }
+        Some(f) if choice != SeccompChoice::Builtin => f.warnings.iter().for_each(|w| warn(w)),
+        // The built-in profile's warnings are known and reviewed: notes, and only on request.
+        Some(f) if cfg.verbose => f
+            .warnings
+            .iter()
+            .for_each(|w| eprintln!("syscage: note: {w}")),
         Some(_) => {}
         None => warn("seccomp is disabled (--seccomp unconfined): every syscall is allowed"),
     }
@@ -383,23 +385,25 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         }
     }
 
-    // SAFETY-free fork: we are single-threaded.
-    let workload_pid = match sys::clone_process(0) {
-        Ok(None) => workload(plan),
-        Ok(Some(pid)) => Pid::from_raw(pid),
-        Err(source) => {
-            return Err(SandboxError::Step {
-                step: "forking the workload".into(),
-                source,
-            });
-        }
-    };
+    // Bounding set: inherited by the workload, so emptied once here.
+    for what in caps::drop_bounding(plan.kept.mask, plan.last_cap) {
+        not_applied(strict, what)?;
+    }
+
+    // The workload shares our memory until it execs (no page-table copy); we wait meanwhile.
+    let workload_pid = sys::spawn_shared(&mut || workload(plan))
+        .map(Pid::from_raw)
+        .map_err(|source| SandboxError::Step {
+            step: "starting the workload".into(),
+            source,
+        })?;
     // The init keeps nothing it could be robbed of: no capabilities, no descriptors the workload
     // was not given, and it cannot be ptraced by it.
     if cfg.preserve_fds > 0 {
         let _ = sys::close_from(3);
     }
-    let _ = caps::drop_to(0, plan.last_cap);
+    let _ = caps::drop_bounding(0, plan.last_cap);
+    let _ = caps::drop_to(0);
     let _ = prctl::set_no_new_privs();
     let _ = prctl::set_dumpable(false);
     if !ns.contains(CloneFlags::CLONE_NEWPID) {
@@ -434,15 +438,8 @@ fn workload(plan: &Plan) -> ! {
             &format!("error: setting no_new_privs: {e}"),
         );
     }
-    match caps::drop_to(plan.kept.mask, plan.last_cap) {
-        Ok(missing) => {
-            for what in missing {
-                if let Err(e) = not_applied(plan.cfg.strict, what) {
-                    fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));
-                }
-            }
-        }
-        Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: {e}")),
+    if let Err(e) = caps::drop_to(plan.kept.mask) {
+        fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));
     }
     // Seccomp last: nothing syscage does after this needs to be allowed by the profile.
     if let Some(f) = &plan.filter

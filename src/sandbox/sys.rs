@@ -301,3 +301,17 @@ pub fn send_signal(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
     check(unsafe { libc::kill(pid, sig) } as libc::c_long)?;
     Ok(())
 }
+
+/// Starts `child` as a new process that shares our memory until it execs or exits (what
+/// posix_spawn does): no page tables are copied, and we are suspended meanwhile. `child` must end
+/// in `execve` or `exit_now`, never return into our frames.
+pub fn spawn_shared(child: &mut dyn FnMut() -> isize) -> io::Result<libc::pid_t> {
+    let mut stack = vec![0u8; 256 * 1024];
+    let flags = nix::sched::CloneFlags::CLONE_VM | nix::sched::CloneFlags::CLONE_VFORK;
+    // SAFETY: CLONE_VFORK suspends us until the child execs or exits, so the child is the only
+    // one touching the shared memory (including the heap and `stack`, which outlives it) while
+    // it runs; it never returns into our stack frames.
+    let pid =
+        unsafe { nix::sched::clone(Box::new(child), &mut stack, flags, Some(libc::SIGCHLD)) }?;
+    Ok(pid.as_raw())
+}
