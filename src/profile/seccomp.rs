@@ -826,6 +826,59 @@ mod tests {
         assert_eq!(names(&again), names(&r));
     }
 
+    /// Thousands of corrupted variants of the real profiles: truncations, byte flips, spliced
+    /// fragments. Parsing and resolving must return, never panic.
+    #[test]
+    fn mutated_profiles_never_panic() {
+        let seeds = [
+            DOCKER.as_bytes(),
+            include_bytes!("../../tests/fixtures/containers-common-seccomp.json"),
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let tokens: [&[u8]; 8] = [
+            b"{",
+            b"}",
+            b"[",
+            b"\"",
+            b"-1",
+            b"99999999999999999999",
+            b"null",
+            b"\"SCMP_ACT_ERRNO\"",
+        ];
+        for _ in 0..3000 {
+            let seed = seeds[(next() % 2) as usize];
+            let mut bytes = seed.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % bytes.len().max(1);
+                match next() % 4 {
+                    0 => bytes.truncate(at),
+                    1 => {
+                        if let Some(b) = bytes.get_mut(at) {
+                            *b = next() as u8;
+                        }
+                    }
+                    2 => {
+                        let t = tokens[(next() % tokens.len() as u64) as usize];
+                        bytes.splice(at..at, t.iter().copied());
+                    }
+                    _ => {
+                        let end = (at + (next() % 64) as usize).min(bytes.len());
+                        bytes.drain(at..end);
+                    }
+                }
+            }
+            if let Ok((p, _)) = parse(&bytes, Path::new("m.json")) {
+                let _ = resolve(&p, &target(&["CAP_SYS_ADMIN"]), Path::new("m.json"));
+            }
+        }
+    }
+
     #[test]
     fn kernel_versions_parse() {
         assert_eq!(parse_kernel("6.18.44-fc-v669"), Some((6, 18)));

@@ -175,6 +175,10 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        // The shared parent goes too once the last test using it is done (fails while in use).
+        if let Some(base) = self.0.parent() {
+            let _ = std::fs::remove_dir(base);
+        }
     }
 }
 
