@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 fn nested(inner: &[&str]) -> Out {
-    let s = syscage();
+    let s = syscage_inside();
     let mut args = vec!["run", "--", s.to_str().unwrap(), "run"];
     args.extend_from_slice(inner);
     syscage_run(&args)

@@ -15,7 +15,7 @@ pub fn syscage() -> PathBuf {
 }
 
 /// The probe example, built by `cargo test` next to the test binaries.
-pub fn probe() -> PathBuf {
+fn built_probe() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let p = exe
         .parent()
@@ -28,6 +28,44 @@ pub fn probe() -> PathBuf {
         p.display()
     );
     p
+}
+
+static VISIBLE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+extern "C" fn remove_visible() {
+    if let Some(dir) = VISIBLE.get() {
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = dir.parent().map(std::fs::remove_dir);
+    }
+}
+
+/// Copies of the binaries that run *inside* sandboxes, in a directory sandboxes can see: the
+/// checkout may live under /tmp, which a sandbox replaces with an empty tmpfs. Removed at exit.
+fn visible_dir() -> &'static Path {
+    VISIBLE.get_or_init(|| {
+        let base = Path::new("/var/tmp/syscage-tests");
+        std::fs::create_dir_all(base).expect("create /var/tmp/syscage-tests");
+        let _ = std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o1777));
+        let dir = base.join(format!("bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the binaries dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (src, name) in [(built_probe(), "probe"), (syscage(), "syscage")] {
+            std::fs::copy(src, dir.join(name)).expect("copy a test binary");
+        }
+        // SAFETY: registering a plain extern "C" function to run at exit.
+        unsafe { libc::atexit(remove_visible) };
+        dir
+    })
+}
+
+/// The probe, at a path every sandbox (and every test user) can execute.
+pub fn probe() -> PathBuf {
+    visible_dir().join("probe")
+}
+
+/// syscage itself at a path visible inside a sandbox (for running syscage inside syscage).
+pub fn syscage_inside() -> PathBuf {
+    visible_dir().join("syscage")
 }
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -228,7 +266,7 @@ impl TestUser {
             "useradd",
         );
         let bin = TempDir::new("bin");
-        for (src, dst) in [(syscage(), "syscage"), (probe(), "probe")] {
+        for (src, dst) in [(syscage(), "syscage"), (built_probe(), "probe")] {
             std::fs::copy(&src, bin.join(dst)).expect("copy binary");
         }
         TestUser { name, bin }
