@@ -4,7 +4,7 @@
 set -eu
 build="libseccomp-dev pkg-config gcc"
 test="$build python3 busybox-static strace uidmap passwd procps crun runc"
-bench="$test bubblewrap hyperfine python3-seccomp"
+bench="$test bubblewrap hyperfine"
 case "${1:-test}" in
   build) want=$build ;;
   test) want=$test ;;
