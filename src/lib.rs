@@ -3,7 +3,10 @@
 
 pub mod cli;
 pub mod error;
+pub mod model;
+pub mod output;
 pub mod profile;
 pub mod sandbox;
+pub mod tracer;
 
 pub use error::Error;

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch only; the work happens in the library modules.
 
+mod record;
 mod run;
 
 use std::ffi::OsString;
@@ -25,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a command confined: user namespace, read-only root, no capabilities, no_new_privs, seccomp.
     Run(run::RunArgs),
+    /// Trace a command and write the minimal seccomp profile that runs it.
+    Record(record::RecordArgs),
 }
 
 /// Parses `args` and runs the command; returns the process exit code.
@@ -43,6 +46,7 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Record(args) => record::run(args),
     };
     match result {
         Ok(code) => code,

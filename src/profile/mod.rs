@@ -1,3 +1,4 @@
 //! Pure profile formats: parsing, resolving and (later) generating. No syscalls here.
 
+pub mod generate;
 pub mod seccomp;

@@ -272,7 +272,7 @@ pub fn compile(
     Ok((program, warnings, added))
 }
 
-fn export(ctx: &ScmpFilterContext) -> std::io::Result<Vec<u8>> {
+pub(crate) fn export(ctx: &ScmpFilterContext) -> std::io::Result<Vec<u8>> {
     let fd = nix::sys::memfd::memfd_create(c"syscage-bpf", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
     let mut file = std::fs::File::from(fd);
     ctx.export_bpf(&file).map_err(std::io::Error::other)?;

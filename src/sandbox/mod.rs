@@ -11,7 +11,7 @@ pub mod filter;
 pub mod filter_cache;
 pub mod monitor;
 pub mod mounts;
-mod sys;
+pub(crate) mod sys;
 pub mod userns;
 
 use std::convert::Infallible;

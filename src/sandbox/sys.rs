@@ -103,8 +103,10 @@ pub fn set_tree_attrs(tree: &OwnedFd, attr_set: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` with a compiled BPF program (8-byte instructions).
-pub fn load_seccomp_filter(program: &[u8], flags: libc::c_uint) -> io::Result<()> {
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` with a compiled BPF program (8-byte
+/// instructions). Returns the syscall's value: the listener descriptor with
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`, 0 otherwise.
+pub fn load_seccomp_filter(program: &[u8], flags: libc::c_uint) -> io::Result<libc::c_long> {
     if program.is_empty()
         || !program
             .len()
@@ -135,9 +137,10 @@ pub fn load_seccomp_filter(program: &[u8], flags: libc::c_uint) -> io::Result<()
             flags,
             &prog as *const libc::sock_fprog,
         )
-    })?;
-    Ok(())
+    })
 }
+
+pub const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
 
 /// Closes every descriptor from `first` up: one `close_range` call instead of a /proc walk.
 pub fn close_from(first: u32) -> io::Result<()> {
@@ -314,4 +317,220 @@ pub fn spawn_shared(child: &mut dyn FnMut() -> isize) -> io::Result<libc::pid_t>
     let pid =
         unsafe { nix::sched::clone(Box::new(child), &mut stack, flags, Some(libc::SIGCHLD)) }?;
     Ok(pid.as_raw())
+}
+
+/// `pidfd_open(pid, 0)`.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: takes integers only; the returned descriptor is owned by us alone.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) })?;
+    // SAFETY: a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `pidfd_getfd(pidfd, fd, 0)`: a copy of another process's descriptor.
+pub fn pidfd_getfd(pidfd: &OwnedFd, fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: takes integers only; the returned descriptor is owned by us alone.
+    let new = check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0u32) })?;
+    // SAFETY: a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new as RawFd) })
+}
+
+/// One syscall as the kernel reports it to a supervisor: the task, the audit arch, the number and
+/// the raw arguments.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyscallEvent {
+    pub id: u64,
+    pub pid: u32,
+    pub arch: u32,
+    pub nr: i64,
+    pub args: [u64; 6],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct SeccompData {
+    nr: libc::c_int,
+    arch: u32,
+    instruction_pointer: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct SeccompNotif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    data: SeccompData,
+}
+
+#[repr(C)]
+struct SeccompNotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+// _IOWR('!', 0, struct seccomp_notif) and _IOWR('!', 1, struct seccomp_notif_resp).
+const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+const SECCOMP_USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+
+/// Receives one user notification (the struct must be zeroed, as the kernel requires).
+pub fn notif_recv(listener: &OwnedFd) -> io::Result<SyscallEvent> {
+    let mut n = SeccompNotif::default();
+    // SAFETY: n is a zeroed seccomp_notif of the size encoded in the ioctl number.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, &mut n) };
+    check(libc::c_long::from(r))?;
+    Ok(SyscallEvent {
+        id: n.id,
+        pid: n.pid,
+        arch: n.data.arch,
+        nr: i64::from(n.data.nr),
+        args: n.data.args,
+    })
+}
+
+/// Lets a notified syscall go on as if no filter had stopped it.
+pub fn notif_continue(listener: &OwnedFd, id: u64) -> io::Result<()> {
+    let resp = SeccompNotifResp {
+        id,
+        val: 0,
+        error: 0,
+        flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+    };
+    // SAFETY: resp is a seccomp_notif_resp of the size encoded in the ioctl number.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+    check(libc::c_long::from(r))?;
+    Ok(())
+}
+
+#[repr(C)]
+struct PtraceSyscallInfo {
+    op: u8,
+    pad: [u8; 3],
+    arch: u32,
+    instruction_pointer: u64,
+    stack_pointer: u64,
+    // The seccomp member of the union: nr, args, ret_data (and padding to its size).
+    nr: u64,
+    args: [u64; 6],
+    ret_data: u32,
+    pad2: u32,
+}
+
+const PTRACE_GET_SYSCALL_INFO: libc::c_uint = 0x420e;
+const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
+
+/// `PTRACE_GET_SYSCALL_INFO` at a seccomp stop: the arch and syscall of a stopped tracee.
+pub fn ptrace_seccomp_info(pid: libc::pid_t) -> io::Result<SyscallEvent> {
+    let mut info = PtraceSyscallInfo {
+        op: 0,
+        pad: [0; 3],
+        arch: 0,
+        instruction_pointer: 0,
+        stack_pointer: 0,
+        nr: 0,
+        args: [0; 6],
+        ret_data: 0,
+        pad2: 0,
+    };
+    // SAFETY: the kernel writes at most the size we pass into info, which is that large.
+    let n = check(unsafe {
+        libc::ptrace(
+            PTRACE_GET_SYSCALL_INFO,
+            pid,
+            std::mem::size_of::<PtraceSyscallInfo>(),
+            &mut info as *mut PtraceSyscallInfo,
+        )
+    })?;
+    if info.op != PTRACE_SYSCALL_INFO_SECCOMP || (n as usize) < 24 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a seccomp stop",
+        ));
+    }
+    Ok(SyscallEvent {
+        id: 0,
+        pid: pid as u32,
+        arch: info.arch,
+        nr: info.nr as i64,
+        args: info.args,
+    })
+}
+
+/// A signalfd for a (blocked) signal set.
+pub fn signalfd(set: &SignalSet) -> io::Result<OwnedFd> {
+    // SAFETY: the set is initialised; the returned descriptor is owned by us alone.
+    let fd = check(unsafe { libc::signalfd(-1, &set.0, libc::SFD_CLOEXEC) } as libc::c_long)?;
+    // SAFETY: a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Reads one signal number from a signalfd.
+pub fn signalfd_read(fd: &OwnedFd) -> io::Result<libc::c_int> {
+    // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: info is writable for `size` bytes.
+    let n = check(unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            (&mut info as *mut libc::signalfd_siginfo).cast(),
+            size,
+        )
+    } as libc::c_long)?;
+    if n as usize != size {
+        return Err(io::Error::from_raw_os_error(libc::EIO));
+    }
+    Ok(info.ssi_signo as libc::c_int)
+}
+
+/// Whether the process behind a pidfd has exited (a pidfd polls readable then).
+pub fn pidfd_exited(pidfd: &OwnedFd) -> bool {
+    let mut p = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    r > 0 && p.revents & libc::POLLIN != 0
+}
+
+/// The pid (in our namespace) of the process behind a pidfd, from /proc/self/fdinfo.
+pub fn pidfd_pid(pidfd: &OwnedFd) -> io::Result<libc::pid_t> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|p: &libc::pid_t| *p > 0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no live pid behind the pidfd"))
+}
+
+/// `PTRACE_LISTEN`: leaves a tracee in group-stop while still reporting to us (nix lacks it).
+pub fn ptrace_listen(pid: libc::pid_t) -> io::Result<()> {
+    const PTRACE_LISTEN: libc::c_uint = 0x4208;
+    // SAFETY: takes a pid and null addr/data.
+    check(unsafe { libc::ptrace(PTRACE_LISTEN, pid, 0usize, 0usize) })?;
+    Ok(())
+}
+
+/// The descriptor number the next new descriptor will get (the lowest free one).
+pub fn lowest_free_fd() -> io::Result<RawFd> {
+    // Any open descriptor can be duplicated to learn the number; try the standard ones.
+    let mut last = io::Error::from_raw_os_error(libc::EBADF);
+    for base in [2, 1, 0] {
+        // SAFETY: F_DUPFD takes integers; a closed `base` only gives EBADF.
+        match check(unsafe { libc::fcntl(base, libc::F_DUPFD, 0) } as libc::c_long) {
+            Ok(fd) => {
+                // SAFETY: closing the duplicate we just created and own.
+                unsafe { libc::close(fd as RawFd) };
+                return Ok(fd as RawFd);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }

@@ -1,0 +1,109 @@
+//! `syscage record`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::error::Error;
+use crate::output;
+use crate::profile::generate;
+use crate::tracer::{self, Backend, RecordConfig, Scope};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    /// seccomp user notification (fastest stop-based backend)
+    Notify,
+    /// ptrace with SECCOMP_RET_TRACE (for workloads that use a seccomp notify listener themselves)
+    Ptrace,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Where to write the seccomp profile (Docker/OCI JSON).
+    #[arg(short = 'o', long = "output", value_name = "PROFILE.json")]
+    pub output: PathBuf,
+    #[arg(long, value_enum, default_value = "notify")]
+    pub backend: BackendArg,
+    /// The runtime that will enforce the profile: its own post-filter syscalls are added.
+    #[arg(long, value_name = "syscage|crun|runc|any", default_value = "any")]
+    pub runtime: String,
+    /// Also write the raw recording (for `merge` and `report`).
+    #[arg(long, value_name = "FILE")]
+    pub recording: Option<PathBuf>,
+    /// No summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Record only what each task does after it loads a seccomp filter, up to its next execve:
+    /// how the runtime base sets in profiles/runtime-base.json are measured.
+    #[arg(long, hide = true)]
+    pub after_seccomp_load: bool,
+    #[arg(long, hide = true)]
+    pub no_runtime_base: bool,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+pub fn run(a: RecordArgs) -> Result<i32, Error> {
+    let base = if a.no_runtime_base {
+        Default::default()
+    } else {
+        generate::base_for(&a.runtime).ok_or_else(|| {
+            Error::Usage(format!(
+                "--runtime {}: expected one of {}, any",
+                a.runtime,
+                generate::RUNTIMES.join(", ")
+            ))
+        })?
+    };
+    // Report an unwritable output now, not after a long run.
+    output::check_writable(&a.output)?;
+    if let Some(r) = &a.recording {
+        output::check_writable(r)?;
+    }
+    let outcome = tracer::record(&RecordConfig {
+        command: a.command,
+        backend: match a.backend {
+            BackendArg::Notify => Backend::Notify,
+            BackendArg::Ptrace => Backend::Ptrace,
+        },
+        scope: if a.after_seccomp_load {
+            Scope::AfterFilterLoad
+        } else {
+            Scope::All
+        },
+    })?;
+    let Some(rec) = outcome.recording else {
+        if !a.quiet {
+            eprintln!("syscage: the workload did not start; no profile written");
+        }
+        return Ok(outcome.exit_code);
+    };
+    let (profile, summary) = generate::seccomp_profile(&rec, &base);
+    output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
+    if let Some(r) = &a.recording {
+        output::write_atomic(r, rec.to_json().as_bytes())?;
+    }
+    if !a.quiet {
+        let abis: Vec<&str> = summary.abis.iter().map(|x| x.as_str()).collect();
+        eprintln!(
+            "syscage: recorded {} syscalls ({} calls; ABIs: {}); profile allows {} ({} from the {} runtime base), ENOSYS for {} unused libc fallbacks; written to {}",
+            summary.recorded,
+            rec.total_calls(),
+            abis.join(", "),
+            summary.allowed,
+            summary.from_base,
+            a.runtime,
+            summary.enosys,
+            a.output.display()
+        );
+        if !summary.unnamed.is_empty() {
+            eprintln!(
+                "syscage: warning: syscalls without a name in this build's tables were left to the default action: {}",
+                summary.unnamed.join(", ")
+            );
+        }
+    }
+    Ok(outcome.exit_code)
+}

@@ -1,0 +1,8 @@
+//! The recording: what a traced workload did, as pure data. Deterministic (sorted maps and sets)
+//! so that the same run gives byte-identical output, and mergeable.
+
+pub mod abi;
+pub mod recording;
+
+pub use abi::Abi;
+pub use recording::{Recording, SyscallStats};

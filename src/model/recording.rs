@@ -1,0 +1,264 @@
+//! A recording: every (ABI, syscall) a workload made, with counts, the executables that made it and
+//! the task ids. Stored sorted, so identical runs serialise identically, and merged by union.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::Abi;
+
+pub const FORMAT: &str = "syscage-recording/1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallStats {
+    pub abi: Abi,
+    pub name: String,
+    pub count: u64,
+    /// The executable that made it first (after merging: the smallest of the firsts, so that
+    /// merging is commutative).
+    pub first_executable: String,
+    pub executables: BTreeSet<String>,
+    pub pids: BTreeSet<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recording {
+    pub format: String,
+    /// The recorded command lines (several after a merge).
+    pub commands: Vec<Vec<String>>,
+    /// Sorted by (abi, name); one entry per pair.
+    pub syscalls: Vec<SyscallStats>,
+}
+
+type Key = (Abi, String);
+
+impl Recording {
+    pub fn new(command: Vec<String>) -> Recording {
+        Recording {
+            format: FORMAT.into(),
+            commands: vec![command],
+            syscalls: Vec::new(),
+        }
+    }
+
+    fn into_map(self) -> BTreeMap<Key, SyscallStats> {
+        self.syscalls
+            .into_iter()
+            .map(|s| ((s.abi, s.name.clone()), s))
+            .collect()
+    }
+
+    /// Union of two recordings: counts add, sets unite. Commutative and, on identical inputs,
+    /// idempotent in everything but the counts.
+    pub fn merge(self, other: Recording) -> Recording {
+        let mut commands = self.commands.clone();
+        for c in &other.commands {
+            if !commands.contains(c) {
+                commands.push(c.clone());
+            }
+        }
+        commands.sort();
+        let mut map = self.into_map();
+        for (k, s) in other.into_map() {
+            match map.get_mut(&k) {
+                Some(m) => m.absorb(s),
+                None => {
+                    map.insert(k, s);
+                }
+            }
+        }
+        Recording {
+            format: FORMAT.into(),
+            commands,
+            syscalls: map.into_values().collect(),
+        }
+    }
+
+    /// The set of (ABI, name) pairs.
+    pub fn names(&self) -> BTreeSet<(Abi, &str)> {
+        self.syscalls
+            .iter()
+            .map(|s| (s.abi, s.name.as_str()))
+            .collect()
+    }
+
+    /// The ABIs used.
+    pub fn abis(&self) -> BTreeSet<Abi> {
+        self.syscalls.iter().map(|s| s.abi).collect()
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.syscalls.iter().map(|s| s.count).sum()
+    }
+
+    /// Parses a recording; errors name the file, line and column.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, String> {
+        let r: Recording = serde_json::from_slice(bytes)
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        if r.format != FORMAT {
+            return Err(format!(
+                "{}: format \"{}\" is not {FORMAT}",
+                path.display(),
+                r.format
+            ));
+        }
+        Ok(r)
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+impl SyscallStats {
+    fn absorb(&mut self, o: SyscallStats) {
+        self.count = self.count.saturating_add(o.count);
+        if o.first_executable < self.first_executable {
+            self.first_executable = o.first_executable;
+        }
+        self.executables.extend(o.executables);
+        self.pids.extend(o.pids);
+    }
+}
+
+/// Accumulates events during a recording.
+#[derive(Debug, Default)]
+pub struct Builder {
+    map: BTreeMap<Key, SyscallStats>,
+}
+
+impl Builder {
+    pub fn add(&mut self, abi: Abi, name: &str, pid: u32, exe: &str) {
+        if let Some(s) = self.map.get_mut(&(abi, name.to_string())) {
+            s.count += 1;
+            if !s.executables.contains(exe) {
+                s.executables.insert(exe.to_string());
+            }
+            s.pids.insert(pid);
+            return;
+        }
+        self.map.insert(
+            (abi, name.to_string()),
+            SyscallStats {
+                abi,
+                name: name.to_string(),
+                count: 1,
+                first_executable: exe.to_string(),
+                executables: BTreeSet::from([exe.to_string()]),
+                pids: BTreeSet::from([pid]),
+            },
+        );
+    }
+
+    /// Adds a syscall already counted elsewhere.
+    pub fn add_many(
+        &mut self,
+        abi: Abi,
+        name: &str,
+        count: u64,
+        first: &str,
+        exes: BTreeSet<&str>,
+        pids: BTreeSet<u32>,
+    ) {
+        let s = SyscallStats {
+            abi,
+            name: name.to_string(),
+            count,
+            first_executable: first.to_string(),
+            executables: exes.into_iter().map(str::to_string).collect(),
+            pids,
+        };
+        match self.map.get_mut(&(abi, name.to_string())) {
+            Some(m) => m.absorb(s),
+            None => {
+                self.map.insert((abi, name.to_string()), s);
+            }
+        }
+    }
+
+    pub fn finish(self, command: Vec<String>) -> Recording {
+        Recording {
+            format: FORMAT.into(),
+            commands: vec![command],
+            syscalls: self.map.into_values().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(cmd: &str, events: &[(Abi, &str, u32, &str)]) -> Recording {
+        let mut b = Builder::default();
+        for (abi, name, pid, exe) in events {
+            b.add(*abi, name, *pid, exe);
+        }
+        b.finish(vec![cmd.into()])
+    }
+
+    #[test]
+    fn merge_is_a_commutative_union() {
+        let a = rec(
+            "a",
+            &[
+                (Abi::X86_64, "read", 1, "/b"),
+                (Abi::X86_64, "read", 2, "/b"),
+            ],
+        );
+        let b = rec(
+            "b",
+            &[
+                (Abi::X86_64, "read", 3, "/a"),
+                (Abi::I386, "getpid", 3, "/a"),
+            ],
+        );
+        let ab = a.clone().merge(b.clone());
+        assert_eq!(ab, b.clone().merge(a.clone()));
+        let read = &ab.syscalls[0];
+        assert_eq!(
+            (
+                read.name.as_str(),
+                read.count,
+                read.first_executable.as_str()
+            ),
+            ("read", 3, "/a")
+        );
+        assert_eq!(ab.names().len(), 2);
+        assert_eq!(ab.abis(), BTreeSet::from([Abi::X86_64, Abi::I386]));
+        // Idempotent on the set of syscalls.
+        assert_eq!(ab.clone().merge(ab.clone()).names(), ab.names());
+    }
+
+    #[test]
+    fn serialisation_is_deterministic_and_round_trips() {
+        let a = rec(
+            "a",
+            &[
+                (Abi::X86_64, "write", 9, "/x"),
+                (Abi::X86_64, "read", 1, "/x"),
+            ],
+        );
+        let text = a.to_json();
+        assert_eq!(
+            text,
+            rec(
+                "a",
+                &[
+                    (Abi::X86_64, "read", 1, "/x"),
+                    (Abi::X86_64, "write", 9, "/x")
+                ]
+            )
+            .to_json()
+        );
+        assert_eq!(
+            Recording::parse(text.as_bytes(), Path::new("r.json")).unwrap(),
+            a
+        );
+        let err = Recording::parse(b"{\"format\": 1}", Path::new("r.json")).unwrap_err();
+        assert!(err.starts_with("r.json:1:"), "{err}");
+    }
+}

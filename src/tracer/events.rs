@@ -1,0 +1,187 @@
+//! Turns raw syscall events (task, audit arch, number, arguments) into a recording. Kept cheap:
+//! it runs once per syscall of the workload.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::model::Abi;
+use crate::model::recording::{Builder, Recording};
+use crate::sandbox::sys::SyscallEvent;
+
+#[derive(Default)]
+struct Entry {
+    count: u64,
+    first_exe: u32,
+    exes: HashSet<u32>,
+    pids: HashSet<u32>,
+}
+
+/// Which part of each task's life is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Everything the workload does.
+    #[default]
+    All,
+    /// Only what a task does after the last seccomp filter it loads before an execve, up to and
+    /// including that execve: what a container runtime needs its container's profile to allow.
+    /// (Runtimes probe seccomp with loads that fail; the last one before exec is the real one.)
+    AfterFilterLoad,
+}
+
+pub struct Recorder {
+    scope: Scope,
+    entries: HashMap<(Abi, i64), Entry>,
+    exe_names: Vec<String>,
+    exe_ids: HashMap<String, u32>,
+    /// Executable of each task, until it execs again.
+    exe_of: HashMap<u32, u32>,
+    /// Syscalls since each process's latest filter load, committed when it execs. By thread
+    /// group: runtimes load with TSYNC, so every thread is filtered from then on.
+    since_load: HashMap<u32, Vec<SyscallEvent>>,
+    tgid_of: HashMap<u32, u32>,
+    /// Events whose arch syscage cannot name.
+    pub unknown_arch: u64,
+    /// syscage's own executable: the workload's first execve is made by it.
+    own_exe: String,
+}
+
+fn nr(abi: Abi, name: &str) -> i64 {
+    abi.syscall_nr(name).unwrap_or(-1)
+}
+
+impl Recorder {
+    pub fn new(scope: Scope) -> Recorder {
+        Recorder {
+            scope,
+            entries: HashMap::new(),
+            exe_names: Vec::new(),
+            exe_ids: HashMap::new(),
+            exe_of: HashMap::new(),
+            since_load: HashMap::new(),
+            tgid_of: HashMap::new(),
+            unknown_arch: 0,
+            own_exe: std::env::current_exe()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn exe(&mut self, pid: u32) -> u32 {
+        if let Some(id) = self.exe_of.get(&pid) {
+            return *id;
+        }
+        let path = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .map(|p| {
+                if p == self.own_exe {
+                    "syscage (starting the workload)".into()
+                } else {
+                    p
+                }
+            })
+            .unwrap_or_else(|_| "?".into());
+        let next = self.exe_names.len() as u32;
+        let id = *self.exe_ids.entry(path.clone()).or_insert(next);
+        if id == next {
+            self.exe_names.push(path);
+        }
+        self.exe_of.insert(pid, id);
+        id
+    }
+
+    pub fn event(&mut self, ev: &SyscallEvent) {
+        let Some((abi, nr_)) = Abi::from_audit(ev.arch, ev.nr) else {
+            self.unknown_arch += 1;
+            return;
+        };
+        let is_exec = nr_ == nr(abi, "execve") || nr_ == nr(abi, "execveat");
+        if self.scope == Scope::AfterFilterLoad {
+            // libseccomp probes flag support with a NULL program (EFAULT): not a load.
+            let loads = ev.args[2] != 0
+                && ((nr_ == nr(abi, "seccomp") && ev.args[0] == 1)
+                    || (nr_ == nr(abi, "prctl")
+                        && ev.args[0] == libc::PR_SET_SECCOMP as u64
+                        && ev.args[1] == 2));
+            let tgid = self.tgid(ev.pid);
+            if loads {
+                self.since_load.insert(tgid, Vec::new());
+                return;
+            }
+            let Some(buf) = self.since_load.get_mut(&tgid) else {
+                return;
+            };
+            buf.push(*ev);
+            if !is_exec {
+                return;
+            }
+            let committed = self.since_load.remove(&tgid).unwrap_or_default();
+            for e in &committed {
+                if let Some((a, n)) = Abi::from_audit(e.arch, e.nr) {
+                    self.count(a, n, e.pid);
+                }
+            }
+            self.exe_of.remove(&ev.pid);
+            return;
+        }
+        self.count(abi, nr_, ev.pid);
+        if is_exec {
+            // The task's executable changes if this exec succeeds: look it up again next time.
+            self.exe_of.remove(&ev.pid);
+        }
+    }
+
+    fn count(&mut self, abi: Abi, nr_: i64, pid: u32) {
+        let exe = self.exe(pid);
+        let e = self.entries.entry((abi, nr_)).or_insert_with(|| Entry {
+            first_exe: exe,
+            ..Entry::default()
+        });
+        e.count += 1;
+        e.exes.insert(exe);
+        e.pids.insert(pid);
+    }
+
+    fn tgid(&mut self, tid: u32) -> u32 {
+        *self.tgid_of.entry(tid).or_insert_with(|| {
+            std::fs::read_to_string(format!("/proc/{tid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Tgid:"))
+                        .and_then(|v| v.trim().parse().ok())
+                })
+                .unwrap_or(tid)
+        })
+    }
+
+    /// Tasks whose pid may be reused by a later task must not keep their executable.
+    pub fn forget(&mut self, pid: u32) {
+        self.exe_of.remove(&pid);
+        self.tgid_of.remove(&pid);
+    }
+
+    pub fn finish(self, command: Vec<String>) -> Recording {
+        let mut b = Builder::default();
+        let mut entries: Vec<_> = self.entries.into_iter().collect();
+        entries.sort_by_key(|((abi, nr), _)| (*abi, *nr));
+        for ((abi, nr), e) in entries {
+            let name = abi
+                .syscall_name(nr)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("unknown_{nr}"));
+            let exes: BTreeSet<&str> = e
+                .exes
+                .iter()
+                .map(|i| self.exe_names[*i as usize].as_str())
+                .collect();
+            b.add_many(
+                abi,
+                &name,
+                e.count,
+                &self.exe_names[e.first_exe as usize],
+                exes,
+                e.pids.into_iter().collect(),
+            );
+        }
+        b.finish(command)
+    }
+}

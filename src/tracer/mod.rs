@@ -1,0 +1,364 @@
+//! `syscage record`: runs a workload and records every syscall of every task it starts.
+//!
+//! Processes as in `run`: the parent supervises; an init in a new pid namespace (and a user
+//! namespace when the caller is not root, mapping the caller to itself so the workload sees its own
+//! ids) makes syscage's death the workload's death; the workload loads the tracing filter as its
+//! very last step before `execve`, so nothing syscage does itself is recorded. Two backends:
+//! seccomp user notification (default) and ptrace with `SECCOMP_RET_TRACE`.
+
+pub mod events;
+mod notify;
+mod ptrace;
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+use nix::unistd::Pid;
+
+use crate::error::exit;
+use crate::model::Recording;
+use crate::sandbox::sys::{self, SignalSet};
+use crate::sandbox::{SandboxError, exec, monitor};
+pub use events::Scope;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// seccomp user notification: one round trip to syscage per syscall, no ptrace.
+    #[default]
+    Notify,
+    /// ptrace with a `SECCOMP_RET_TRACE` filter: for workloads that use a notify listener themselves.
+    Ptrace,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    pub command: Vec<OsString>,
+    pub backend: Backend,
+    pub scope: Scope,
+}
+
+/// What a recording run produced.
+pub struct Outcome {
+    /// `None` when the workload never started (command not found, setup failure).
+    pub recording: Option<Recording>,
+    /// The workload's status as syscage exits with it.
+    pub exit_code: i32,
+}
+
+fn step(what: &str) -> impl FnOnce(nix::errno::Errno) -> SandboxError + '_ {
+    move |e| SandboxError::Step {
+        step: what.to_string(),
+        source: e.into(),
+    }
+}
+
+fn io_step(what: &str) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {
+    move |source| SandboxError::Step {
+        step: what.to_string(),
+        source,
+    }
+}
+
+/// A filter that sends every syscall of every ABI to the supervisor.
+fn tracing_filter(backend: Backend) -> Result<Vec<u8>, SandboxError> {
+    use libseccomp::{ScmpAction, ScmpArch, ScmpFilterContext};
+    let fail = |e: libseccomp::error::SeccompError| {
+        SandboxError::Message(format!("building the tracing filter: {e}"))
+    };
+    let action = match backend {
+        Backend::Notify => ScmpAction::Notify,
+        Backend::Ptrace => ScmpAction::Trace(0),
+    };
+    let mut ctx = ScmpFilterContext::new(action).map_err(fail)?;
+    // i386 (int 0x80, 32-bit programs) and x32 are recorded too, not killed.
+    for arch in [ScmpArch::X86, ScmpArch::X32] {
+        if ScmpArch::native() == ScmpArch::X8664 {
+            ctx.add_arch(arch).map_err(fail)?;
+        }
+    }
+    ctx.set_ctl_nnp(false).map_err(fail)?;
+    crate::sandbox::filter::export(&ctx).map_err(io_step("exporting the tracing filter"))
+}
+
+struct Plan {
+    cfg: RecordConfig,
+    exec: exec::ExecPlan,
+    program: Vec<u8>,
+    signals: SignalSet,
+    old_mask: SignalSet,
+}
+
+/// Records `cfg.command`. The workload's exit status comes back in the outcome.
+pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
+    // Parent: everything that can fail is checked before the workload starts.
+    let program = tracing_filter(cfg.backend)?;
+    let exec = exec::prepare(&cfg.command, None, true)?;
+    let signals = monitor::handled_signals();
+    let old_mask = signals.block().map_err(io_step("blocking signals"))?;
+    let sigfd = sys::signalfd(&signals).map_err(io_step("creating a signalfd"))?;
+    let (sock, sock_child) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(step("creating the hand-off socket"))?;
+    let (release_rx, release_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(step("creating the release pipe"))?;
+    let plan = Plan {
+        cfg: cfg.clone(),
+        exec,
+        program,
+        signals,
+        old_mask,
+    };
+
+    // A pid namespace whose init dies with us: the workload cannot outlive its supervisor.
+    let userns = !nix::unistd::geteuid().is_root();
+    let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
+    if userns {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    let child = match sys::clone_process(flags.bits()) {
+        Ok(Some(pid)) => Pid::from_raw(pid),
+        Ok(None) => {
+            drop((release_tx, sock, sigfd));
+            init(&plan, release_rx, sock_child)
+        }
+        Err(e) => {
+            return Err(SandboxError::Message(format!(
+                "cannot create the pid namespace that ties the workload's life to syscage's: {e}"
+            )));
+        }
+    };
+    drop((release_rx, sock_child));
+    if userns {
+        // The caller maps to itself, so the workload sees its own uid and gid.
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        let maps = [
+            ("setgroups", "deny\n".to_string()),
+            ("uid_map", format!("{uid} {uid} 1\n")),
+            ("gid_map", format!("{gid} {gid} 1\n")),
+        ];
+        for (file, text) in maps {
+            if let Err(e) = std::fs::write(format!("/proc/{child}/{file}"), text) {
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                return Err(SandboxError::Step {
+                    step: format!("writing /proc/{child}/{file}"),
+                    source: e,
+                });
+            }
+        }
+    }
+    nix::unistd::write(&release_tx, b"R").map_err(step("releasing the recorder's init"))?;
+    let _lifeline = release_tx;
+
+    // The workload sends a pidfd of itself and the number its listener will get.
+    let Some((pidfd, fd_no)) = receive_pidfd(&sock)? else {
+        // It never got that far (command not found, setup error): its status says why.
+        let code = wait_child(child, &sigfd)?;
+        return Ok(Outcome {
+            recording: None,
+            exit_code: code,
+        });
+    };
+    let mut recorder = events::Recorder::new(cfg.scope);
+    let code = match cfg.backend {
+        Backend::Notify => notify::supervise(child, &pidfd, fd_no, &sigfd, &mut recorder)?,
+        Backend::Ptrace => ptrace::supervise(child, &pidfd, &sock, &sigfd, &mut recorder)?,
+    };
+    let command = cfg
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    Ok(Outcome {
+        recording: Some(recorder.finish(command)),
+        exit_code: code,
+    })
+}
+
+fn receive_pidfd(sock: &OwnedFd) -> Result<Option<(OwnedFd, i32)>, SandboxError> {
+    let mut buf = [0u8; 4];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = loop {
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => break r.map_err(step("receiving the workload's pidfd"))?,
+        }
+    };
+    if msg.bytes == 0 {
+        return Ok(None);
+    }
+    let mut fd = None;
+    for c in msg
+        .cmsgs()
+        .map_err(step("reading the workload's message"))?
+    {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY-free: from_raw_fd on a descriptor the kernel just installed for us.
+            fd = fds.first().copied().map(owned_fd);
+        }
+    }
+    let fd = fd.ok_or_else(|| SandboxError::Message("the workload sent no pidfd".into()))?;
+    Ok(Some((fd, i32::from_ne_bytes(buf))))
+}
+
+fn owned_fd(fd: std::os::fd::RawFd) -> OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: SCM_RIGHTS installed this descriptor in our table for us alone.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Waits for the init to exit, forwarding signals meanwhile; returns its exit code.
+pub(crate) fn wait_child(child: Pid, sigfd: &OwnedFd) -> Result<i32, SandboxError> {
+    loop {
+        if let Some(code) = reaped(child)? {
+            return Ok(code);
+        }
+        let sig = sys::signalfd_read(sigfd).map_err(io_step("reading signals"))?;
+        if sig != libc::SIGCHLD {
+            let _ = sys::send_signal(child.as_raw(), sig);
+        }
+    }
+}
+
+/// The init's exit code, once it has exited.
+pub(crate) fn reaped(child: Pid) -> Result<Option<i32>, SandboxError> {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    match waitpid(child, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+        Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::EINTR) => Ok(None),
+        Ok(status) => Ok(monitor::exit_code(status)),
+        Err(e) => Err(step("waiting for the recorder's init")(e)),
+    }
+}
+
+/// The recorder's init: PID 1 of the new pid namespace, with a fresh /proc so that pids the
+/// workload sees match /proc; forwards signals and reaps until the workload exits.
+fn init(plan: &Plan, release: OwnedFd, sock: OwnedFd) -> ! {
+    match init_steps(plan, release, sock) {
+        Ok(never) => match never {},
+        Err(e) => {
+            eprintln!("syscage: error: {e}");
+            sys::exit_now(exit::SYSCAGE_ERROR)
+        }
+    }
+}
+
+fn init_steps(plan: &Plan, release: OwnedFd, sock: OwnedFd) -> Result<Infallible, SandboxError> {
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(step("PR_SET_PDEATHSIG"))?;
+    let mut byte = [0u8];
+    if nix::unistd::read(&release, &mut byte) != Ok(1) {
+        sys::exit_now(exit::SYSCAGE_ERROR);
+    }
+    drop(release);
+    use nix::mount::{MsFlags, mount};
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(step("making / a slave mount tree"))?;
+    if let Err(e) = mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    ) {
+        eprintln!(
+            "syscage: warning: could not mount a /proc for the new pid namespace ({e}); /proc/<pid> paths inside the workload refer to host pids"
+        );
+    }
+    let workload = sys::spawn_shared(&mut || workload(plan, &sock))
+        .map(Pid::from_raw)
+        .map_err(io_step("starting the workload"))?;
+    drop(sock);
+    let code =
+        monitor::forward_until_exit(workload, &plan.signals, true).unwrap_or(exit::SYSCAGE_ERROR);
+    sys::exit_now(code)
+}
+
+/// The workload: hands a pidfd of itself to the supervisor, loads the tracing filter, execs.
+fn workload(plan: &Plan, sock: &OwnedFd) -> ! {
+    let fail = |code: i32, msg: &str| -> ! {
+        eprintln!("syscage: {msg}");
+        sys::exit_now(code)
+    };
+    if let Err(e) = plan.old_mask.set_mask() {
+        fail(
+            exit::SYSCAGE_ERROR,
+            &format!("error: restoring the signal mask: {e}"),
+        );
+    }
+    // Looked up before the filter is loaded: the lookup is syscage's, not the workload's.
+    let path = match exec::resolve(&plan.exec) {
+        Ok(p) => p,
+        Err(exec::NotRunnable(code, msg)) => fail(code, &msg),
+    };
+    let pidfd = match sys::pidfd_open(nix::unistd::getpid().as_raw()) {
+        Ok(fd) => fd,
+        Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: pidfd_open: {e}")),
+    };
+    // The listener will get the lowest free descriptor; tell the supervisor which.
+    let next_fd = match sys::lowest_free_fd() {
+        Ok(fd) => fd,
+        Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: F_DUPFD: {e}")),
+    };
+    let fds = [pidfd.as_raw_fd()];
+    let bytes = next_fd.to_ne_bytes();
+    if let Err(e) = sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(&bytes)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    ) {
+        fail(
+            exit::SYSCAGE_ERROR,
+            &format!("error: handing the pidfd over: {e}"),
+        );
+    }
+    let mut flags = 0;
+    match plan.cfg.backend {
+        Backend::Notify => flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+        // Wait until the supervisor is attached: a traced syscall without a tracer fails.
+        Backend::Ptrace => {
+            let mut go = [0u8];
+            if nix::unistd::read(sock, &mut go) != Ok(1) {
+                sys::exit_now(exit::SYSCAGE_ERROR);
+            }
+        }
+    }
+    // Last step: from here on every syscall is the workload's.
+    if let Err(e) = sys::load_seccomp_filter(&plan.program, flags) {
+        fail(
+            exit::SYSCAGE_ERROR,
+            &format!("error: loading the tracing filter: {e}"),
+        );
+    }
+    let err = match nix::unistd::execve(&path, &plan.exec.argv, &plan.exec.envp) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let exec::NotRunnable(code, msg) = exec::exec_failure(&plan.exec, err);
+    fail(code, &msg)
+}

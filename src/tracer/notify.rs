@@ -1,0 +1,101 @@
+//! The seccomp user-notification backend: every syscall of the workload stops until syscage has
+//! recorded it and answered CONTINUE.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::unistd::Pid;
+
+use super::events::Recorder;
+use super::{io_step, reaped};
+use crate::sandbox::SandboxError;
+use crate::sandbox::sys;
+
+/// Takes the workload's listener (descriptor `fd_no` in it, created by its filter load).
+fn take_listener(pidfd: &OwnedFd, fd_no: i32) -> Result<OwnedFd, SandboxError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(fd) = sys::pidfd_getfd(pidfd, fd_no) {
+            let link = std::fs::read_link(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            ));
+            if link.is_ok_and(|l| l.to_string_lossy() == "anon_inode:seccomp notify") {
+                return Ok(fd);
+            }
+        }
+        // Not loaded yet, or the workload failed (it says why on stderr and exits).
+        if Instant::now() > deadline {
+            return Err(SandboxError::Message(
+                "the workload did not load its tracing filter within 10 s".into(),
+            ));
+        }
+        if sys::pidfd_exited(pidfd) {
+            return Err(SandboxError::Message(
+                "the workload exited before it could be traced".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_micros(20));
+    }
+}
+
+/// Records every notified syscall until the init exits; returns the exit code.
+pub fn supervise(
+    child: Pid,
+    pidfd: &OwnedFd,
+    fd_no: i32,
+    sigfd: &OwnedFd,
+    recorder: &mut Recorder,
+) -> Result<i32, SandboxError> {
+    let listener = match take_listener(pidfd, fd_no) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            let code = super::wait_child(child, sigfd)?;
+            if code == crate::error::exit::SYSCAGE_ERROR {
+                return Err(e);
+            }
+            return Ok(code);
+        }
+    };
+    let mut listener = listener;
+    loop {
+        if let Some(code) = reaped(child)? {
+            return Ok(code);
+        }
+        let mut fds = vec![PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(l) = &listener {
+            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(super::step("poll")(e)),
+        }
+        let sig_ready = fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let notif = fds
+            .get(1)
+            .and_then(PollFd::revents)
+            .unwrap_or(PollFlags::empty());
+        drop(fds);
+        if notif.contains(PollFlags::POLLIN) {
+            if let Some(l) = &listener {
+                // ENOENT: the task was interrupted or died before we answered: normal.
+                if let Ok(ev) = sys::notif_recv(l) {
+                    recorder.event(&ev);
+                    let _ = sys::notif_continue(l, ev.id);
+                }
+            }
+        } else if notif.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+            // No task uses the filter any more.
+            listener = None;
+        }
+        if sig_ready {
+            let sig = sys::signalfd_read(sigfd).map_err(io_step("reading signals"))?;
+            if sig != libc::SIGCHLD {
+                let _ = sys::send_signal(child.as_raw(), sig);
+            }
+        }
+    }
+}
