@@ -348,3 +348,196 @@ pub fn status_field(text: &str, field: &str) -> String {
         .map(|l| l[field.len() + 1..].trim().to_string())
         .unwrap_or_else(|| panic!("{field} missing from:\n{text}"))
 }
+
+/// The environment workloads get everywhere (record, run, crun, runc), so that their lookups
+/// are the same.
+pub const WORKLOAD_PATH: &str = "/usr/bin:/bin";
+
+/// A command with a clean environment: only PATH.
+pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.env_clear().env("PATH", WORKLOAD_PATH).current_dir("/");
+    c
+}
+
+/// The allowed syscall names of a seccomp profile (rules with SCMP_ACT_ALLOW).
+pub fn allowed_names(profile: &Path) -> std::collections::BTreeSet<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(profile).unwrap()).unwrap();
+    v["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| {
+            r["names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// The (abi, name) pairs of a recording.
+pub fn recorded_names(recording: &Path) -> std::collections::BTreeSet<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(recording).unwrap()).unwrap();
+    v["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["abi"].as_str().unwrap().to_string(),
+                s["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// From `strace -f -o FILE syscage record ... -- CMD`, the names of the syscalls the workload
+/// made. syscage is three tasks: the supervisor (strace's first pid), its init (the supervisor's
+/// clone) and the task that execs CMD (the second execve in the trace). Every other task in the
+/// trace descends from the workload. (Clone results inside the pid namespace are namespace pids,
+/// so they cannot be used to follow children.)
+pub fn strace_workload_syscalls(trace: &str) -> std::collections::BTreeSet<String> {
+    // (pid, name or None for "resumed", the rest of the line)
+    let lines: Vec<(u32, Option<&str>, &str)> = trace
+        .lines()
+        .filter_map(|line| {
+            let (pid, rest) = line.split_once(char::is_whitespace)?;
+            let pid = pid.parse::<u32>().ok()?;
+            let rest = rest.trim_start();
+            if rest.starts_with("+++") || rest.starts_with("---") || rest.starts_with("<...") {
+                return None;
+            }
+            let name = rest.split('(').next()?;
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                .then_some((pid, Some(name), rest))
+        })
+        .collect();
+    let Some(supervisor) = lines.first().map(|l| l.0) else {
+        return Default::default();
+    };
+    let init = lines
+        .iter()
+        .find(|(p, n, _)| *p == supervisor && *n == Some("clone"))
+        .and_then(|(_, _, rest)| rest.rsplit("= ").next()?.trim().parse::<u32>().ok());
+    let Some((exec_line, workload)) = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, n, _))| *n == Some("execve"))
+        .nth(1)
+        .map(|(i, (p, _, _))| (i, *p))
+    else {
+        return Default::default();
+    };
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, (pid, _, _))| {
+            *pid != supervisor && Some(*pid) != init && (*pid != workload || *i >= exec_line)
+        })
+        .filter_map(|(_, (_, name, _))| name.map(str::to_string))
+        .collect()
+}
+
+/// An OCI bundle: a busybox-static root filesystem with the host's /usr bound read-only (for
+/// python3, dash and coreutils), running `args` under `profile`.
+pub struct Bundle {
+    pub dir: TempDir,
+    pub runtime: &'static str,
+    pub id: String,
+}
+
+impl Bundle {
+    pub fn new(
+        runtime: &'static str,
+        args: &[String],
+        profile: &Path,
+        host_network: bool,
+    ) -> Bundle {
+        let dir = TempDir::new(runtime);
+        let root = dir.join("rootfs");
+        for d in ["bin", "proc", "dev", "tmp", "usr", "etc", "sys"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::copy(busybox(), root.join("bin/busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        std::os::unix::fs::symlink("usr/lib64", root.join("lib64")).unwrap();
+        std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        let out = Command::new(runtime)
+            .arg("spec")
+            .current_dir(dir.path())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("{runtime} spec: {e} (install the Debian package {runtime}; .ci/run does)")
+            });
+        assert!(
+            out.status.success(),
+            "{runtime} spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cfg_path = dir.join("config.json");
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+        cfg["process"]["args"] = serde_json::json!(args);
+        cfg["process"]["terminal"] = serde_json::json!(false);
+        cfg["process"]["env"] = serde_json::json!([format!("PATH={WORKLOAD_PATH}")]);
+        cfg["process"]["cwd"] = serde_json::json!("/");
+        cfg["root"] = serde_json::json!({"path": "rootfs", "readonly": true});
+        cfg["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!(
+            {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}));
+        if host_network {
+            let ns = cfg["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "network");
+        }
+        cfg["linux"]["seccomp"] = serde_json::from_slice(&std::fs::read(profile).unwrap()).unwrap();
+        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+        Bundle {
+            dir,
+            runtime,
+            id: unique("sc-ctr"),
+        }
+    }
+
+    fn runtime_command(&self) -> Command {
+        let mut c = Command::new(self.runtime);
+        if self.runtime == "crun" {
+            // This VM's hybrid cgroups make crun refuse to start unless cgroups are left alone.
+            c.arg("--cgroup-manager=disabled");
+        }
+        c.arg("--root").arg(self.dir.join("state"));
+        c
+    }
+
+    /// `RUNTIME kill ID SIGNAL`: `run` in the foreground does not forward signals it gets.
+    pub fn kill(&self, sig: &str) {
+        let out = self
+            .runtime_command()
+            .args(["kill", &self.id, sig])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{} kill: {}",
+            self.runtime,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The command that runs the bundle in the foreground (state under the bundle dir).
+    pub fn command(&self) -> Command {
+        let mut c = self.runtime_command();
+        c.args(["run", "-b", self.dir.str(), &self.id]);
+        c
+    }
+
+    pub fn run(&self) -> Out {
+        run_command(self.command())
+    }
+}
