@@ -3,8 +3,9 @@
 //! 2. every syscall `strace -f` sees it make (in the same run) is in the profile;
 //! 3. it runs three times under `syscage run --seccomp PROFILE` with the same output and status;
 //! 4. crun and runc enforce the profile unchanged on a busybox-static bundle;
-//! 5. the profile allows nothing beyond what strace saw, the required calls and the runtime base;
-//! and both backends record the same set.
+//! 5. the profile allows nothing beyond what strace saw, the required calls and the runtime base.
+//!
+//! Both backends must record the same set.
 
 mod common;
 

@@ -419,10 +419,12 @@ pub fn strace_workload_syscalls(trace: &str) -> std::collections::BTreeSet<Strin
     let Some(supervisor) = lines.first().map(|l| l.0) else {
         return Default::default();
     };
-    let init = lines
-        .iter()
-        .find(|(p, n, _)| *p == supervisor && *n == Some("clone"))
-        .and_then(|(_, _, rest)| rest.rsplit("= ").next()?.trim().parse::<u32>().ok());
+    // The supervisor's first clone result, on the clone line or on its "resumed" line.
+    let init = trace
+        .lines()
+        .filter(|l| l.starts_with(&format!("{supervisor} ")))
+        .filter(|l| l.contains(" clone(") || l.contains("<... clone resumed>"))
+        .find_map(|l| l.rsplit("= ").next()?.trim().parse::<u32>().ok());
     let Some((exec_line, workload)) = lines
         .iter()
         .enumerate()
