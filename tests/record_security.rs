@@ -1,0 +1,385 @@
+//! What a recorded profile refuses, what `record` guarantees about the workload's life, its exit
+//! statuses and bad input, and recording as an unprivileged user.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn record_probe(dir: &TempDir, backend: &str, probe_args: &[&str]) -> std::path::PathBuf {
+    let profile = dir.join(&format!("{backend}.json"));
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "--backend", backend, "-o"])
+        .arg(&profile)
+        .arg("--")
+        .arg(probe())
+        .args(probe_args);
+    run_command(c).assert_code(0);
+    profile
+}
+
+#[test]
+fn a_recorded_probe_cannot_make_one_extra_syscall() {
+    let dir = TempDir::new("sec");
+    for backend in ["notify", "ptrace"] {
+        // Benign mode: one harmless syscall. Each attack mode differs by exactly one syscall.
+        let profile = record_probe(&dir, backend, &["syscall", "getppid"]);
+        let benign = probe_run(
+            &["--seccomp", profile.to_str().unwrap()],
+            &["syscall", "getppid"],
+        );
+        assert_eq!(
+            benign.assert_code(0).line("getppid"),
+            "getppid: ok",
+            "{backend}: the benign mode runs"
+        );
+        for attack in [
+            "keyctl",
+            "unshare-user",
+            "ptrace",
+            "mount",
+            "bpf",
+            "personality",
+            "netlink",
+        ] {
+            let out = probe_run(
+                &["--seccomp", profile.to_str().unwrap()],
+                &["syscall", attack],
+            );
+            out.assert_code(0);
+            assert_eq!(
+                out.line(&format!("{attack}:")),
+                format!("{attack}: EPERM"),
+                "{backend}: {attack}"
+            );
+            // Control: without the profile the same call is not refused by seccomp.
+            let open = probe_run(&["--seccomp", "unconfined"], &["syscall", attack]);
+            if matches!(attack, "keyctl" | "ptrace" | "netlink") {
+                assert_ne!(
+                    open.line(&format!("{attack}:")),
+                    format!("{attack}: EPERM"),
+                    "control for {attack}"
+                );
+            }
+        }
+        // The workload was 64-bit only: its profile lists only x86_64, so int 0x80 is killed.
+        let out = probe_run(
+            &["--seccomp", profile.to_str().unwrap()],
+            &["int80", "getpid"],
+        );
+        out.assert_code(128 + libc::SIGSYS);
+        assert!(!out.stdout.contains("int80"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn int80_is_recorded_under_its_i386_name_and_its_abi() {
+    let dir = TempDir::new("i386");
+    let rec = dir.join("r.json");
+    let profile = dir.join("p.json");
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "-o"])
+        .arg(&profile)
+        .arg("--recording")
+        .arg(&rec)
+        .arg("--")
+        .arg(probe())
+        .args(["int80", "getpid", "getppid"]);
+    run_command(c).assert_code(0);
+    let names = recorded_names(&rec);
+    // i386 20 and 64 are getpid and getppid; the x86_64 table would say writev and semget.
+    assert!(
+        names.contains(&("i386".into(), "getpid".into())),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&("i386".into(), "getppid".into())),
+        "{names:?}"
+    );
+    assert!(!names.contains(&("i386".into(), "writev".into())));
+    let text = std::fs::read_to_string(&profile).unwrap();
+    assert!(
+        text.contains("SCMP_ARCH_X86\""),
+        "the i386 ABI is listed: {text}"
+    );
+    // And the profile runs it.
+    let out = probe_run(
+        &["--seccomp", profile.to_str().unwrap()],
+        &["int80", "getpid", "getppid"],
+    );
+    assert_eq!(
+        out.assert_code(0).line("int80 getppid"),
+        "int80 getppid: ok"
+    );
+}
+
+fn host_has_process_with_arg(arg: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+            .unwrap_or(false)
+    })
+}
+
+struct KillOnDrop(String);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("pkill")
+            .args(["-KILL", "-f", &format!("sleep {}", self.0)])
+            .output();
+    }
+}
+
+#[test]
+fn killing_syscage_mid_recording_leaves_no_workload_behind() {
+    let dir = TempDir::new("kill");
+    for (i, backend) in ["notify", "ptrace"].iter().enumerate() {
+        let marker = format!("{}.{}5", 70000 + std::process::id() % 9000, i);
+        let _guard = KillOnDrop(marker.clone());
+        let mut child = clean_command(syscage())
+            .args(["record", "-q", "--backend", backend, "-o"])
+            .arg(dir.join("k.json"))
+            .args([
+                "--",
+                "/usr/bin/dash",
+                "-c",
+                &format!("sleep {marker} & sleep {marker} & echo ready; wait"),
+            ])
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        assert!(
+            host_has_process_with_arg(&marker),
+            "control: the workload runs"
+        );
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while host_has_process_with_arg(&marker) {
+            assert!(
+                Instant::now() < deadline,
+                "{backend}: the workload outlived syscage's SIGKILL"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn signals_are_forwarded_and_statuses_pass_through() {
+    let dir = TempDir::new("sig");
+    let p = dir.join("p.json");
+    let ps = p.to_str().unwrap();
+    for backend in ["notify", "ptrace"] {
+        syscage_run(&[
+            "record",
+            "-q",
+            "--backend",
+            backend,
+            "-o",
+            ps,
+            "--",
+            "/usr/bin/dash",
+            "-c",
+            "exit 7",
+        ])
+        .assert_code(7);
+        syscage_run(&[
+            "record",
+            "-q",
+            "--backend",
+            backend,
+            "-o",
+            ps,
+            "--",
+            "/usr/bin/dash",
+            "-c",
+            "kill -KILL $$",
+        ])
+        .assert_code(137);
+        let nf = syscage_run(&[
+            "record",
+            "-q",
+            "--backend",
+            backend,
+            "-o",
+            ps,
+            "--",
+            "no-such-command-r",
+        ]);
+        nf.assert_code(127);
+        let mut child = clean_command(syscage())
+            .args(["record", "-q", "--backend", backend, "-o", ps, "--", "/usr/bin/python3", "-u", "-c",
+                "import signal, sys, time\nsignal.signal(signal.SIGUSR1, lambda *a: sys.exit(42))\nprint('ready')\ntime.sleep(60)"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGUSR1,
+        )
+        .unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(42), "{backend}");
+        assert!(
+            allowed_names(&p).contains("rt_sigreturn"),
+            "{backend}: the handler's return was recorded"
+        );
+    }
+}
+
+#[test]
+fn unwritable_output_is_reported_before_the_workload_starts() {
+    let dir = TempDir::new("out");
+    let marker = dir.join("workload-ran");
+    let touch = format!("touch {}", marker.display());
+    for args in [
+        vec![
+            "record",
+            "-o",
+            "/no/such/dir/p.json",
+            "--",
+            "/usr/bin/dash",
+            "-c",
+            &touch,
+        ],
+        vec![
+            "record",
+            "-o",
+            dir.str(),
+            "--",
+            "/usr/bin/dash",
+            "-c",
+            &touch,
+        ],
+        vec![
+            "record",
+            "-o",
+            "/var/tmp/x.json",
+            "--recording",
+            "/no/such/r.json",
+            "--",
+            "/usr/bin/dash",
+            "-c",
+            &touch,
+        ],
+        vec![
+            "record",
+            "-o",
+            "/var/tmp/x.json",
+            "--runtime",
+            "docker",
+            "--",
+            "/usr/bin/dash",
+            "-c",
+            &touch,
+        ],
+    ] {
+        let out = syscage_run(&args);
+        out.assert_code(125);
+        assert!(!marker.exists(), "the workload must not run: {args:?}");
+        assert!(
+            out.stderr.contains("/no/such")
+                || out.stderr.contains(dir.str())
+                || out.stderr.contains("--runtime docker"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!std::path::Path::new("/var/tmp/x.json").exists());
+}
+
+#[test]
+fn profiles_are_deterministic_and_written_atomically() {
+    let dir = TempDir::new("det");
+    let a = dir.join("a.json");
+    let b = dir.join("b.json");
+    for p in [&a, &b] {
+        let mut c = clean_command(syscage());
+        c.args(["record", "-q", "-o"]).arg(p).args([
+            "--",
+            "/usr/bin/ls",
+            "/usr/share/common-licenses",
+        ]);
+        run_command(c).assert_code(0);
+    }
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "same set, same bytes"
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
+    let text = std::fs::read_to_string(&a).unwrap();
+    assert!(
+        text.contains("\"comment\": \"x86_64: "),
+        "a comment per syscall: {text}"
+    );
+    assert!(
+        text.contains("\"errnoRet\": 38"),
+        "ENOSYS for unused libc fallbacks"
+    );
+    assert!(text.contains("\"exit_group\""));
+}
+
+#[test]
+fn unprivileged_users_can_record() {
+    let user = TestUser::new(true);
+    let out_dir = TempDir::new("urec");
+    nix::unistd::chown(out_dir.path(), Some(user.uid().into()), None).unwrap();
+    let profile = out_dir.join("p.json");
+    for backend in ["notify", "ptrace"] {
+        let out = user.run(&[
+            "record",
+            "--backend",
+            backend,
+            "-o",
+            profile.to_str().unwrap(),
+            "--",
+            "/usr/bin/id",
+            "-u",
+        ]);
+        out.assert_code(0);
+        // The workload sees its own uid, as without syscage.
+        assert_eq!(out.stdout.trim(), user.uid().to_string(), "{backend}");
+        assert!(out.stderr.contains("recorded"), "{}", out.stderr);
+        assert!(
+            allowed_names(&profile).contains("getuid")
+                || allowed_names(&profile).contains("geteuid")
+        );
+    }
+    let out = user.run(&[
+        "run",
+        "--seccomp",
+        profile.to_str().unwrap(),
+        "--",
+        "/usr/bin/id",
+        "-u",
+    ]);
+    assert_eq!(
+        out.assert_code(0).stdout.trim(),
+        "0",
+        "root inside the run sandbox"
+    );
+}
