@@ -3,6 +3,8 @@
 # ratios. Usage: bench/run.sh [path/to/syscage]   (RUNS=300 by default)
 set -eu
 cd "$(dirname "$0")/.."
+# SECTIONS="startup record" by default; pick one with SECTIONS=record.
+SECTIONS=${SECTIONS:-startup record}
 S=$(realpath "${1:-target/release/syscage}")
 RUNS=${RUNS:-300}
 cargo build --release --examples -q
@@ -11,6 +13,7 @@ W=$(mktemp -d /var/tmp/syscage-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 DOCKER=$(realpath tests/fixtures/docker-default-seccomp.json)
 
+startup() {
 # --- launcher start-up: /bin/true ---------------------------------------------------------------
 # The same Docker profile everywhere: compiled to BPF for bwrap (no capabilities, like
 # --cap-drop ALL), resolved to OCI linux.seccomp for crun/runc with their default bundle caps.
@@ -58,3 +61,39 @@ for r in res:
     m = med[r["command"]]
     print(f"| {r['command']} | {m:.2f} | {min(r['times'])*1000:.2f} | {m/base:.2f}x | {m/bw:.2f}x |")
 PY
+}
+
+# --- recording overhead ------------------------------------------------------------------------
+# Syscall-heavy workloads untraced, under strace -f, and under syscage record with each backend.
+record() {
+RRUNS=${RRUNS:-5}
+P="$W/rec.json"
+# Each workload is a script, so that every row runs exactly the same command line.
+printf '#!/bin/sh\nexec /bin/busybox find /usr -type f >/dev/null\n' > "$W/wl1"
+printf '#!/bin/sh\nexec /usr/bin/python3 -c "import os; [os.stat(\\"/\\") for _ in range(300000)]"\n' > "$W/wl2"
+printf '#!/bin/sh\nfor i in $(seq 200); do /bin/true; done\n' > "$W/wl3"
+chmod +x "$W/wl1" "$W/wl2" "$W/wl3"
+for i in 1 2 3; do
+  wl="$W/wl$i"
+  hyperfine -N --warmup 1 --runs "$RRUNS" --export-json "$W/rec$i.json" \
+    -n untraced "$wl" \
+    -n "strace -f" "strace -f -o /dev/null $wl" \
+    -n "syscage record (notify)" "$S record -q -o $P -- $wl" \
+    -n "syscage record (ptrace)" "$S record -q --backend ptrace -o $P -- $wl" \
+    >/dev/null
+done
+python3 - "$W" <<'PY'
+import json, statistics, sys
+w = sys.argv[1]
+names = ["busybox find /usr -type f", "python os.stat x300000", "fork/exec /bin/true x200"]
+print("| workload | untraced ms | strace -f | syscage notify | syscage ptrace | notify overhead / strace overhead |")
+print("|---|---|---|---|---|---|")
+for i, name in enumerate(names, 1):
+    res = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(f"{w}/rec{i}.json"))["results"]}
+    u = res["untraced"]
+    s, n, p = res["strace -f"], res["syscage record (notify)"], res["syscage record (ptrace)"]
+    print(f"| {name} | {u:.0f} | {s:.0f} ({s/u:.1f}x) | {n:.0f} ({n/u:.2f}x) | {p:.0f} ({p/u:.1f}x) | {(n-u)/(s-u):.2f} |")
+PY
+}
+
+for section in $SECTIONS; do "$section"; done

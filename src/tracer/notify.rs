@@ -59,6 +59,10 @@ pub fn supervise(
         }
     };
     let mut listener = listener;
+    // Best effort: older kernels simply wake the supervisor the usual way.
+    if let Some(l) = &listener {
+        let _ = sys::notif_sync_wakeup(l);
+    }
     loop {
         if let Some(code) = reaped(child)? {
             return Ok(code);
