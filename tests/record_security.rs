@@ -157,10 +157,12 @@ fn killing_syscage_mid_recording_leaves_no_workload_behind() {
             .read_line(&mut line)
             .unwrap();
         assert_eq!(line.trim(), "ready");
-        assert!(
-            host_has_process_with_arg(&marker),
-            "control: the workload runs"
-        );
+        // Control: the background sleeps run (they may exec a moment after "ready").
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !host_has_process_with_arg(&marker) {
+            assert!(Instant::now() < deadline, "control: the workload never ran");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.id() as i32),
             nix::sys::signal::Signal::SIGKILL,

@@ -189,10 +189,12 @@ fn killing_syscage_kills_the_sandbox() {
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "ready");
-    assert!(
-        host_has_process_with_arg(&marker),
-        "control: the sleep runs"
-    );
+    // Control: the background sleeps run (they may exec a moment after "ready").
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !host_has_process_with_arg(&marker) {
+        assert!(Instant::now() < deadline, "control: the workload never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     signal(&child, nix::sys::signal::Signal::SIGKILL);
     assert_eq!(wait_code(&mut child), 137);
     let deadline = Instant::now() + Duration::from_secs(10);
