@@ -1,4 +1,6 @@
 //! Pure profile formats: parsing, resolving and (later) generating. No syscalls here.
 
 pub mod generate;
+pub mod lint;
+pub mod merge;
 pub mod seccomp;
