@@ -32,6 +32,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    /// Bad input that names its own file and position.
+    #[error("{0}")]
+    Input(String),
 }
 
 impl Error {

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch only; the work happens in the library modules.
 
+mod profiles;
 mod record;
 mod run;
 
@@ -28,6 +29,13 @@ pub enum Command {
     Run(run::RunArgs),
     /// Trace a command and write the minimal seccomp profile that runs it.
     Record(record::RecordArgs),
+    /// Lint a seccomp profile: dangerous syscalls, missing essentials, EPERM/ENOSYS mistakes, and
+    /// what it allows beyond and below Docker's default.
+    Check(profiles::CheckArgs),
+    /// Union of recordings and/or profiles.
+    Merge(profiles::MergeArgs),
+    /// A recording as a table, with the syscalls seen once and likely unexercised siblings.
+    Report(profiles::ReportArgs),
 }
 
 /// Parses `args` and runs the command; returns the process exit code.
@@ -47,6 +55,9 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Record(args) => record::run(args),
+        Command::Check(args) => profiles::check(args),
+        Command::Merge(args) => profiles::merge(args),
+        Command::Report(args) => profiles::report(args),
     };
     match result {
         Ok(code) => code,

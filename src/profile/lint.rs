@@ -251,7 +251,7 @@ pub fn lint(f: &ResolvedFilter, native: oci_spec::runtime::Arch) -> Vec<Finding>
                 "extra-abi",
                 None,
                 format!(
-                    "{} is listed: its syscalls are reachable (e.g. int 0x80); drop it unless the workload runs such code",
+                    "{} is listed: its syscalls are reachable by any process (i386 through int 0x80); drop it unless the workload runs such code",
                     arch_name(*a)
                 ),
             );

@@ -26,7 +26,7 @@ pub enum MergeError {
         eb: Option<u32>,
     },
     #[error(
-        "{0}: conditional rules (includes/excludes) must be resolved first; merge the OCI form (`syscage` profiles are)"
+        "{0}: conditional rules (includes/excludes, archMap) must be resolved first; merge the OCI form (`syscage` profiles are)"
     )]
     Conditional(String),
 }
@@ -148,14 +148,13 @@ pub fn merge(profiles: &[(String, SeccompProfile)]) -> Result<SeccompProfile, Me
             rules.push(r);
         }
     }
-    // Group identical rules (same action, errno, arguments, comment-less) back into name lists.
+    // Allows stay one rule per syscall (each with its own comment, as `record` writes them);
+    // denials that differ only in their names are grouped back into one rule.
     let mut grouped: Vec<SyscallRule> = Vec::new();
     for r in rules {
-        let mergeable = r.comment.is_none();
-        if mergeable
-            && let Some(g) = grouped
-                .iter_mut()
-                .find(|g| g.comment.is_none() && key(g) == key(&r))
+        if let Some(g) = grouped
+            .iter_mut()
+            .find(|g| !lets_through(r.action) && g.comment == r.comment && key(g) == key(&r))
         {
             g.names
                 .get_or_insert_with(Vec::new)

@@ -3,4 +3,5 @@
 pub mod generate;
 pub mod lint;
 pub mod merge;
+pub mod report;
 pub mod seccomp;

@@ -1,0 +1,194 @@
+//! `syscage check`, `syscage merge` and `syscage report`: tools around profiles and recordings.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+
+use crate::error::Error;
+use crate::model::Recording;
+use crate::model::recording::FORMAT;
+use crate::output;
+use crate::profile::lint::{self, Report, Severity};
+use crate::profile::seccomp::{self, ResolvedFilter, SeccompProfile, Target};
+use crate::profile::{generate, merge, report};
+use crate::sandbox::filter::{BUILTIN_PROFILE, native_arch};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The profile to lint (Docker or OCI JSON, or an OCI config.json).
+    pub profile: PathBuf,
+    /// What to compare with: Docker's default (built in) or another profile.
+    #[arg(
+        long,
+        value_name = "docker-default|FILE",
+        default_value = "docker-default"
+    )]
+    pub against: String,
+    /// Capabilities the workload keeps (they enable Docker's conditional rules).
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit 1 when a finding is at least this severe (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+}
+
+fn target(caps: &[String]) -> Target {
+    Target {
+        arch: native_arch(),
+        caps: caps.iter().map(|c| seccomp::cap_name(c)).collect(),
+        kernel: seccomp::parse_kernel(
+            std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim(),
+        )
+        .unwrap_or((0, 0)),
+    }
+}
+
+fn resolve_bytes(bytes: &[u8], path: &Path, t: &Target) -> Result<ResolvedFilter, Error> {
+    let (p, _) = seccomp::parse(bytes, path)?;
+    Ok(seccomp::resolve(&p, t, path)?)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Every syscall name of the native ABI: what an allow-by-default profile lets through.
+fn universe() -> BTreeSet<String> {
+    syscalls::x86_64::Sysno::iter()
+        .map(|s| s.name().to_string())
+        .collect()
+}
+
+pub fn check(a: CheckArgs) -> Result<i32, Error> {
+    let fail_on = a
+        .fail_on
+        .as_deref()
+        .map(|s| {
+            Severity::parse(s).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--fail-on {s}: expected info, low, medium, high or critical"
+                ))
+            })
+        })
+        .transpose()?;
+    let t = target(&a.cap_add);
+    let f = resolve_bytes(&read(&a.profile)?, &a.profile, &t)?;
+    let (against_name, against_bytes) = match a.against.as_str() {
+        "docker-default" => (
+            "docker-default".to_string(),
+            BUILTIN_PROFILE.as_bytes().to_vec(),
+        ),
+        other => (other.to_string(), read(Path::new(other))?),
+    };
+    let other = resolve_bytes(&against_bytes, Path::new(&against_name), &t)?;
+    let report = Report {
+        profile: a.profile.display().to_string(),
+        findings: lint::lint(&f, t.arch),
+        comparison: Some(lint::compare(&f, &other, &against_name, &universe())),
+    };
+    match a.format {
+        Format::Text => print!("{}", lint::render(&report)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+    }
+    let failed = fail_on.is_some_and(|min| report.findings.iter().any(|f| f.severity >= min));
+    Ok(i32::from(failed))
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Recordings (from `record --recording`) and/or profiles (OCI form, as `record` writes).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Where to write the merged profile.
+    #[arg(short = 'o', long = "output", value_name = "PROFILE.json")]
+    pub output: PathBuf,
+    /// Also write the merged recording (when inputs include recordings).
+    #[arg(long, value_name = "FILE")]
+    pub recording: Option<PathBuf>,
+    /// Runtime base set for profiles generated from recordings (as in `record`).
+    #[arg(long, value_name = "syscage|crun|runc|any", default_value = "any")]
+    pub runtime: String,
+}
+
+pub fn merge(a: MergeArgs) -> Result<i32, Error> {
+    let base = generate::base_for(&a.runtime).ok_or_else(|| {
+        Error::Usage(format!(
+            "--runtime {}: expected one of {}, any",
+            a.runtime,
+            generate::RUNTIMES.join(", ")
+        ))
+    })?;
+    output::check_writable(&a.output)?;
+    let mut recordings: Option<Recording> = None;
+    let mut profiles: Vec<(String, SeccompProfile)> = Vec::new();
+    for path in &a.inputs {
+        let bytes = read(path)?;
+        let is_recording = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .is_some_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(FORMAT));
+        if is_recording {
+            let r = Recording::parse(&bytes, path).map_err(Error::Input)?;
+            recordings = Some(match recordings {
+                Some(acc) => acc.merge(r),
+                None => r,
+            });
+        } else {
+            let (p, _) = seccomp::parse(&bytes, path)?;
+            profiles.push((path.display().to_string(), p));
+        }
+    }
+    if let Some(rec) = &recordings {
+        profiles.push((
+            "(recordings)".into(),
+            generate::seccomp_profile(rec, &base).0,
+        ));
+        if let Some(out) = &a.recording {
+            output::write_atomic(out, rec.to_json().as_bytes())?;
+        }
+    }
+    let merged = merge::merge(&profiles).map_err(|e| Error::Input(e.to_string()))?;
+    output::write_atomic(&a.output, generate::to_json(&merged).as_bytes())?;
+    let allowed = merged
+        .syscalls
+        .iter()
+        .flatten()
+        .filter(|r| r.action == oci_spec::runtime::LinuxSeccompAction::ScmpActAllow)
+        .flat_map(|r| r.names.iter().flatten())
+        .collect::<BTreeSet<_>>()
+        .len();
+    eprintln!(
+        "syscage: merged {} inputs; the profile allows {allowed} syscalls; written to {}",
+        a.inputs.len(),
+        a.output.display()
+    );
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A recording written by `record --recording` or `merge --recording`.
+    pub recording: PathBuf,
+}
+
+pub fn report(a: ReportArgs) -> Result<i32, Error> {
+    let rec = Recording::parse(&read(&a.recording)?, &a.recording).map_err(Error::Input)?;
+    print!("{}", report::render(&rec));
+    Ok(0)
+}

@@ -1,0 +1,382 @@
+//! `syscage report`: a recording as a readable table, the syscalls seen only once, and likely
+//! siblings of what was seen that the run did not exercise (hints for more test coverage). Pure.
+
+use std::collections::BTreeSet;
+
+use crate::model::Recording;
+
+/// Syscalls that do the same job in different ways: a program that used one may use another
+/// on a different code path, libc version or kernel.
+pub const SIBLINGS: &[&[&str]] = &[
+    &["open", "openat", "openat2", "creat"],
+    &["stat", "lstat", "fstat", "newfstatat", "statx"],
+    &["access", "faccessat", "faccessat2"],
+    &["read", "pread64", "readv", "preadv", "preadv2"],
+    &["write", "pwrite64", "writev", "pwritev", "pwritev2"],
+    &["dup", "dup2", "dup3"],
+    &["pipe", "pipe2"],
+    &[
+        "poll",
+        "ppoll",
+        "select",
+        "pselect6",
+        "epoll_wait",
+        "epoll_pwait",
+        "epoll_pwait2",
+    ],
+    &["epoll_create", "epoll_create1"],
+    &["wait4", "waitid"],
+    &["clone", "clone3", "fork", "vfork"],
+    &["execve", "execveat"],
+    &["rename", "renameat", "renameat2"],
+    &["unlink", "unlinkat", "rmdir"],
+    &["mkdir", "mkdirat"],
+    &["chmod", "fchmod", "fchmodat", "fchmodat2"],
+    &["chown", "fchown", "lchown", "fchownat"],
+    &["link", "linkat", "symlink", "symlinkat"],
+    &["readlink", "readlinkat"],
+    &["getdents", "getdents64"],
+    &["accept", "accept4"],
+    &["sendto", "sendmsg", "sendmmsg"],
+    &["recvfrom", "recvmsg", "recvmmsg"],
+    &["signalfd", "signalfd4"],
+    &["eventfd", "eventfd2"],
+    &["inotify_init", "inotify_init1"],
+    &["futex", "futex_waitv"],
+    &["nanosleep", "clock_nanosleep"],
+    &["getrlimit", "prlimit64", "setrlimit"],
+    &["utime", "utimes", "utimensat", "futimesat"],
+    &["truncate", "ftruncate"],
+    &["exit", "exit_group"],
+];
+
+/// A coarse category for the table.
+pub fn category(name: &str) -> &'static str {
+    const GROUPS: &[(&str, &[&str])] = &[
+        (
+            "network",
+            &[
+                "socket",
+                "socketpair",
+                "bind",
+                "listen",
+                "accept",
+                "accept4",
+                "connect",
+                "getsockname",
+                "getpeername",
+                "sendto",
+                "sendmsg",
+                "sendmmsg",
+                "recvfrom",
+                "recvmsg",
+                "recvmmsg",
+                "setsockopt",
+                "getsockopt",
+                "shutdown",
+            ],
+        ),
+        (
+            "memory",
+            &[
+                "mmap",
+                "munmap",
+                "mprotect",
+                "mremap",
+                "madvise",
+                "brk",
+                "mlock",
+                "munlock",
+                "mincore",
+                "msync",
+                "pkey_mprotect",
+                "membarrier",
+            ],
+        ),
+        (
+            "process",
+            &[
+                "clone",
+                "clone3",
+                "fork",
+                "vfork",
+                "execve",
+                "execveat",
+                "exit",
+                "exit_group",
+                "wait4",
+                "waitid",
+                "getpid",
+                "getppid",
+                "gettid",
+                "set_tid_address",
+                "arch_prctl",
+                "prctl",
+                "sched_yield",
+                "sched_getaffinity",
+                "sched_setaffinity",
+                "set_robust_list",
+                "rseq",
+                "futex",
+                "getpgrp",
+                "setpgid",
+                "getpgid",
+                "setsid",
+                "getsid",
+                "prlimit64",
+                "getrlimit",
+                "setrlimit",
+                "getrusage",
+                "personality",
+                "unshare",
+                "setns",
+                "ptrace",
+            ],
+        ),
+        (
+            "signals",
+            &[
+                "rt_sigaction",
+                "rt_sigprocmask",
+                "rt_sigreturn",
+                "rt_sigsuspend",
+                "rt_sigtimedwait",
+                "sigaltstack",
+                "kill",
+                "tgkill",
+                "tkill",
+                "signalfd",
+                "signalfd4",
+                "pause",
+                "alarm",
+            ],
+        ),
+        (
+            "time",
+            &[
+                "clock_gettime",
+                "clock_getres",
+                "clock_nanosleep",
+                "nanosleep",
+                "gettimeofday",
+                "time",
+                "timerfd_create",
+                "timerfd_settime",
+                "timer_create",
+                "timer_settime",
+                "setitimer",
+                "getitimer",
+            ],
+        ),
+        (
+            "identity",
+            &[
+                "getuid",
+                "geteuid",
+                "getgid",
+                "getegid",
+                "getgroups",
+                "setuid",
+                "setgid",
+                "setreuid",
+                "setregid",
+                "setresuid",
+                "setresgid",
+                "getresuid",
+                "getresgid",
+                "setgroups",
+                "capget",
+                "capset",
+            ],
+        ),
+        (
+            "ipc",
+            &[
+                "pipe",
+                "pipe2",
+                "eventfd",
+                "eventfd2",
+                "shmget",
+                "shmat",
+                "shmdt",
+                "shmctl",
+                "semget",
+                "semop",
+                "semctl",
+                "msgget",
+                "msgsnd",
+                "msgrcv",
+                "msgctl",
+                "mq_open",
+                "memfd_create",
+            ],
+        ),
+        (
+            "events",
+            &[
+                "poll",
+                "ppoll",
+                "select",
+                "pselect6",
+                "epoll_create",
+                "epoll_create1",
+                "epoll_ctl",
+                "epoll_wait",
+                "epoll_pwait",
+                "epoll_pwait2",
+                "inotify_init",
+                "inotify_init1",
+                "inotify_add_watch",
+                "inotify_rm_watch",
+                "io_uring_setup",
+                "io_uring_enter",
+            ],
+        ),
+        (
+            "security",
+            &[
+                "seccomp",
+                "landlock_create_ruleset",
+                "landlock_add_rule",
+                "landlock_restrict_self",
+                "keyctl",
+                "add_key",
+                "request_key",
+                "bpf",
+            ],
+        ),
+        (
+            "system",
+            &[
+                "uname",
+                "sysinfo",
+                "getrandom",
+                "getcpu",
+                "syslog",
+                "mount",
+                "umount2",
+                "pivot_root",
+                "chroot",
+                "sethostname",
+                "setdomainname",
+                "reboot",
+                "ioctl",
+            ],
+        ),
+    ];
+    GROUPS
+        .iter()
+        .find(|(_, names)| names.contains(&name))
+        .map(|(c, _)| *c)
+        .unwrap_or("files")
+}
+
+/// Unseen siblings of seen syscalls: (seen, [unseen...]).
+pub fn unexercised_siblings(seen: &BTreeSet<&str>) -> Vec<(String, Vec<String>)> {
+    SIBLINGS
+        .iter()
+        .filter_map(|group| {
+            let used: Vec<&str> = group.iter().copied().filter(|n| seen.contains(n)).collect();
+            let missing: Vec<String> = group
+                .iter()
+                .filter(|n| !seen.contains(*n))
+                .map(|n| n.to_string())
+                .collect();
+            (!used.is_empty() && !missing.is_empty()).then(|| (used.join(", "), missing))
+        })
+        .collect()
+}
+
+pub fn render(rec: &Recording) -> String {
+    let mut s = String::new();
+    let width = rec
+        .syscalls
+        .iter()
+        .map(|x| x.name.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    s.push_str(&format!(
+        "{:<width$}  {:<7}  {:>9}  {:<9}  first executable\n",
+        "syscall", "abi", "count", "category"
+    ));
+    let mut rows: Vec<_> = rec.syscalls.iter().collect();
+    rows.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(a.name.cmp(&b.name))
+            .then(a.abi.cmp(&b.abi))
+    });
+    for x in &rows {
+        s.push_str(&format!(
+            "{:<width$}  {:<7}  {:>9}  {:<9}  {}\n",
+            x.name,
+            x.abi.as_str(),
+            x.count,
+            category(&x.name),
+            x.first_executable
+        ));
+    }
+    s.push_str(&format!(
+        "\n{} syscalls, {} calls, ABIs: {}; commands: {}\n",
+        rec.syscalls.len(),
+        rec.total_calls(),
+        rec.abis()
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        rec.commands
+            .iter()
+            .map(|c| c.join(" "))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    ));
+    let once: Vec<&str> = rec
+        .syscalls
+        .iter()
+        .filter(|x| x.count == 1)
+        .map(|x| x.name.as_str())
+        .collect();
+    s.push_str(&format!(
+        "\nseen only once ({}): {}\n  (a code path exercised once may have siblings the run did not reach)\n",
+        once.len(),
+        once.join(" ")
+    ));
+    let seen: BTreeSet<&str> = rec.syscalls.iter().map(|x| x.name.as_str()).collect();
+    let siblings = unexercised_siblings(&seen);
+    if !siblings.is_empty() {
+        s.push_str("\nlikely siblings not exercised (test more paths, or merge recordings from other runs):\n");
+        for (used, missing) in siblings {
+            s.push_str(&format!("  {used} → also {}\n", missing.join(", ")));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Abi;
+    use crate::model::recording::Builder;
+
+    #[test]
+    fn table_once_and_siblings() {
+        let mut b = Builder::default();
+        for _ in 0..3 {
+            b.add(Abi::X86_64, "read", 1, "/bin/cat");
+        }
+        b.add(Abi::X86_64, "openat", 1, "/bin/cat");
+        b.add(Abi::X86_64, "socket", 1, "/bin/cat");
+        let text = render(&b.finish(vec!["cat".into()]));
+        assert!(text.lines().nth(1).unwrap().starts_with("read "), "{text}");
+        assert!(text.contains("seen only once (2): openat socket"), "{text}");
+        assert!(
+            text.contains("openat → also open, openat2, creat"),
+            "{text}"
+        );
+        assert!(text.contains("network"));
+        assert_eq!(category("mmap"), "memory");
+        assert_eq!(category("fsync"), "files");
+    }
+}
