@@ -3,7 +3,8 @@
 //! differently (EINVAL, ESRCH, success) from a filter or a missing capability that refuses it.
 //! Every check prints one line, `NAME: ok` or `NAME: ERRNO`, and the probe exits 0.
 //!
-//!     probe syscall keyctl|unshare-user|ptrace|mount|bpf|personality|netlink|clone3|getppid
+//!     probe syscall keyctl|unshare-user|ptrace|mount|bpf|personality|netlink|clone3|getppid|
+//!                   fork|clone-newuser
 //!     probe int80 getpid|getppid|keyctl      (i386 syscalls through `int 0x80`)
 //!     probe cap chown|dac_override|setuid|setgid|setpcap|sys_chroot|sys_admin|net_raw|
 //!               net_admin|net_bind_service
@@ -65,6 +66,8 @@ fn syscall_check(name: &str) {
             "netlink" => libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE) as i64,
             "clone3" => libc::syscall(libc::SYS_clone3, 0, 0),
             "getppid" => libc::syscall(libc::SYS_getppid),
+            "fork" => clone_and_wait(0),
+            "clone-newuser" => clone_and_wait(libc::CLONE_NEWUSER as u64),
             other => {
                 eprintln!("probe: unknown syscall check {other}");
                 std::process::exit(2);
@@ -72,6 +75,24 @@ fn syscall_check(name: &str) {
         }
     };
     report(name, r);
+}
+
+/// Raw clone(flags|SIGCHLD) with no new stack: the child exits at once, the parent reaps it.
+///
+/// # Safety
+/// Fork-like clone in a single-threaded probe; the child only calls _exit.
+unsafe fn clone_and_wait(flags: u64) -> i64 {
+    // SAFETY: see the function's contract.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as u64, 0, 0, 0, 0) };
+    if pid == 0 {
+        // SAFETY: ends the child without touching shared state.
+        unsafe { libc::_exit(0) };
+    }
+    if pid > 0 {
+        // SAFETY: waits for our own child; status is a valid out pointer.
+        unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0) };
+    }
+    pid
 }
 
 /// An i386 syscall from this 64-bit process. rbx is reserved by LLVM, so swap it in and out.

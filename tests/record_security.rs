@@ -385,3 +385,100 @@ fn unprivileged_users_can_record() {
         "root inside the run sandbox"
     );
 }
+
+#[test]
+fn args_profiles_narrow_socket_families_and_clone_flags_and_still_run_everywhere() {
+    let dir = TempDir::new("args");
+    let script = "import socket, threading\n\
+        a = socket.socket(socket.AF_UNIX); b = socket.socket(socket.AF_INET)\n\
+        t = threading.Thread(target=print, args=('thread ok',)); t.start(); t.join()\n";
+    let args = ["/usr/bin/python3".to_string(), "-c".into(), script.into()];
+    let narrow = dir.join("args.json");
+    let wide = dir.join("wide.json");
+    for (p, extra) in [(&narrow, Some("--args")), (&wide, None)] {
+        let mut c = clean_command(syscage());
+        c.args(["record", "-q"])
+            .args(extra)
+            .arg("-o")
+            .arg(p)
+            .arg("--")
+            .args(&args);
+        assert_eq!(run_command(c).assert_code(0).stdout, "thread ok\n");
+    }
+    // The narrowed profile runs the workload under syscage run, crun and runc.
+    let mut c = clean_command(syscage());
+    c.args(["run", "--seccomp"])
+        .arg(&narrow)
+        .arg("--")
+        .args(&args);
+    assert_eq!(run_command(c).assert_code(0).stdout, "thread ok\n");
+    for runtime in ["crun", "runc"] {
+        let out = Bundle::new(runtime, &args, &narrow, false).run();
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "thread ok\n"),
+            "{runtime}: {}",
+            out.stderr
+        );
+    }
+    // Families the workload never opened are denied; the wide profile (control) allows them.
+    let families = "import socket\n\
+        for fam, typ in ((16, 3), (2, 2), (1, 1), (2, 1)):\n\
+        \x20   try: socket.socket(fam, typ); print(fam, typ, 'ok')\n\
+        \x20   except OSError as e: print(fam, typ, e.errno)\n";
+    let run = |p: &std::path::Path| {
+        let mut c = clean_command(syscage());
+        c.args(["run", "--seccomp"])
+            .arg(p)
+            .args(["--", "/usr/bin/python3", "-c", families]);
+        run_command(c).assert_code(0).stdout.clone()
+    };
+    assert_eq!(
+        run(&narrow),
+        "16 3 1\n2 2 1\n1 1 ok\n2 1 ok\n",
+        "netlink and UDP denied (EPERM)"
+    );
+    assert_eq!(run(&wide), "16 3 ok\n2 2 ok\n1 1 ok\n2 1 ok\n");
+    let text = std::fs::read_to_string(&narrow).unwrap();
+    assert!(text.contains("\"clone3\"") && text.contains("\"errnoRet\": 38"));
+}
+
+#[test]
+fn args_profiles_refuse_clone_with_namespace_flags() {
+    let dir = TempDir::new("clone");
+    let narrow = dir.join("args.json");
+    let wide = dir.join("wide.json");
+    for (p, extra) in [(&narrow, Some("--args")), (&wide, None)] {
+        let mut c = clean_command(syscage());
+        c.args(["record", "-q"])
+            .args(extra)
+            .arg("-o")
+            .arg(p)
+            .arg("--")
+            .arg(probe())
+            .args(["syscall", "fork"]);
+        run_command(c).assert_code(0);
+    }
+    let ok = probe_run(
+        &["--seccomp", narrow.to_str().unwrap()],
+        &["syscall", "fork"],
+    );
+    assert_eq!(ok.assert_code(0).line("fork"), "fork: ok");
+    let denied = probe_run(
+        &["--seccomp", narrow.to_str().unwrap()],
+        &["syscall", "clone-newuser"],
+    );
+    assert_eq!(
+        denied.assert_code(0).line("clone-newuser"),
+        "clone-newuser: EPERM"
+    );
+    // Control: with the names-only profile the same clone creates a user namespace.
+    let control = probe_run(
+        &["--seccomp", wide.to_str().unwrap()],
+        &["syscall", "clone-newuser"],
+    );
+    assert_eq!(
+        control.assert_code(0).line("clone-newuser"),
+        "clone-newuser: ok"
+    );
+}

@@ -31,6 +31,11 @@ pub struct RecordArgs {
     /// Also write the raw recording (for `merge` and `report`).
     #[arg(long, value_name = "FILE")]
     pub recording: Option<PathBuf>,
+    /// Also narrow syscalls to the argument values the workload used (socket families, clone
+    /// namespace flags, ioctl requests, prctl options, personas, PROT_EXEC...). Off by default:
+    /// argument rules turn code paths the run did not exercise into failures more often.
+    #[arg(long)]
+    pub args: bool,
     /// No summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -80,7 +85,7 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
         }
         return Ok(outcome.exit_code);
     };
-    let (profile, summary) = generate::seccomp_profile(&rec, &base);
+    let (profile, summary) = generate::seccomp_profile_with(&rec, &base, a.args);
     output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
     if let Some(r) = &a.recording {
         output::write_atomic(r, rec.to_json().as_bytes())?;
@@ -88,13 +93,18 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     if !a.quiet {
         let abis: Vec<&str> = summary.abis.iter().map(|x| x.as_str()).collect();
         eprintln!(
-            "syscage: recorded {} syscalls ({} calls; ABIs: {}); profile allows {} ({} from the {} runtime base), ENOSYS for {} unused libc fallbacks; written to {}",
+            "syscage: recorded {} syscalls ({} calls; ABIs: {}); profile allows {} ({} from the {} runtime base{}), ENOSYS for {} unused libc fallbacks; written to {}",
             summary.recorded,
             rec.total_calls(),
             abis.join(", "),
             summary.allowed,
             summary.from_base,
             a.runtime,
+            if a.args {
+                format!("; {} narrowed to recorded arguments", summary.narrowed)
+            } else {
+                String::new()
+            },
             summary.enosys,
             a.output.display()
         );

@@ -2,6 +2,7 @@
 //! so that the same run gives byte-identical output, and mergeable.
 
 pub mod abi;
+pub mod args;
 pub mod recording;
 
 pub use abi::Abi;

@@ -20,6 +20,9 @@ pub struct SyscallStats {
     pub first_executable: String,
     pub executables: BTreeSet<String>,
     pub pids: BTreeSet<u32>,
+    /// Values of the security-relevant constant arguments (see `model::args`), by label.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, BTreeSet<u64>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +124,9 @@ impl SyscallStats {
         }
         self.executables.extend(o.executables);
         self.pids.extend(o.pids);
+        for (label, values) in o.args {
+            self.args.entry(label).or_default().extend(values);
+        }
     }
 }
 
@@ -149,32 +155,18 @@ impl Builder {
                 first_executable: exe.to_string(),
                 executables: BTreeSet::from([exe.to_string()]),
                 pids: BTreeSet::from([pid]),
+                args: BTreeMap::new(),
             },
         );
     }
 
     /// Adds a syscall already counted elsewhere.
-    pub fn add_many(
-        &mut self,
-        abi: Abi,
-        name: &str,
-        count: u64,
-        first: &str,
-        exes: BTreeSet<&str>,
-        pids: BTreeSet<u32>,
-    ) {
-        let s = SyscallStats {
-            abi,
-            name: name.to_string(),
-            count,
-            first_executable: first.to_string(),
-            executables: exes.into_iter().map(str::to_string).collect(),
-            pids,
-        };
-        match self.map.get_mut(&(abi, name.to_string())) {
+    pub fn add_stats(&mut self, s: SyscallStats) {
+        let (abi, name) = (s.abi, s.name.clone());
+        match self.map.get_mut(&(abi, name.clone())) {
             Some(m) => m.absorb(s),
             None => {
-                self.map.insert((abi, name.to_string()), s);
+                self.map.insert((abi, name), s);
             }
         }
     }

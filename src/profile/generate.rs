@@ -12,8 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use oci_spec::runtime::{Arch, LinuxSeccompAction};
 use serde::Deserialize;
 
-use super::seccomp::{SeccompProfile, SyscallRule};
+use super::seccomp::{SeccompProfile, SyscallArg, SyscallRule};
+use crate::model::args::{self as argdefs, CLONE_NS_MASK, PROT_EXEC, SOCK_FLAGS};
 use crate::model::{Abi, Recording};
+use oci_spec::runtime::LinuxSeccompOperator as Op;
 
 /// Syscalls every process needs to start and stop; `exit_group` never returns, so tools that
 /// count returning calls (`strace -c`) miss it.
@@ -93,6 +95,8 @@ pub struct Summary {
     pub allowed: usize,
     pub from_base: usize,
     pub enosys: usize,
+    /// Syscalls allowed only with recorded argument values (`--args`).
+    pub narrowed: usize,
     pub abis: Vec<Abi>,
     /// Recorded syscalls without a name in the ABI's table (left to the default action).
     pub unnamed: Vec<String>,
@@ -114,6 +118,148 @@ fn rule(
         includes: None,
         excludes: None,
     }
+}
+
+fn cmp(index: u32, op: Op, value: u64, value_two: u64) -> SyscallArg {
+    SyscallArg {
+        index,
+        value,
+        value_two,
+        op,
+    }
+}
+
+/// Argument conditions for `name` from its recorded samples: one alternative (an OR) per
+/// recorded value. `None` means "any arguments" (nothing narrower is known to be safe).
+pub fn arg_rules(
+    name: &str,
+    samples: &BTreeMap<String, BTreeSet<u64>>,
+) -> Option<Vec<Vec<SyscallArg>>> {
+    let each = |label: &str, f: &dyn Fn(u64) -> Vec<SyscallArg>| -> Option<Vec<Vec<SyscallArg>>> {
+        let values = samples.get(label)?;
+        Some(values.iter().map(|v| f(*v)).collect())
+    };
+    let low32 = 0xffff_ffff;
+    match name {
+        "socket" => each(argdefs::SOCKET, &|v| {
+            vec![
+                cmp(0, Op::ScmpCmpEq, v >> 32, 0),
+                cmp(1, Op::ScmpCmpMaskedEq, !SOCK_FLAGS & low32, v & low32),
+            ]
+        }),
+        "clone" => each(argdefs::CLONE, &|v| {
+            vec![cmp(0, Op::ScmpCmpMaskedEq, CLONE_NS_MASK, v)]
+        }),
+        "unshare" => each(argdefs::UNSHARE, &|v| vec![cmp(0, Op::ScmpCmpEq, v, 0)]),
+        "setns" => each(argdefs::SETNS, &|v| vec![cmp(1, Op::ScmpCmpEq, v, 0)]),
+        "personality" => each(argdefs::PERSONALITY, &|v| vec![cmp(0, Op::ScmpCmpEq, v, 0)]),
+        "prctl" => each(argdefs::PRCTL, &|v| vec![cmp(0, Op::ScmpCmpEq, v, 0)]),
+        "ioctl" => each(argdefs::IOCTL, &|v| {
+            vec![cmp(1, Op::ScmpCmpMaskedEq, low32, v)]
+        }),
+        "mmap" | "mprotect" | "pkey_mprotect" => {
+            // Only narrowed when the workload never asked for executable memory.
+            let used = samples.get(argdefs::PROT)?;
+            (used.iter().all(|v| *v == 0))
+                .then(|| vec![vec![cmp(2, Op::ScmpCmpMaskedEq, PROT_EXEC, 0)]])
+        }
+        _ => None,
+    }
+}
+
+/// Builds the profile for `rec` plus the runtime base set `base` (name → reason). With `args`,
+/// syscalls whose deciding arguments were recorded are allowed only with the recorded values
+/// (`record --args`); clone3 then gets ENOSYS, because its flags live in memory where seccomp
+/// cannot see them, and glibc falls back to clone, whose flags are checked.
+pub fn seccomp_profile_with(
+    rec: &Recording,
+    base: &BTreeMap<String, String>,
+    args: bool,
+) -> (SeccompProfile, Summary) {
+    let (mut p, mut summary) = seccomp_profile(rec, base);
+    if !args {
+        return (p, summary);
+    }
+    let mut samples: BTreeMap<&str, BTreeMap<String, BTreeSet<u64>>> = BTreeMap::new();
+    for s in rec.syscalls.iter().filter(|s| s.abi == native_abi()) {
+        let entry = samples.entry(s.name.as_str()).or_default();
+        for (label, values) in &s.args {
+            entry
+                .entry(label.clone())
+                .or_default()
+                .extend(values.iter().copied());
+        }
+    }
+    let used_clone3 = rec.syscalls.iter().any(|s| s.name == "clone3");
+    let keep_open =
+        |name: &str| base.contains_key(name) || REQUIRED.iter().any(|(n, _)| *n == name);
+    let mut rules = Vec::new();
+    let mut clone_rule = false;
+    for r in p.syscalls.take().unwrap_or_default() {
+        let name = r
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .cloned()
+            .unwrap_or_default();
+        let narrowed = (r.action == LinuxSeccompAction::ScmpActAllow && !keep_open(&name))
+            .then(|| samples.get(name.as_str()).and_then(|s| arg_rules(&name, s)))
+            .flatten();
+        if name == "clone3" && used_clone3 && r.action == LinuxSeccompAction::ScmpActAllow {
+            summary.narrowed += 1;
+            continue; // replaced by ENOSYS below
+        }
+        match narrowed {
+            Some(alternatives) => {
+                summary.narrowed += 1;
+                clone_rule |= name == "clone";
+                for a in alternatives {
+                    let mut n = r.clone();
+                    n.args = Some(a);
+                    n.comment = r
+                        .comment
+                        .as_ref()
+                        .map(|c| format!("{c}; only with the recorded argument values"));
+                    rules.push(n);
+                }
+            }
+            None => rules.push(r),
+        }
+    }
+    if used_clone3 {
+        if !clone_rule
+            && !rules
+                .iter()
+                .any(|r| r.names.as_ref().is_some_and(|n| n == &["clone"]))
+        {
+            let mut r = rule(vec!["clone".into()], LinuxSeccompAction::ScmpActAllow, None,
+                "clone3 gets ENOSYS under --args: glibc falls back to clone, allowed without namespace flags".into());
+            r.args = Some(vec![cmp(0, Op::ScmpCmpMaskedEq, CLONE_NS_MASK, 0)]);
+            rules.push(r);
+        }
+        match rules
+            .iter_mut()
+            .find(|r| r.action == LinuxSeccompAction::ScmpActErrno)
+        {
+            Some(enosys) => {
+                let names = enosys.names.get_or_insert_with(Vec::new);
+                names.push("clone3".into());
+                names.sort();
+            }
+            None => rules.push(rule(
+                vec!["clone3".into()],
+                LinuxSeccompAction::ScmpActErrno,
+                Some(libc::ENOSYS as u32),
+                "ENOSYS so that glibc uses clone, whose flags can be checked".into(),
+            )),
+        }
+    }
+    rules.sort_by(|a, b| {
+        let allow = |r: &SyscallRule| r.action == LinuxSeccompAction::ScmpActAllow;
+        allow(b).cmp(&allow(a)).then(a.names.cmp(&b.names))
+    });
+    p.syscalls = Some(rules);
+    (p, summary)
 }
 
 /// Builds the profile for `rec` plus the runtime base set `base` (name → reason).
@@ -256,6 +402,53 @@ mod tests {
         let names = enosys.names.as_ref().unwrap();
         assert!(names.contains(&"statx".to_string()) && !names.contains(&"clone3".to_string()));
         assert_eq!((s.recorded, s.allowed, s.from_base), (3, 6, 0));
+    }
+
+    #[test]
+    fn args_narrow_recorded_values_but_not_the_runtime_base() {
+        let mut b = Builder::default();
+        b.add(Abi::X86_64, "read", 1, "/x");
+        b.add(Abi::X86_64, "clone3", 1, "/x");
+        let mut rec = b.finish(vec!["w".into()]);
+        let mut socket = rec.syscalls[0].clone();
+        socket.name = "socket".into();
+        socket.args.insert(
+            argdefs::SOCKET.into(),
+            BTreeSet::from([1 << 32 | 1, 2 << 32 | 1]),
+        );
+        let mut prctl = socket.clone();
+        prctl.name = "prctl".into();
+        prctl.args = BTreeMap::from([(argdefs::PRCTL.to_string(), BTreeSet::from([15]))]);
+        rec.syscalls.push(socket);
+        rec.syscalls.push(prctl);
+        let base = base_for("runc").unwrap();
+        let (p, s) = seccomp_profile_with(&rec, &base, true);
+        let rules = p.syscalls.unwrap();
+        let of = |n: &str| {
+            rules
+                .iter()
+                .filter(|r| r.names.as_ref().unwrap().contains(&n.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("socket").len(), 2, "one alternative per family");
+        assert!(
+            of("socket")
+                .iter()
+                .all(|r| r.args.as_ref().unwrap().len() == 2)
+        );
+        assert!(
+            of("prctl")[0].args.is_none(),
+            "runc needs prctl after the filter: not narrowed"
+        );
+        assert_eq!(of("clone3")[0].errno_ret, Some(38));
+        assert_eq!(
+            of("clone")[0].args.as_ref().unwrap()[0].value,
+            CLONE_NS_MASK
+        );
+        assert!(s.narrowed >= 2);
+        // Without --args nothing changes.
+        let (plain, _) = seccomp_profile_with(&rec, &base, false);
+        assert!(plain.syscalls.unwrap().iter().all(|r| r.args.is_none()));
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Turns raw syscall events (task, audit arch, number, arguments) into a recording. Kept cheap:
 //! it runs once per syscall of the workload.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::model::Abi;
-use crate::model::recording::{Builder, Recording};
+use crate::model::recording::{Builder, Recording, SyscallStats};
+use crate::model::{Abi, args};
 use crate::sandbox::sys::SyscallEvent;
 
 #[derive(Default)]
@@ -13,6 +13,7 @@ struct Entry {
     first_exe: u32,
     exes: HashSet<u32>,
     pids: HashSet<u32>,
+    args: BTreeMap<&'static str, BTreeSet<u64>>,
 }
 
 /// Which part of each task's life is recorded.
@@ -116,20 +117,20 @@ impl Recorder {
             let committed = self.since_load.remove(&tgid).unwrap_or_default();
             for e in &committed {
                 if let Some((a, n)) = Abi::from_audit(e.arch, e.nr) {
-                    self.count(a, n, e.pid);
+                    self.count(a, n, e.pid, &e.args);
                 }
             }
             self.exe_of.remove(&ev.pid);
             return;
         }
-        self.count(abi, nr_, ev.pid);
+        self.count(abi, nr_, ev.pid, &ev.args);
         if is_exec {
             // The task's executable changes if this exec succeeds: look it up again next time.
             self.exe_of.remove(&ev.pid);
         }
     }
 
-    fn count(&mut self, abi: Abi, nr_: i64, pid: u32) {
+    fn count(&mut self, abi: Abi, nr_: i64, pid: u32, args: &[u64; 6]) {
         let exe = self.exe(pid);
         let e = self.entries.entry((abi, nr_)).or_insert_with(|| Entry {
             first_exe: exe,
@@ -138,6 +139,12 @@ impl Recorder {
         e.count += 1;
         e.exes.insert(exe);
         e.pids.insert(pid);
+        // Argument layouts differ between ABIs; samples are kept for the native one only.
+        if abi == Abi::X86_64
+            && let Some((label, value)) = abi.syscall_name(nr_).and_then(|n| args::sample(n, args))
+        {
+            e.args.entry(label).or_default().insert(value);
+        }
     }
 
     fn tgid(&mut self, tid: u32) -> u32 {
@@ -168,19 +175,23 @@ impl Recorder {
                 .syscall_name(nr)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("unknown_{nr}"));
-            let exes: BTreeSet<&str> = e
-                .exes
-                .iter()
-                .map(|i| self.exe_names[*i as usize].as_str())
-                .collect();
-            b.add_many(
+            b.add_stats(SyscallStats {
                 abi,
-                &name,
-                e.count,
-                &self.exe_names[e.first_exe as usize],
-                exes,
-                e.pids.into_iter().collect(),
-            );
+                name,
+                count: e.count,
+                first_executable: self.exe_names[e.first_exe as usize].clone(),
+                executables: e
+                    .exes
+                    .iter()
+                    .map(|i| self.exe_names[*i as usize].clone())
+                    .collect(),
+                pids: e.pids.into_iter().collect(),
+                args: e
+                    .args
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            });
         }
         b.finish(command)
     }
