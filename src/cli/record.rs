@@ -31,6 +31,10 @@ pub struct RecordArgs {
     /// Also write the raw recording (for `merge` and `report`).
     #[arg(long, value_name = "FILE")]
     pub recording: Option<PathBuf>,
+    /// Also write a Landlock ruleset from the files and TCP ports the workload used (enforce it
+    /// with `syscage run --landlock FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub landlock: Option<PathBuf>,
     /// Also narrow syscalls to the argument values the workload used (socket families, clone
     /// namespace flags, ioctl requests, prctl options, personas, PROT_EXEC...). Off by default:
     /// argument rules turn code paths the run did not exercise into failures more often.
@@ -64,8 +68,8 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     };
     // Report an unwritable output now, not after a long run.
     output::check_writable(&a.output)?;
-    if let Some(r) = &a.recording {
-        output::check_writable(r)?;
+    for extra in [&a.recording, &a.landlock].into_iter().flatten() {
+        output::check_writable(extra)?;
     }
     let outcome = tracer::record(&RecordConfig {
         command: a.command,
@@ -89,6 +93,10 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
     if let Some(r) = &a.recording {
         output::write_atomic(r, rec.to_json().as_bytes())?;
+    }
+    if let Some(l) = &a.landlock {
+        let rules = crate::profile::landlock::from_recording(&rec);
+        output::write_atomic(l, crate::profile::landlock::to_json(&rules).as_bytes())?;
     }
     if !a.quiet {
         let abis: Vec<&str> = summary.abis.iter().map(|x| x.as_str()).collect();

@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// First host uid/gid of the 65536 ids root maps to when root runs syscage.
     #[arg(long, value_name = "ID")]
     pub userns_base: Option<u32>,
+    /// Enforce a Landlock ruleset written by `syscage record --landlock` (best effort across
+    /// kernel ABIs; with --strict, refuse unless fully enforced).
+    #[arg(long, value_name = "FILE")]
+    pub landlock: Option<PathBuf>,
     /// Refuse to run (exit 125) when any confinement step cannot be applied.
     #[arg(long)]
     pub strict: bool,
@@ -92,6 +96,7 @@ pub fn run(a: RunArgs) -> Result<i32, Error> {
         hostname: a.hostname,
         cwd: a.cwd,
         userns_base: a.userns_base,
+        landlock: a.landlock,
         strict: a.strict,
         verbose: a.verbose,
     };

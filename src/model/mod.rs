@@ -3,6 +3,7 @@
 
 pub mod abi;
 pub mod args;
+pub mod files;
 pub mod recording;
 
 pub use abi::Abi;

@@ -32,6 +32,13 @@ pub struct Recording {
     pub commands: Vec<Vec<String>>,
     /// Sorted by (abi, name); one entry per pair.
     pub syscalls: Vec<SyscallStats>,
+    /// Paths and what was done to them (`model::files`: read, readdir, write, create, remove,
+    /// exec), for AppArmor and Landlock.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, BTreeSet<String>>,
+    /// Inet ports by operation ("bind", "connect").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, BTreeSet<u16>>,
 }
 
 type Key = (Abi, String);
@@ -41,7 +48,7 @@ impl Recording {
         Recording {
             format: FORMAT.into(),
             commands: vec![command],
-            syscalls: Vec::new(),
+            ..Recording::default()
         }
     }
 
@@ -62,6 +69,20 @@ impl Recording {
             }
         }
         commands.sort();
+        let mut files = self.files.clone();
+        for (path, acc) in &other.files {
+            files
+                .entry(path.clone())
+                .or_default()
+                .extend(acc.iter().cloned());
+        }
+        let mut ports = self.ports.clone();
+        for (op, p) in &other.ports {
+            ports
+                .entry(op.clone())
+                .or_default()
+                .extend(p.iter().copied());
+        }
         let mut map = self.into_map();
         for (k, s) in other.into_map() {
             match map.get_mut(&k) {
@@ -75,6 +96,8 @@ impl Recording {
             format: FORMAT.into(),
             commands,
             syscalls: map.into_values().collect(),
+            files,
+            ports,
         }
     }
 
@@ -176,6 +199,7 @@ impl Builder {
             format: FORMAT.into(),
             commands: vec![command],
             syscalls: self.map.into_values().collect(),
+            ..Recording::default()
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Pure profile formats: parsing, resolving and (later) generating. No syscalls here.
 
 pub mod generate;
+pub mod landlock;
 pub mod lint;
 pub mod merge;
 pub mod report;

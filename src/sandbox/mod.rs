@@ -9,6 +9,7 @@ pub mod caps;
 pub mod exec;
 pub mod filter;
 pub mod filter_cache;
+pub mod landlock;
 pub mod monitor;
 pub mod mounts;
 pub(crate) mod sys;
@@ -68,6 +69,8 @@ pub struct RunConfig {
     pub hostname: Option<String>,
     pub cwd: Option<PathBuf>,
     pub userns_base: Option<u32>,
+    /// A Landlock ruleset (`syscage record --landlock`) to enforce.
+    pub landlock: Option<PathBuf>,
     pub strict: bool,
     pub verbose: bool,
 }
@@ -94,6 +97,7 @@ struct Plan {
     mounts: mounts::MountPlan,
     exec: exec::ExecPlan,
     idmap: userns::IdMap,
+    landlock: Option<crate::profile::landlock::Ruleset>,
     signals: sys::SignalSet,
     old_mask: sys::SignalSet,
 }
@@ -117,6 +121,16 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
     let mounts = mounts::plan(cfg.rootfs.as_deref(), &cfg.mounts)?;
     let exec = exec::prepare(&cfg.command, cfg.cwd.as_deref(), cfg.rootfs.is_none())?;
     let idmap = userns::plan(cfg.userns_base);
+    let landlock = match &cfg.landlock {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| SandboxError::Step {
+                step: format!("--landlock {}", path.display()),
+                source,
+            })?;
+            Some(crate::profile::landlock::parse(&bytes, path).map_err(SandboxError::Message)?)
+        }
+        None => None,
+    };
 
     // Signals arriving from now on wait in the queue and are forwarded once the workload runs.
     let signals = monitor::handled_signals();
@@ -132,6 +146,7 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
         mounts,
         exec,
         idmap,
+        landlock,
         signals,
         old_mask,
     };
@@ -437,6 +452,34 @@ fn workload(plan: &Plan) -> ! {
             exit::SYSCAGE_ERROR,
             &format!("error: setting no_new_privs: {e}"),
         );
+    }
+    // Landlock after no_new_privs (it needs it), before capabilities and seccomp.
+    if let Some(rules) = &plan.landlock {
+        match landlock::apply(rules) {
+            Ok(a) => {
+                if plan.cfg.verbose {
+                    eprintln!(
+                        "syscage: landlock: ABI {}, {} ({} path rules, {} port rules)",
+                        a.abi, a.status, a.path_rules, a.port_rules
+                    );
+                    if !a.missing.is_empty() {
+                        eprintln!(
+                            "syscage: landlock: no such path in the sandbox, rule skipped: {}",
+                            a.missing.join(" ")
+                        );
+                    }
+                }
+                if !a.fully
+                    && let Err(e) = not_applied(
+                        plan.cfg.strict,
+                        format!("the full Landlock ruleset (ABI {}: {})", a.abi, a.status),
+                    )
+                {
+                    fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));
+                }
+            }
+            Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: {e}")),
+        }
     }
     if let Err(e) = caps::drop_to(plan.kept.mask) {
         fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));

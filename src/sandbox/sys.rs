@@ -552,3 +552,18 @@ pub fn notif_sync_wakeup(listener: &OwnedFd) -> io::Result<()> {
     check(libc::c_long::from(r))?;
     Ok(())
 }
+
+/// The Landlock ABI version the kernel offers (0 when Landlock is unavailable).
+pub fn landlock_abi() -> i32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
+    // SAFETY: with a null attribute pointer and size 0, this flag only queries the version.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    i32::try_from(r).unwrap_or(0).max(0)
+}

@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::memory;
 use crate::model::recording::{Builder, Recording, SyscallStats};
-use crate::model::{Abi, args};
+use crate::model::{Abi, args, files};
 use crate::sandbox::sys::SyscallEvent;
 
 #[derive(Default)]
@@ -43,6 +44,8 @@ pub struct Recorder {
     pub unknown_arch: u64,
     /// syscage's own executable: the workload's first execve is made by it.
     own_exe: String,
+    files: BTreeMap<String, BTreeSet<&'static str>>,
+    ports: BTreeMap<&'static str, BTreeSet<u16>>,
 }
 
 fn nr(abi: Abi, name: &str) -> i64 {
@@ -63,6 +66,8 @@ impl Recorder {
             own_exe: std::env::current_exe()
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            files: BTreeMap::new(),
+            ports: BTreeMap::new(),
         }
     }
 
@@ -140,10 +145,76 @@ impl Recorder {
         e.exes.insert(exe);
         e.pids.insert(pid);
         // Argument layouts differ between ABIs; samples are kept for the native one only.
-        if abi == Abi::X86_64
-            && let Some((label, value)) = abi.syscall_name(nr_).and_then(|n| args::sample(n, args))
-        {
+        if abi != Abi::X86_64 {
+            return;
+        }
+        let Some(name) = abi.syscall_name(nr_) else {
+            return;
+        };
+        if let Some((label, value)) = args::sample(name, args) {
             e.args.entry(label).or_default().insert(value);
+        }
+        if self.scope == Scope::All {
+            self.file_facts(name, pid, args);
+        }
+    }
+
+    /// The directory a relative path is resolved against: the cwd or a directory descriptor.
+    fn base_dir(pid: u32, dirfd: Option<u64>) -> String {
+        let link = match dirfd.map(|d| d as i32) {
+            Some(fd) if fd != libc::AT_FDCWD => format!("/proc/{pid}/fd/{fd}"),
+            _ => format!("/proc/{pid}/cwd"),
+        };
+        std::fs::read_link(link)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "/".into())
+    }
+
+    fn file_facts(&mut self, name: &str, pid: u32, args: &[u64; 6]) {
+        if matches!(name, "bind" | "connect") {
+            let len = (args[2] as usize).min(128);
+            if let Some(port) = memory::bytes(pid, args[1], len).and_then(|a| files::inet_port(&a))
+            {
+                self.ports
+                    .entry(if name == "bind" { "bind" } else { "connect" })
+                    .or_default()
+                    .insert(port);
+            }
+            return;
+        }
+        for pa in files::path_args(name) {
+            let Some(raw) = memory::c_string(pid, args[pa.path]) else {
+                continue;
+            };
+            let path = if raw.starts_with('/') {
+                files::join("/", &raw)
+            } else {
+                files::join(&Self::base_dir(pid, pa.dirfd.map(|i| args[i])), &raw)
+            };
+            let acc: Vec<&'static str> = match (pa.access, pa.flags) {
+                (Some(a), _) => vec![a],
+                (None, Some(i)) => {
+                    let meta = std::fs::metadata(&path);
+                    files::open_access(args[i], meta.is_ok(), meta.is_ok_and(|m| m.is_dir()))
+                }
+                (None, None) => Vec::new(),
+            };
+            if acc.contains(&files::EXEC) {
+                // The kernel opens a script's or ELF's interpreter itself: it needs execute too.
+                let mut head = vec![0u8; 4096];
+                let n = std::fs::File::open(&path)
+                    .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                    .unwrap_or(0);
+                if let Some(interp) = files::interpreter(&head[..n]) {
+                    self.files
+                        .entry(files::join("/", &interp))
+                        .or_default()
+                        .insert(files::EXEC);
+                }
+            }
+            if !acc.is_empty() {
+                self.files.entry(path).or_default().extend(acc);
+            }
         }
     }
 
@@ -167,6 +238,16 @@ impl Recorder {
     }
 
     pub fn finish(self, command: Vec<String>) -> Recording {
+        let files = self
+            .files
+            .iter()
+            .map(|(p, a)| (p.clone(), a.iter().map(|s| s.to_string()).collect()))
+            .collect();
+        let ports = self
+            .ports
+            .iter()
+            .map(|(op, p)| (op.to_string(), p.clone()))
+            .collect();
         let mut b = Builder::default();
         let mut entries: Vec<_> = self.entries.into_iter().collect();
         entries.sort_by_key(|((abi, nr), _)| (*abi, *nr));
@@ -193,6 +274,9 @@ impl Recorder {
                     .collect(),
             });
         }
-        b.finish(command)
+        let mut rec = b.finish(command);
+        rec.files = files;
+        rec.ports = ports;
+        rec
     }
 }

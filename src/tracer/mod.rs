@@ -7,6 +7,7 @@
 //! seccomp user notification (default) and ptrace with `SECCOMP_RET_TRACE`.
 
 pub mod events;
+mod memory;
 mod notify;
 mod ptrace;
 
