@@ -122,6 +122,12 @@ pub struct MergeArgs {
     /// Also write the merged recording (when inputs include recordings).
     #[arg(long, value_name = "FILE")]
     pub recording: Option<PathBuf>,
+    /// Also write an AppArmor profile from the merged recordings.
+    #[arg(long, value_name = "FILE")]
+    pub apparmor: Option<PathBuf>,
+    /// Also write a Landlock ruleset from the merged recordings.
+    #[arg(long, value_name = "FILE")]
+    pub landlock: Option<PathBuf>,
     /// Runtime base set for profiles generated from recordings (as in `record`).
     #[arg(long, value_name = "syscage|crun|runc|any", default_value = "any")]
     pub runtime: String,
@@ -135,7 +141,17 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
             generate::RUNTIMES.join(", ")
         ))
     })?;
-    output::check_writable(&a.output)?;
+    for out in [
+        Some(&a.output),
+        a.recording.as_ref(),
+        a.apparmor.as_ref(),
+        a.landlock.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        output::check_writable(out)?;
+    }
     let mut recordings: Option<Recording> = None;
     let mut profiles: Vec<(String, SeccompProfile)> = Vec::new();
     for path in &a.inputs {
@@ -162,6 +178,17 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
         if let Some(out) = &a.recording {
             output::write_atomic(out, rec.to_json().as_bytes())?;
         }
+        if let Some(out) = &a.apparmor {
+            output::write_atomic(out, crate::profile::apparmor::profile(rec).as_bytes())?;
+        }
+        if let Some(out) = &a.landlock {
+            let rules = crate::profile::landlock::from_recording(rec);
+            output::write_atomic(out, crate::profile::landlock::to_json(&rules).as_bytes())?;
+        }
+    } else if a.apparmor.is_some() || a.landlock.is_some() {
+        return Err(Error::Usage(
+            "--apparmor and --landlock need at least one recording among the inputs".into(),
+        ));
     }
     let merged = merge::merge(&profiles).map_err(|e| Error::Input(e.to_string()))?;
     output::write_atomic(&a.output, generate::to_json(&merged).as_bytes())?;

@@ -31,6 +31,10 @@ pub struct RecordArgs {
     /// Also write the raw recording (for `merge` and `report`).
     #[arg(long, value_name = "FILE")]
     pub recording: Option<PathBuf>,
+    /// Also write an AppArmor profile (file, network and capability rules). Check it with
+    /// `apparmor_parser -Q -K FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub apparmor: Option<PathBuf>,
     /// Also write a Landlock ruleset from the files and TCP ports the workload used (enforce it
     /// with `syscage run --landlock FILE`).
     #[arg(long, value_name = "FILE")]
@@ -68,7 +72,10 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     };
     // Report an unwritable output now, not after a long run.
     output::check_writable(&a.output)?;
-    for extra in [&a.recording, &a.landlock].into_iter().flatten() {
+    for extra in [&a.recording, &a.landlock, &a.apparmor]
+        .into_iter()
+        .flatten()
+    {
         output::check_writable(extra)?;
     }
     let outcome = tracer::record(&RecordConfig {
@@ -93,6 +100,9 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
     if let Some(r) = &a.recording {
         output::write_atomic(r, rec.to_json().as_bytes())?;
+    }
+    if let Some(aa) = &a.apparmor {
+        output::write_atomic(aa, crate::profile::apparmor::profile(&rec).as_bytes())?;
     }
     if let Some(l) = &a.landlock {
         let rules = crate::profile::landlock::from_recording(&rec);

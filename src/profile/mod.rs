@@ -1,5 +1,6 @@
 //! Pure profile formats: parsing, resolving and (later) generating. No syscalls here.
 
+pub mod apparmor;
 pub mod generate;
 pub mod landlock;
 pub mod lint;
