@@ -1,7 +1,7 @@
 # syscage: `make demo` shows it working, `make test` runs every test.
 SYSCAGE := target/release/syscage
 
-.PHONY: all build demo test lint bench deps clean
+.PHONY: all build demo test lint bench fuzz clean
 
 all: build
 
@@ -27,6 +27,15 @@ lint:
 bench: build
 	./scripts/install-deps.sh bench
 	./bench/run.sh $(SYSCAGE)
+
+# Coverage-guided fuzzing of the parsers (cargo fuzz; the stable toolchain is let in with
+# RUSTC_BOOTSTRAP). New corpus entries land in fuzz/corpus, which `make test` replays.
+FUZZ_SECONDS ?= 60
+fuzz:
+	./scripts/install-deps.sh build
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	cd fuzz && for t in seccomp_profile recording landlock_ruleset; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	cargo clean

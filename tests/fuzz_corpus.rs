@@ -1,0 +1,76 @@
+//! Replays the fuzzing corpus (fuzz/corpus, grown by `make fuzz` with cargo fuzz) through the
+//! same code the fuzz targets exercise, so every `make test` checks that no input in it panics.
+
+use std::path::{Path, PathBuf};
+
+use syscage::model::Recording;
+use syscage::profile::seccomp::{Target, parse, resolve};
+use syscage::profile::{apparmor, generate, landlock, lint, merge, report};
+
+fn corpus(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        files.len() >= 50,
+        "{} has only {} inputs",
+        dir.display(),
+        files.len()
+    );
+    files
+}
+
+#[test]
+fn seccomp_profiles() {
+    let mut parsed = 0;
+    for f in corpus("seccomp_profile") {
+        let data = std::fs::read(&f).unwrap();
+        let path = Path::new("fuzz.json");
+        if let Ok((p, _)) = parse(&data, path) {
+            parsed += 1;
+            for caps in [vec![], vec!["CAP_SYS_ADMIN".to_string()]] {
+                let t = Target {
+                    arch: oci_spec::runtime::Arch::ScmpArchX86_64,
+                    caps: caps.into_iter().collect(),
+                    kernel: (6, 18),
+                };
+                if let Ok(r) = resolve(&p, &t, path) {
+                    let _ = lint::lint(&r, t.arch);
+                    let _ = r.to_oci();
+                }
+            }
+            let _ = merge::merge(&[("a".into(), p.clone()), ("b".into(), p)]);
+        }
+    }
+    assert!(parsed > 0, "some corpus inputs must be valid profiles");
+}
+
+#[test]
+fn recordings() {
+    let base = generate::base_for("any").unwrap();
+    for f in corpus("recording") {
+        let data = std::fs::read(&f).unwrap();
+        if let Ok(rec) = Recording::parse(&data, Path::new("fuzz.rec")) {
+            let merged = rec.clone().merge(rec);
+            let _ = generate::seccomp_profile_with(&merged, &base, true);
+            let _ = apparmor::profile(&merged);
+            let _ = landlock::from_recording(&merged);
+            let _ = report::render(&merged);
+        }
+    }
+}
+
+#[test]
+fn landlock_rulesets() {
+    for f in corpus("landlock_ruleset") {
+        let data = std::fs::read(&f).unwrap();
+        if let Ok(r) = landlock::parse(&data, Path::new("fuzz.json")) {
+            let _ = landlock::to_json(&r);
+        }
+    }
+}
