@@ -18,6 +18,18 @@ pub const PERSONALITY: &str = "persona";
 pub const PRCTL: &str = "option";
 pub const IOCTL: &str = "request";
 pub const PROT: &str = "PROT_EXEC used";
+/// kill/tgkill targets by kind: 0 = the caller's own process group (pid 0), 1 = one process,
+/// 2 = every process it may signal (pid -1), 3 = another process group (pid < -1).
+pub const TARGET: &str = "target kind";
+
+fn target_kind(pid: u64) -> u64 {
+    match pid as u32 as i32 {
+        0 => 0,
+        -1 => 2,
+        p if p < -1 => 3,
+        _ => 1,
+    }
+}
 
 /// The sample for one call of `name` (x86_64 argument layout), if it is one worth keeping.
 pub fn sample(name: &str, a: &[u64; 6]) -> Option<(&'static str, u64)> {
@@ -33,6 +45,7 @@ pub fn sample(name: &str, a: &[u64; 6]) -> Option<(&'static str, u64)> {
         "prctl" => (PRCTL, a[0] & 0xffff_ffff),
         "ioctl" => (IOCTL, a[1] & 0xffff_ffff),
         "mmap" | "mprotect" | "pkey_mprotect" => (PROT, u64::from(a[2] & PROT_EXEC != 0)),
+        "kill" | "tgkill" => (TARGET, target_kind(a[0])),
         _ => return None,
     })
 }
@@ -59,5 +72,10 @@ mod tests {
         );
         assert_eq!(sample("mmap", &[0, 4096, 5, 2, 3, 0]), Some((PROT, 1)));
         assert_eq!(sample("read", &[0; 6]), None);
+        assert_eq!(
+            sample("kill", &[u64::MAX, 9, 0, 0, 0, 0]),
+            Some((TARGET, 2))
+        );
+        assert_eq!(sample("kill", &[1234, 15, 0, 0, 0, 0]), Some((TARGET, 1)));
     }
 }

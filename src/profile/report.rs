@@ -343,6 +343,23 @@ pub fn render(rec: &Recording) -> String {
         once.len(),
         once.join(" ")
     ));
+    let with_args: Vec<_> = rec.syscalls.iter().filter(|x| !x.args.is_empty()).collect();
+    if !with_args.is_empty() {
+        s.push_str("\nargument values recorded (what `record --args` narrows to):\n");
+        for x in with_args {
+            for (label, values) in &x.args {
+                let shown: Vec<String> = values.iter().map(|v| format!("{v:#x}")).collect();
+                s.push_str(&format!("  {} {label}: {}\n", x.name, shown.join(" ")));
+            }
+        }
+        if rec.syscalls.iter().any(|x| {
+            x.args
+                .get(crate::model::args::TARGET)
+                .is_some_and(|t| t.contains(&2) || t.contains(&3))
+        }) {
+            s.push_str("  note: the workload signalled process groups or every process it may (kill with pid -1 or < -1)\n");
+        }
+    }
     let seen: BTreeSet<&str> = rec.syscalls.iter().map(|x| x.name.as_str()).collect();
     let siblings = unexercised_siblings(&seen);
     if !siblings.is_empty() {
