@@ -116,23 +116,6 @@ fn int80_is_recorded_under_its_i386_name_and_its_abi() {
     );
 }
 
-fn host_has_process_with_arg(arg: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
-            .unwrap_or(false)
-    })
-}
-
-struct KillOnDrop(String);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("pkill")
-            .args(["-KILL", "-f", &format!("sleep {}", self.0)])
-            .output();
-    }
-}
-
 #[test]
 fn killing_syscage_mid_recording_leaves_no_workload_behind() {
     let dir = TempDir::new("kill");

@@ -129,24 +129,6 @@ fn orphans_are_reaped_while_the_workload_runs() {
     assert!(out.stdout.lines().count() >= 2, "{}", out.stdout);
 }
 
-/// Kills leftovers of a failed test by their unique argument, so a failure cannot hang the suite.
-struct KillOnDrop(String);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-f", &format!("sleep {}", self.0)])
-            .output();
-    }
-}
-
-fn host_has_process_with_arg(arg: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
-            .unwrap_or(false)
-    })
-}
-
 #[test]
 fn everything_left_in_the_sandbox_dies_with_the_workload() {
     let marker = format!("{}.5", 90000 + std::process::id() % 9000);

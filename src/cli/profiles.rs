@@ -134,13 +134,7 @@ pub struct MergeArgs {
 }
 
 pub fn merge(a: MergeArgs) -> Result<i32, Error> {
-    let base = generate::base_for(&a.runtime).ok_or_else(|| {
-        Error::Usage(format!(
-            "--runtime {}: expected one of {}, any",
-            a.runtime,
-            generate::RUNTIMES.join(", ")
-        ))
-    })?;
+    let base = super::record::runtime_base(&a.runtime)?;
     for out in [
         Some(&a.output),
         a.recording.as_ref(),

@@ -58,17 +58,23 @@ pub struct RecordArgs {
     pub command: Vec<OsString>,
 }
 
+/// The `--runtime` base set, or an error naming the bad value.
+pub(super) fn runtime_base(
+    runtime: &str,
+) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    generate::base_for(runtime).ok_or_else(|| {
+        Error::Usage(format!(
+            "--runtime {runtime}: expected one of {}, any",
+            generate::RUNTIMES.join(", ")
+        ))
+    })
+}
+
 pub fn run(a: RecordArgs) -> Result<i32, Error> {
     let base = if a.no_runtime_base {
         Default::default()
     } else {
-        generate::base_for(&a.runtime).ok_or_else(|| {
-            Error::Usage(format!(
-                "--runtime {}: expected one of {}, any",
-                a.runtime,
-                generate::RUNTIMES.join(", ")
-            ))
-        })?
+        runtime_base(&a.runtime)?
     };
     // Report an unwritable output now, not after a long run.
     output::check_writable(&a.output)?;

@@ -167,3 +167,34 @@ pub fn exec_failure(plan: &ExecPlan, err: nix::errno::Errno) -> NotRunnable {
         ),
     }
 }
+
+/// Ends a child that cannot go on: the message on stderr, then `_exit(code)`.
+pub fn die(code: i32, msg: &str) -> ! {
+    eprintln!("syscage: {msg}");
+    super::sys::exit_now(code)
+}
+
+/// The child's first steps, shared by `run` and `record`: the caller's signal mask back, and the
+/// command looked up (127/126 on failure).
+pub fn start_child(plan: &ExecPlan, mask: &super::sys::SignalSet) -> CString {
+    if let Err(e) = mask.set_mask() {
+        die(
+            exit::SYSCAGE_ERROR,
+            &format!("error: restoring the signal mask: {e}"),
+        );
+    }
+    match resolve(plan) {
+        Ok(p) => p,
+        Err(NotRunnable(code, msg)) => die(code, &msg),
+    }
+}
+
+/// The child's last step: execve, or exit 127/126 saying why.
+pub fn exec(plan: &ExecPlan, path: &CString) -> ! {
+    let err = match nix::unistd::execve(path, &plan.argv, &plan.envp) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let NotRunnable(code, msg) = exec_failure(plan, err);
+    die(code, &msg)
+}

@@ -433,20 +433,8 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
 
 /// The workload's last steps: no_new_privs, capabilities, seccomp last, then execve.
 fn workload(plan: &Plan) -> ! {
-    let fail = |code: i32, msg: &str| -> ! {
-        eprintln!("syscage: {msg}");
-        sys::exit_now(code)
-    };
-    if let Err(e) = plan.old_mask.set_mask() {
-        fail(
-            exit::SYSCAGE_ERROR,
-            &format!("error: restoring the signal mask: {e}"),
-        );
-    }
-    let path = match exec::resolve(&plan.exec) {
-        Ok(p) => p,
-        Err(exec::NotRunnable(code, msg)) => fail(code, &msg),
-    };
+    let fail = exec::die;
+    let path = exec::start_child(&plan.exec, &plan.old_mask);
     if let Err(e) = prctl::set_no_new_privs() {
         fail(
             exit::SYSCAGE_ERROR,
@@ -493,10 +481,5 @@ fn workload(plan: &Plan) -> ! {
             &format!("error: loading the seccomp filter: {e}"),
         );
     }
-    let err = match nix::unistd::execve(&path, &plan.exec.argv, &plan.exec.envp) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
-    let exec::NotRunnable(code, msg) = exec::exec_failure(&plan.exec, err);
-    fail(code, &msg)
+    exec::exec(&plan.exec, &path)
 }

@@ -300,21 +300,9 @@ fn init_steps(plan: &Plan, release: OwnedFd, sock: OwnedFd) -> Result<Infallible
 
 /// The workload: hands a pidfd of itself to the supervisor, loads the tracing filter, execs.
 fn workload(plan: &Plan, sock: &OwnedFd) -> ! {
-    let fail = |code: i32, msg: &str| -> ! {
-        eprintln!("syscage: {msg}");
-        sys::exit_now(code)
-    };
-    if let Err(e) = plan.old_mask.set_mask() {
-        fail(
-            exit::SYSCAGE_ERROR,
-            &format!("error: restoring the signal mask: {e}"),
-        );
-    }
+    let fail = exec::die;
     // Looked up before the filter is loaded: the lookup is syscage's, not the workload's.
-    let path = match exec::resolve(&plan.exec) {
-        Ok(p) => p,
-        Err(exec::NotRunnable(code, msg)) => fail(code, &msg),
-    };
+    let path = exec::start_child(&plan.exec, &plan.old_mask);
     let pidfd = match sys::pidfd_open(nix::unistd::getpid().as_raw()) {
         Ok(fd) => fd,
         Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: pidfd_open: {e}")),
@@ -356,10 +344,5 @@ fn workload(plan: &Plan, sock: &OwnedFd) -> ! {
             &format!("error: loading the tracing filter: {e}"),
         );
     }
-    let err = match nix::unistd::execve(&path, &plan.exec.argv, &plan.exec.envp) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
-    let exec::NotRunnable(code, msg) = exec::exec_failure(&plan.exec, err);
-    fail(code, &msg)
+    exec::exec(&plan.exec, &path)
 }

@@ -543,3 +543,24 @@ impl Bundle {
         run_command(self.command())
     }
 }
+
+/// Whether a host process has `arg` as one of its arguments (a unique marker a test started).
+pub fn host_has_process_with_arg(arg: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+            .unwrap_or(false)
+    })
+}
+
+/// Kills leftovers of a failed test by their unique `sleep` argument, so a failure cannot leave
+/// processes behind or hang the suite.
+pub struct KillOnDrop(pub String);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &format!("sleep {}", self.0)])
+            .output();
+    }
+}
