@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch only; the work happens in the library modules.
 
+mod oci;
 mod profiles;
 mod record;
 mod run;
@@ -36,6 +37,9 @@ pub enum Command {
     Merge(profiles::MergeArgs),
     /// A recording as a table, with the syscalls seen once and likely unexercised siblings.
     Report(profiles::ReportArgs),
+    /// OCI bundles.
+    #[command(subcommand)]
+    Oci(oci::OciCommand),
 }
 
 /// Parses `args` and runs the command; returns the process exit code.
@@ -58,6 +62,7 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Check(args) => profiles::check(args),
         Command::Merge(args) => profiles::merge(args),
         Command::Report(args) => profiles::report(args),
+        Command::Oci(cmd) => oci::run(cmd),
     };
     match result {
         Ok(code) => code,

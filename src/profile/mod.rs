@@ -5,5 +5,6 @@ pub mod generate;
 pub mod landlock;
 pub mod lint;
 pub mod merge;
+pub mod oci;
 pub mod report;
 pub mod seccomp;
