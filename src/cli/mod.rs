@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch only; the work happens in the library modules.
 
+mod generate;
 mod oci;
 mod profiles;
 mod record;
@@ -37,6 +38,9 @@ pub enum Command {
     Merge(profiles::MergeArgs),
     /// A recording as a table, with the syscalls seen once and likely unexercised siblings.
     Report(profiles::ReportArgs),
+    /// Kubernetes resources from a profile or a recording.
+    #[command(subcommand)]
+    Generate(generate::GenerateCommand),
     /// OCI bundles.
     #[command(subcommand)]
     Oci(oci::OciCommand),
@@ -63,6 +67,7 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Merge(args) => profiles::merge(args),
         Command::Report(args) => profiles::report(args),
         Command::Oci(cmd) => oci::run(cmd),
+        Command::Generate(cmd) => generate::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod apparmor;
 pub mod generate;
+pub mod k8s;
 pub mod landlock;
 pub mod lint;
 pub mod merge;

@@ -1,0 +1,192 @@
+//! `syscage generate k8s`: every generated custom resource validates against the Security
+//! Profiles Operator's CRD schema (tests/fixtures/spo-*-crd.yaml), strictly: unknown fields are
+//! errors, as with `kubectl apply --validate=strict`.
+
+mod common;
+
+use serde_json::Value;
+
+use common::*;
+
+/// The openAPIV3Schema of `version` in a CRD, made strict: objects with declared properties
+/// reject undeclared ones (Kubernetes would silently prune them).
+fn crd_schema(crd: &str, version: &str) -> (String, String, Value) {
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(fixture(crd)).unwrap()).unwrap();
+    let group = doc["spec"]["group"].as_str().unwrap().to_string();
+    let kind = doc["spec"]["names"]["kind"].as_str().unwrap().to_string();
+    let v = doc["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == version)
+        .expect("version in CRD");
+    assert_eq!(v["served"], true, "{crd} {version} must be served");
+    let mut schema = v["schema"]["openAPIV3Schema"].clone();
+    fn strict(s: &mut Value) {
+        if let Some(o) = s.as_object_mut() {
+            if o.contains_key("properties")
+                && !o.contains_key("x-kubernetes-preserve-unknown-fields")
+            {
+                o.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            for (_, v) in o.iter_mut() {
+                strict(v);
+            }
+        } else if let Some(a) = s.as_array_mut() {
+            a.iter_mut().for_each(strict);
+        }
+    }
+    strict(&mut schema);
+    (group, kind, schema)
+}
+
+fn validate(doc: &Value, crd: &str) {
+    let api = doc["apiVersion"].as_str().unwrap();
+    let (group, version) = api.split_once('/').unwrap();
+    let (crd_group, kind, schema) = crd_schema(crd, version);
+    assert_eq!(group, crd_group);
+    assert_eq!(doc["kind"], kind.as_str());
+    let validator = jsonschema::validator_for(&schema).expect("CRD schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{kind} does not validate:\n{}\n{}",
+        errors.join("\n"),
+        serde_json::to_string_pretty(doc).unwrap()
+    );
+}
+
+fn documents(yaml: &str) -> Vec<Value> {
+    yaml.split("\n---\n")
+        .skip(1)
+        .map(|d| serde_yaml::from_str::<Value>(d).expect("valid YAML"))
+        .collect()
+}
+
+#[test]
+fn generated_resources_validate_against_the_spo_crds() {
+    let dir = TempDir::new("k8s");
+    // From a real recording, with AppArmor.
+    let rec = dir.join("r.rec");
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "--args", "-o"]).arg(dir.join("p.json")).arg("--recording").arg(&rec).args([
+        "--", "/usr/bin/python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(open('/etc/hostname').read() != '')",
+    ]);
+    run_command(c).assert_code(0);
+    let out = dir.join("k8s.yaml");
+    let sc = dir.join("sc.yaml");
+    syscage_run(&[
+        "generate",
+        "k8s",
+        "--name",
+        "web-app",
+        "--namespace",
+        "prod",
+        "--recording",
+        rec.to_str().unwrap(),
+        "--apparmor",
+        "-o",
+        out.to_str().unwrap(),
+        "--security-context",
+        sc.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let docs = documents(&text);
+    assert_eq!(docs.len(), 2, "{text}");
+    validate(&docs[0], "spo-seccompprofile-crd.yaml");
+    validate(&docs[1], "spo-apparmorprofile-crd.yaml");
+    assert_eq!(docs[0]["metadata"]["namespace"], "prod");
+    // The SeccompProfile allows what the recorded profile allows.
+    let allowed: std::collections::BTreeSet<String> = docs[0]["spec"]["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| {
+            r["names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap().to_string())
+        })
+        .collect();
+    for n in ["socket", "bind", "execve", "exit_group"] {
+        assert!(allowed.contains(n), "{n}");
+    }
+    assert!(docs[1]["spec"]["abstract"]["network"]["allowedProtocols"]["allowTcp"] == true);
+    // The securityContext meets Pod Security "restricted".
+    let sc: Value = serde_yaml::from_str(&std::fs::read_to_string(&sc).unwrap()).unwrap();
+    let sc = &sc["securityContext"];
+    assert_eq!(sc["runAsNonRoot"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert_eq!(sc["seccompProfile"]["type"], "Localhost");
+    assert_eq!(
+        sc["seccompProfile"]["localhostProfile"],
+        "operator/prod/web-app.json"
+    );
+    assert_eq!(sc["appArmorProfile"]["type"], "Localhost");
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert!(
+        text.contains("# securityContext:"),
+        "the snippet is also in the main output"
+    );
+
+    // From Docker's default profile (conditional rules resolved first).
+    let docker = fixture("docker-default-seccomp.json");
+    let out = syscage_run(&[
+        "generate",
+        "k8s",
+        "--name",
+        "docker-default",
+        "--seccomp",
+        docker.to_str().unwrap(),
+    ]);
+    let docs = documents(&out.assert_code(0).stdout);
+    validate(&docs[0], "spo-seccompprofile-crd.yaml");
+
+    // Control: the strict schema really rejects what the CRD does not declare.
+    let mut bad = docs[0].clone();
+    bad["spec"]["syscalls"][0]["comment"] = Value::String("not in the CRD".into());
+    let (_, _, schema) = crd_schema("spo-seccompprofile-crd.yaml", "v1");
+    assert!(!jsonschema::validator_for(&schema).unwrap().is_valid(&bad));
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    let rec = fixture("golden/web.rec");
+    let out = syscage_run(&[
+        "generate",
+        "k8s",
+        "--name",
+        "Bad_Name",
+        "--recording",
+        rec.to_str().unwrap(),
+    ]);
+    out.assert_code(125);
+    assert!(out.stderr.contains("Bad_Name"), "{}", out.stderr);
+    syscage_run(&[
+        "generate",
+        "k8s",
+        "--name",
+        "x",
+        "--apparmor",
+        "--seccomp",
+        fixture("docker-default-seccomp.json").to_str().unwrap(),
+    ])
+    .assert_code(125);
+    let out = syscage_run(&[
+        "generate",
+        "k8s",
+        "--name",
+        "x",
+        "--recording",
+        "/no/such.rec",
+    ]);
+    out.assert_code(125);
+    assert!(out.stderr.contains("/no/such.rec"), "{}", out.stderr);
+}
