@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod hook;
 pub mod model;
 pub mod output;
 pub mod profile;

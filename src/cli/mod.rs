@@ -41,9 +41,20 @@ pub enum Command {
     /// Kubernetes resources from a profile or a recording.
     #[command(subcommand)]
     Generate(generate::GenerateCommand),
+    /// OCI runtime hook: reads the container state on stdin; records the container when it
+    /// carries io.syscage.record=PATH (or io.containers.trace-syscall=[if:BASE;]of:PATH).
+    Hook(HookArgs),
     /// OCI bundles.
     #[command(subcommand)]
     Oci(oci::OciCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HookArgs {
+    /// The hook stage (createRuntime, prestart or poststop); by default derived from the
+    /// container status in the state ("stopped" means poststop).
+    #[arg(long)]
+    pub stage: Option<String>,
 }
 
 /// Parses `args` and runs the command; returns the process exit code.
@@ -68,6 +79,15 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Report(args) => profiles::report(args),
         Command::Oci(cmd) => oci::run(cmd),
         Command::Generate(cmd) => generate::run(cmd),
+        Command::Hook(args) => {
+            let mut input = Vec::new();
+            match std::io::Read::read_to_end(&mut std::io::stdin(), &mut input) {
+                Ok(_) => crate::hook::run(&input, args.stage.as_deref()),
+                Err(e) => Err(crate::Error::Usage(format!(
+                    "reading the container state from stdin: {e}"
+                ))),
+            }
+        }
     };
     match result {
         Ok(code) => code,

@@ -567,3 +567,68 @@ pub fn landlock_abi() -> i32 {
     };
     i32::try_from(r).unwrap_or(0).max(0)
 }
+
+/// `PTRACE_GET_SYSCALL_INFO` at a syscall-entry stop (PTRACE_SYSCALL tracing).
+pub fn ptrace_syscall_entry(pid: libc::pid_t) -> io::Result<SyscallEvent> {
+    const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
+    let mut info = PtraceSyscallInfo {
+        op: 0,
+        pad: [0; 3],
+        arch: 0,
+        instruction_pointer: 0,
+        stack_pointer: 0,
+        nr: 0,
+        args: [0; 6],
+        ret_data: 0,
+        pad2: 0,
+    };
+    // SAFETY: the kernel writes at most the size we pass into info, which is that large.
+    check(unsafe {
+        libc::ptrace(
+            PTRACE_GET_SYSCALL_INFO,
+            pid,
+            std::mem::size_of::<PtraceSyscallInfo>(),
+            &mut info as *mut PtraceSyscallInfo,
+        )
+    })?;
+    if info.op != PTRACE_SYSCALL_INFO_ENTRY {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a syscall-entry stop",
+        ));
+    }
+    Ok(SyscallEvent {
+        id: 0,
+        pid: pid as u32,
+        arch: info.arch,
+        nr: info.nr as i64,
+        args: info.args,
+    })
+}
+
+/// Points stdin, stdout and stderr at /dev/null (a detached daemon must not hold its parent's
+/// pipes open).
+pub fn stdio_to_devnull() -> io::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for fd in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors, which this process owns; `null` stays
+        // open across the calls.
+        check(libc::c_long::from(unsafe {
+            libc::dup2(null.as_raw_fd(), fd)
+        }))?;
+    }
+    Ok(())
+}
+
+/// Closes every descriptor above 2 except `keep`.
+pub fn close_all_except(keep: RawFd) -> io::Result<()> {
+    let keep = u32::try_from(keep).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    if keep > 3 {
+        // SAFETY: close_range only closes descriptors; none below `keep` is used afterwards.
+        check(unsafe { libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32) })?;
+    }
+    close_from(keep + 1)
+}

@@ -170,6 +170,15 @@ impl Recorder {
             .unwrap_or_else(|_| "/".into())
     }
 
+    /// `path` as the task sees it, from here: through its root (a container's, after
+    /// pivot_root) and with /proc/self meaning the task, not us.
+    fn seen_by(pid: u32, path: &str) -> String {
+        match path.strip_prefix("/proc/self/") {
+            Some(rest) => format!("/proc/{pid}/{rest}"),
+            None => format!("/proc/{pid}/root{path}"),
+        }
+    }
+
     fn file_facts(&mut self, name: &str, pid: u32, args: &[u64; 6]) {
         if matches!(name, "bind" | "connect") {
             let len = (args[2] as usize).min(128);
@@ -194,7 +203,7 @@ impl Recorder {
             let acc: Vec<&'static str> = match (pa.access, pa.flags) {
                 (Some(a), _) => vec![a],
                 (None, Some(i)) => {
-                    let meta = std::fs::metadata(&path);
+                    let meta = std::fs::metadata(Self::seen_by(pid, &path));
                     files::open_access(args[i], meta.is_ok(), meta.is_ok_and(|m| m.is_dir()))
                 }
                 (None, None) => Vec::new(),
@@ -202,7 +211,7 @@ impl Recorder {
             if acc.contains(&files::EXEC) {
                 // The kernel opens a script's or ELF's interpreter itself: it needs execute too.
                 let mut head = vec![0u8; 4096];
-                let n = std::fs::File::open(&path)
+                let n = std::fs::File::open(Self::seen_by(pid, &path))
                     .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
                     .unwrap_or(0);
                 if let Some(interp) = files::interpreter(&head[..n]) {

@@ -6,6 +6,7 @@
 //! very last step before `execve`, so nothing syscage does itself is recorded. Two backends:
 //! seccomp user notification (default) and ptrace with `SECCOMP_RET_TRACE`.
 
+pub mod attach;
 pub mod events;
 mod memory;
 mod notify;
