@@ -1,7 +1,7 @@
 # syscage: `make demo` shows it working, `make test` runs every test.
 SYSCAGE := target/release/syscage
 
-.PHONY: all build demo test lint bench fuzz clean
+.PHONY: all build demo test lint bench fuzz static static-test clean
 
 all: build
 
@@ -14,11 +14,24 @@ demo: build
 
 # The whole suite: unit tests, integration tests against the real binary (some need root, as in
 # CI), examples, and the lint gates.
-test:
+test: static-test
 	./scripts/install-deps.sh test
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test
+
+# A self-contained binary (static glibc and libseccomp) to copy into container images:
+# target/static/x86_64-unknown-linux-gnu/release/syscage.
+STATIC_ENV := LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
+	RUSTFLAGS="-C target-feature=+crt-static"
+static:
+	./scripts/install-deps.sh build
+	$(STATIC_ENV) cargo build --release --target x86_64-unknown-linux-gnu --target-dir target/static
+
+# The same, unoptimised, for the entrypoint tests (which run it inside a busybox container).
+static-test:
+	./scripts/install-deps.sh build
+	$(STATIC_ENV) cargo build --bin syscage --target x86_64-unknown-linux-gnu --target-dir target/static
 
 lint:
 	cargo fmt --check
