@@ -136,11 +136,16 @@ pub fn run(input: &[u8], stage: Option<&str>) -> Result<i32, Error> {
         Some(s) => s == "poststop",
         None => *state.status() == ContainerState::Stopped,
     };
-    if stopping {
+    let result = if stopping {
         finish(&base, &req)
     } else {
         start(&state, &req, &base)
+    };
+    // Some runtimes (crun) show only a hook's exit status: keep its message where users look.
+    if let Err(e) = &result {
+        let _ = std::fs::write(base.with_extension("log"), format!("{e}\n"));
     }
+    result
 }
 
 fn start(state: &State, req: &Request, base: &Path) -> Result<i32, Error> {
