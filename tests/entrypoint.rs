@@ -38,12 +38,11 @@ fn entrypoint_bundle(run_args: &[&str]) -> Bundle {
     )
     .unwrap();
     // No host /usr here: only busybox and the static syscage.
-    let cfg = bundle.dir.join("config.json");
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
-    let mounts = v["mounts"].as_array_mut().unwrap();
-    mounts.retain(|m| m["destination"] != "/usr");
-    mounts.push(serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}));
-    std::fs::write(&cfg, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    bundle.edit_config(|v| {
+        let mounts = v["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/usr");
+        mounts.push(serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}));
+    });
     let docker = fixture("docker-default-seccomp.json");
     syscage_run(&[
         "oci",

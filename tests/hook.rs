@@ -23,19 +23,18 @@ fn probe_bundle(
     args.extend(probe_args.iter().map(|s| s.to_string()));
     let bundle = Bundle::new(runtime, &args, &open, false);
     std::fs::copy(probe(), bundle.dir.join("rootfs/bin/probe")).unwrap();
-    let cfg = bundle.dir.join("config.json");
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
-    v["linux"].as_object_mut().unwrap().remove("seccomp");
-    if hook {
-        let h = serde_json::json!({"path": syscage_inside().to_str().unwrap(), "args": ["syscage", "hook"]});
-        v["hooks"] = serde_json::json!({"createRuntime": [h.clone()], "poststop": [h]});
-    }
-    let ann: serde_json::Map<String, serde_json::Value> = annotations
-        .iter()
-        .map(|(k, val)| (k.to_string(), serde_json::json!(val)))
-        .collect();
-    v["annotations"] = serde_json::Value::Object(ann);
-    std::fs::write(&cfg, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    bundle.edit_config(|v| {
+        v["linux"].as_object_mut().unwrap().remove("seccomp");
+        if hook {
+            let h = serde_json::json!({"path": syscage_inside().to_str().unwrap(), "args": ["syscage", "hook"]});
+            v["hooks"] = serde_json::json!({"createRuntime": [h.clone()], "poststop": [h]});
+        }
+        let ann: serde_json::Map<String, serde_json::Value> = annotations
+            .iter()
+            .map(|(k, val)| (k.to_string(), serde_json::json!(val)))
+            .collect();
+        v["annotations"] = serde_json::Value::Object(ann);
+    });
     bundle
 }
 

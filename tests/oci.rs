@@ -24,11 +24,10 @@ fn apply_writes_linux_seccomp_and_the_runtimes_enforce_it() {
         let bundle = Bundle::new(runtime, &args, &open, false);
         std::fs::copy(probe(), bundle.dir.join("rootfs/bin/probe")).unwrap();
         // Strip the seccomp object so apply has to insert it.
+        bundle.edit_config(|v| {
+            v["linux"].as_object_mut().unwrap().remove("seccomp");
+        });
         let cfg = bundle.dir.join("config.json");
-        let mut v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
-        v["linux"].as_object_mut().unwrap().remove("seccomp");
-        std::fs::write(&cfg, serde_json::to_string_pretty(&v).unwrap()).unwrap();
         let before = std::fs::read_to_string(&cfg).unwrap();
         let control = keyctl_in(&bundle);
         assert_ne!(

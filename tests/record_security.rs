@@ -5,7 +5,6 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -141,25 +140,18 @@ fn killing_syscage_mid_recording_leaves_no_workload_behind() {
             .unwrap();
         assert_eq!(line.trim(), "ready");
         // Control: the background sleeps run (they may exec a moment after "ready").
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !host_has_process_with_arg(&marker) {
-            assert!(Instant::now() < deadline, "control: the workload never ran");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_process_with_arg(&marker, false, "control: the workload never ran");
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.id() as i32),
             nix::sys::signal::Signal::SIGKILL,
         )
         .unwrap();
         child.wait().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while host_has_process_with_arg(&marker) {
-            assert!(
-                Instant::now() < deadline,
-                "{backend}: the workload outlived syscage's SIGKILL"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_process_with_arg(
+            &marker,
+            true,
+            &format!("{backend}: the workload outlived syscage's SIGKILL"),
+        );
     }
 }
 

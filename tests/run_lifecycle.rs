@@ -172,21 +172,14 @@ fn killing_syscage_kills_the_sandbox() {
         .unwrap();
     assert_eq!(line.trim(), "ready");
     // Control: the background sleeps run (they may exec a moment after "ready").
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !host_has_process_with_arg(&marker) {
-        assert!(Instant::now() < deadline, "control: the workload never ran");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_process_with_arg(&marker, false, "control: the workload never ran");
     signal(&child, nix::sys::signal::Signal::SIGKILL);
     assert_eq!(wait_code(&mut child), 137);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while host_has_process_with_arg(&marker) {
-        assert!(
-            Instant::now() < deadline,
-            "sleep {marker} survived syscage's SIGKILL"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_process_with_arg(
+        &marker,
+        true,
+        &format!("sleep {marker} survived syscage's SIGKILL"),
+    );
 }
 
 #[test]

@@ -421,10 +421,12 @@ struct PtraceSyscallInfo {
 }
 
 const PTRACE_GET_SYSCALL_INFO: libc::c_uint = 0x420e;
+const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
 const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
 
-/// `PTRACE_GET_SYSCALL_INFO` at a seccomp stop: the arch and syscall of a stopped tracee.
-pub fn ptrace_seccomp_info(pid: libc::pid_t) -> io::Result<SyscallEvent> {
+/// `PTRACE_GET_SYSCALL_INFO` of a stopped tracee, which must be at a stop of kind `op` (entry
+/// and seccomp stops carry the syscall number and arguments at the same offsets).
+fn ptrace_syscall_info(pid: libc::pid_t, op: u8) -> io::Result<SyscallEvent> {
     let mut info = PtraceSyscallInfo {
         op: 0,
         pad: [0; 3],
@@ -437,7 +439,7 @@ pub fn ptrace_seccomp_info(pid: libc::pid_t) -> io::Result<SyscallEvent> {
         pad2: 0,
     };
     // SAFETY: the kernel writes at most the size we pass into info, which is that large.
-    let n = check(unsafe {
+    check(unsafe {
         libc::ptrace(
             PTRACE_GET_SYSCALL_INFO,
             pid,
@@ -445,10 +447,10 @@ pub fn ptrace_seccomp_info(pid: libc::pid_t) -> io::Result<SyscallEvent> {
             &mut info as *mut PtraceSyscallInfo,
         )
     })?;
-    if info.op != PTRACE_SYSCALL_INFO_SECCOMP || (n as usize) < 24 {
+    if info.op != op {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "not a seccomp stop",
+            "not the expected kind of syscall stop",
         ));
     }
     Ok(SyscallEvent {
@@ -458,6 +460,16 @@ pub fn ptrace_seccomp_info(pid: libc::pid_t) -> io::Result<SyscallEvent> {
         nr: info.nr as i64,
         args: info.args,
     })
+}
+
+/// The syscall of a tracee at a seccomp stop (SECCOMP_RET_TRACE).
+pub fn ptrace_seccomp_info(pid: libc::pid_t) -> io::Result<SyscallEvent> {
+    ptrace_syscall_info(pid, PTRACE_SYSCALL_INFO_SECCOMP)
+}
+
+/// The syscall of a tracee at a syscall-entry stop (PTRACE_SYSCALL).
+pub fn ptrace_syscall_entry(pid: libc::pid_t) -> io::Result<SyscallEvent> {
+    ptrace_syscall_info(pid, PTRACE_SYSCALL_INFO_ENTRY)
 }
 
 /// A signalfd for a (blocked) signal set.
@@ -566,44 +578,6 @@ pub fn landlock_abi() -> i32 {
         )
     };
     i32::try_from(r).unwrap_or(0).max(0)
-}
-
-/// `PTRACE_GET_SYSCALL_INFO` at a syscall-entry stop (PTRACE_SYSCALL tracing).
-pub fn ptrace_syscall_entry(pid: libc::pid_t) -> io::Result<SyscallEvent> {
-    const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
-    let mut info = PtraceSyscallInfo {
-        op: 0,
-        pad: [0; 3],
-        arch: 0,
-        instruction_pointer: 0,
-        stack_pointer: 0,
-        nr: 0,
-        args: [0; 6],
-        ret_data: 0,
-        pad2: 0,
-    };
-    // SAFETY: the kernel writes at most the size we pass into info, which is that large.
-    check(unsafe {
-        libc::ptrace(
-            PTRACE_GET_SYSCALL_INFO,
-            pid,
-            std::mem::size_of::<PtraceSyscallInfo>(),
-            &mut info as *mut PtraceSyscallInfo,
-        )
-    })?;
-    if info.op != PTRACE_SYSCALL_INFO_ENTRY {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not a syscall-entry stop",
-        ));
-    }
-    Ok(SyscallEvent {
-        id: 0,
-        pid: pid as u32,
-        arch: info.arch,
-        nr: info.nr as i64,
-        args: info.args,
-    })
 }
 
 /// Points stdin, stdout and stderr at /dev/null (a detached daemon must not hold its parent's

@@ -542,6 +542,15 @@ impl Bundle {
     pub fn run(&self) -> Out {
         run_command(self.command())
     }
+
+    /// Edits config.json as JSON.
+    pub fn edit_config(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        let cfg = self.dir.join("config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+        edit(&mut v);
+        std::fs::write(&cfg, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
 }
 
 /// Whether a host process has `arg` as one of its arguments (a unique marker a test started).
@@ -551,6 +560,15 @@ pub fn host_has_process_with_arg(arg: &str) -> bool {
             .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
             .unwrap_or(false)
     })
+}
+
+/// Waits (up to 10 s) until a process with `arg` exists or, with `gone`, until none does.
+pub fn wait_for_process_with_arg(arg: &str, gone: bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while host_has_process_with_arg(arg) == gone {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Kills leftovers of a failed test by their unique `sleep` argument, so a failure cannot leave
