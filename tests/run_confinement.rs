@@ -440,3 +440,36 @@ fn verbose_reports_what_was_applied() {
         );
     }
 }
+
+#[test]
+fn proc_leaks_are_masked_and_kernel_knobs_read_only() {
+    // Host-wide kernel information is masked in the fresh /proc...
+    for f in ["/proc/timer_list", "/proc/keys", "/proc/sched_debug"] {
+        if std::path::Path::new(f).exists() {
+            let out = syscage_run(&["run", "--", "sh", "-c", &format!("wc -c < {f}")]);
+            assert_eq!(out.assert_code(0).stdout.trim(), "0", "{f} is masked");
+        }
+    }
+    // ...and /proc/sys is read-only even for a workload holding CAP_SYS_ADMIN in its namespaces:
+    // the UTS-namespaced hostname knob refuses, while the sethostname syscall (control) works.
+    let out = syscage_run(&[
+        "run",
+        "--cap-add",
+        "SYS_ADMIN",
+        "--",
+        "sh",
+        "-c",
+        "(echo viaproc > /proc/sys/kernel/hostname) 2>&1; hostname viasyscall && hostname",
+    ]);
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("Read-only file system"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.trim_end().ends_with("viasyscall"),
+        "{}",
+        out.stdout
+    );
+}

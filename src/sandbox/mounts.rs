@@ -270,11 +270,15 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
     // A fresh /proc shows only the new pid namespace. Where the kernel refuses (a /proc with
     // masked paths, as in containers), the read-only copy of the old one stays.
     let proc_dir = inside(new, Path::new("/proc"));
+    let mut fresh_proc = false;
     if proc_dir.is_dir() {
         match mount_fs("proc", &proc_dir, ns | MsFlags::MS_NOEXEC, "") {
-            Ok(()) => report
-                .applied
-                .push("/proc: fresh for the new pid namespace".into()),
+            Ok(()) => {
+                fresh_proc = true;
+                report
+                    .applied
+                    .push("/proc: fresh for the new pid namespace".into())
+            }
             Err(e) => report
                 .missing
                 .push(format!("fresh /proc ({e}); the read-only host /proc stays")),
@@ -342,6 +346,10 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
             .push("minimal /dev (no /dev directory in the root)".into());
     }
 
+    if fresh_proc {
+        harden_proc(new, &dev.join("null"), &mut report);
+    }
+
     let tmp = inside(new, Path::new("/tmp"));
     if tmp.is_dir() {
         step(
@@ -382,6 +390,89 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
     )?;
     step(|| "chdir /".into(), nix::unistd::chdir("/"))?;
     Ok(report)
+}
+
+/// Files of a fresh /proc that leak host-wide information (Docker masks the same).
+const PROC_MASKED_FILES: &[&str] = &[
+    "kcore",
+    "keys",
+    "latency_stats",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+];
+const PROC_MASKED_DIRS: &[&str] = &["acpi", "asound", "scsi"];
+/// Parts of /proc that change kernel state: read-only.
+const PROC_READ_ONLY: &[&str] = &["bus", "fs", "irq", "sys", "sysrq-trigger"];
+
+/// Masks and write-protects /proc as Docker does: a fresh /proc shows the new pid namespace's
+/// processes but still the host's kernel interfaces.
+fn harden_proc(root: &Path, dev_null: &Path, report: &mut MountReport) {
+    let proc_dir = inside(root, Path::new("/proc"));
+    let mut failed = Vec::new();
+    for f in PROC_MASKED_FILES {
+        let target = proc_dir.join(f);
+        if target.exists()
+            && mount(
+                Some(dev_null),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .is_err()
+        {
+            failed.push(format!("/proc/{f}"));
+        }
+    }
+    for d in PROC_MASKED_DIRS {
+        let target = proc_dir.join(d);
+        if target.is_dir()
+            && mount_fs(
+                "tmpfs",
+                &target,
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                "size=0",
+            )
+            .is_err()
+        {
+            failed.push(format!("/proc/{d}"));
+        }
+    }
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    for p in PROC_READ_ONLY {
+        let target = proc_dir.join(p);
+        let done = target.exists()
+            && mount(
+                Some(&target),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .is_ok()
+            && mount(
+                None::<&str>,
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
+                None::<&str>,
+            )
+            .is_ok();
+        if target.exists() && !done {
+            failed.push(format!("/proc/{p} read-only"));
+        }
+    }
+    if failed.is_empty() {
+        report.applied.push(
+            "/proc: kcore, keys, timer_list... masked; sys, sysrq-trigger, irq, bus, fs read-only"
+                .into(),
+        );
+    } else {
+        report
+            .missing
+            .push(format!("/proc hardening ({})", failed.join(", ")));
+    }
 }
 
 #[cfg(test)]
