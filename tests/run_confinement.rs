@@ -353,7 +353,7 @@ fn inherited_descriptors_are_closed_unless_preserved() {
         (vec![], "fd-escape 3: EBADF"),
         (vec!["--preserve-fds", "1"], "fd-escape 3: ok"),
     ] {
-        let mut cmd = Command::new(syscage());
+        let mut cmd = syscage_cmd();
         cmd.arg("run")
             .args(&opts)
             .arg("--")
@@ -368,7 +368,7 @@ fn inherited_descriptors_are_closed_unless_preserved() {
         dir.join("escaped-through-fd").exists(),
         "the control run must create the file"
     );
-    let mut cmd = Command::new(syscage());
+    let mut cmd = syscage_cmd();
     cmd.arg("run").arg("--").arg(&p).arg("fds");
     with_fd3(&mut cmd, host_dir.as_raw_fd());
     let out = run_command(cmd);
@@ -380,7 +380,7 @@ fn tiocsti_cannot_inject_into_the_callers_terminal() {
     let pty = nix::pty::openpty(None, None).expect("openpty");
     let run = |wrapped: bool| {
         let mut cmd = if wrapped {
-            let mut c = Command::new(syscage());
+            let mut c = syscage_cmd();
             c.arg("run").arg("--").arg(probe());
             c
         } else {

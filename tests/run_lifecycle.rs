@@ -4,7 +4,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -39,7 +39,7 @@ fn exit_statuses_follow_docker() {
 
 /// Starts `syscage run -- python3 -c SCRIPT` and waits for it to print "ready".
 fn start_python(script: &str) -> (Child, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(syscage())
+    let mut child = syscage_cmd()
         .args(["run", "--", "python3", "-u", "-c", script])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -154,7 +154,7 @@ fn everything_left_in_the_sandbox_dies_with_the_workload() {
 fn killing_syscage_kills_the_sandbox() {
     let marker = format!("{}.25", 80000 + std::process::id() % 9000);
     let _guard = KillOnDrop(marker.clone());
-    let mut child = Command::new(syscage())
+    let mut child = syscage_cmd()
         .args([
             "run",
             "--",
@@ -188,7 +188,7 @@ fn a_server_on_loopback_answers_a_client() {
         s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n\
         print(s.getsockname()[1], flush=True)\n\
         c, _ = s.accept(); data = c.recv(100); c.sendall(b'pong:' + data); c.close()\n";
-    let mut child = Command::new(syscage())
+    let mut child = syscage_cmd()
         .args(["run", "--", "python3", "-c", script])
         .stdout(Stdio::piped())
         .stdin(Stdio::null())

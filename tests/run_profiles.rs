@@ -269,7 +269,7 @@ fn compiled_filters_are_cached_and_an_untrusted_cache_is_ignored() {
     let cache = TempDir::new("cache");
     std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let run = || {
-        let mut cmd = std::process::Command::new(syscage());
+        let mut cmd = syscage_cmd();
         cmd.env("SYSCAGE_CACHE_DIR", cache.path()).args([
             "run",
             "--",

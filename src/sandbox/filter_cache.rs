@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use super::filter::CompiledFilter;
 
 const MAGIC: &[u8] = b"SYSCAGE-BPF-2\n";
+/// Entries kept; the least recently written go first (every syscage build has its own keys).
+const KEEP: usize = 64;
 /// Upper bound on an entry: 4096 BPF instructions is the kernel's limit per program.
 const MAX_ENTRY: u64 = 16 << 20;
 
@@ -173,6 +175,27 @@ pub fn store(key: &[u8], f: &CompiledFilter) {
     })();
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
+        return;
+    }
+    prune(&dir);
+}
+
+/// Keeps the cache at `KEEP` entries, removing the oldest.
+fn prune(dir: &std::path::Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".bpf"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() <= KEEP {
+        return;
+    }
+    files.sort();
+    for (_, path) in &files[..files.len() - KEEP] {
+        let _ = fs::remove_file(path);
     }
 }
 
@@ -195,6 +218,37 @@ mod tests {
         let enc = encode(&k, &sample());
         assert_eq!(decode(&enc, &k), Some(sample()));
         assert_eq!(decode(&enc, &key(&[b"ab", b"c"])), None);
+    }
+
+    #[test]
+    fn prune_keeps_the_newest_entries() {
+        let dir = std::env::temp_dir().join(format!("syscage-prune-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for i in 0..KEEP + 6 {
+            fs::write(dir.join(format!("{i:016x}.bpf")), b"x").unwrap();
+            let t = std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(1_000_000 + i as u64);
+            fs::File::options()
+                .write(true)
+                .open(dir.join(format!("{i:016x}.bpf")))
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        fs::write(dir.join("other"), b"kept").unwrap();
+        prune(&dir);
+        let left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), KEEP + 1);
+        assert!(
+            !left.contains(&format!("{:016x}.bpf", 0)),
+            "the oldest went first"
+        );
+        assert!(left.contains(&format!("{:016x}.bpf", KEEP + 5)));
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

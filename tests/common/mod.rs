@@ -58,6 +58,24 @@ fn visible_dir() -> &'static Path {
     })
 }
 
+/// A private compiled-filter cache for this test process (removed at exit with the binaries),
+/// so tests leave nothing in the invoking user's ~/.cache.
+pub fn test_cache_dir() -> PathBuf {
+    let dir = visible_dir().join("cache");
+    if !dir.exists() {
+        let _ = std::fs::create_dir(&dir);
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
+    dir
+}
+
+/// `syscage` as a command, with the test cache.
+pub fn syscage_cmd() -> Command {
+    let mut c = Command::new(syscage());
+    c.env("SYSCAGE_CACHE_DIR", test_cache_dir());
+    c
+}
+
 /// The probe, at a path every sandbox (and every test user) can execute.
 pub fn probe() -> PathBuf {
     visible_dir().join("probe")
@@ -160,7 +178,7 @@ pub fn run_command(mut cmd: Command) -> Out {
 
 /// `syscage ARGS...`
 pub fn syscage_run(args: &[&str]) -> Out {
-    let mut cmd = Command::new(syscage());
+    let mut cmd = syscage_cmd();
     cmd.args(args);
     run_command(cmd)
 }
@@ -356,7 +374,10 @@ pub const WORKLOAD_PATH: &str = "/usr/bin:/bin";
 /// A command with a clean environment: only PATH.
 pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut c = Command::new(program);
-    c.env_clear().env("PATH", WORKLOAD_PATH).current_dir("/");
+    c.env_clear()
+        .env("PATH", WORKLOAD_PATH)
+        .env("SYSCAGE_CACHE_DIR", test_cache_dir())
+        .current_dir("/");
     c
 }
 
