@@ -94,3 +94,43 @@ fn explicit_isolation_requests_are_never_dropped() {
 fn strict_runs_when_everything_applies() {
     syscage_run(&["run", "--strict", "--", "true"]).assert_code(0);
 }
+
+#[test]
+fn record_inside_a_sandbox_falls_back_to_ptrace_without_a_pid_namespace() {
+    let dir = TempDir::new("nestrec");
+    nix::unistd::chown(dir.path(), Some(1_000_000_000.into()), None).unwrap();
+    let profile = dir.join("p.json");
+    let s = syscage_inside();
+    let run = |backend: &str| {
+        syscage_run(&[
+            "run",
+            "--rw",
+            dir.str(),
+            "--",
+            s.to_str().unwrap(),
+            "record",
+            "--backend",
+            backend,
+            "-o",
+            profile.to_str().unwrap(),
+            "--",
+            "/usr/bin/dash",
+            "-c",
+            "echo recorded-inside",
+        ])
+    };
+    let out = run("ptrace");
+    out.assert_code(0);
+    assert!(out.stdout.contains("recorded-inside"));
+    assert!(
+        out.stderr.contains("no pid namespace") && out.stderr.contains("EXITKILL"),
+        "{}",
+        out.stderr
+    );
+    assert!(allowed_names(&profile).contains("write"));
+    // notify has no way to tie the workload's life to syscage's there: refused, with the way out.
+    let out = run("notify");
+    out.assert_code(125);
+    assert!(out.stderr.contains("--backend ptrace"), "{}", out.stderr);
+    assert!(!out.stdout.contains("recorded-inside"));
+}

@@ -130,20 +130,32 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     if userns {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
-    let child = match sys::clone_process(flags.bits()) {
-        Ok(Some(pid)) => Pid::from_raw(pid),
-        Ok(None) => {
-            drop((release_tx, sock, sigfd));
-            init(&plan, release_rx, sock_child)
+    // Without a pid namespace (a runtime's profile forbids it), ptrace's EXITKILL still ties the
+    // tracees' lives to ours; a notify listener has no such guarantee, so it is refused.
+    let (child, namespaced) = match sys::clone_process(flags.bits()) {
+        Ok(pid) => (pid, true),
+        Err(e) if cfg.backend == Backend::Ptrace => {
+            eprintln!(
+                "syscage: warning: no pid namespace ({e}); recording with ptrace, whose EXITKILL kills the workload if syscage dies"
+            );
+            (sys::clone_process(0).map_err(io_step("fork"))?, false)
         }
         Err(e) => {
             return Err(SandboxError::Message(format!(
-                "cannot create the pid namespace that ties the workload's life to syscage's: {e}"
+                "cannot create the pid namespace that ties the workload's life to syscage's ({e}); \
+                 `--backend ptrace` can record without one"
             )));
         }
     };
+    let child = match child {
+        Some(pid) => Pid::from_raw(pid),
+        None => {
+            drop((release_tx, sock, sigfd));
+            init(&plan, release_rx, sock_child, namespaced)
+        }
+    };
     drop((release_rx, sock_child));
-    if userns {
+    if userns && namespaced {
         // The caller maps to itself, so the workload sees its own uid and gid.
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
@@ -253,8 +265,8 @@ pub(crate) fn reaped(child: Pid) -> Result<Option<i32>, SandboxError> {
 
 /// The recorder's init: PID 1 of the new pid namespace, with a fresh /proc so that pids the
 /// workload sees match /proc; forwards signals and reaps until the workload exits.
-fn init(plan: &Plan, release: OwnedFd, sock: OwnedFd) -> ! {
-    match init_steps(plan, release, sock) {
+fn init(plan: &Plan, release: OwnedFd, sock: OwnedFd, namespaced: bool) -> ! {
+    match init_steps(plan, release, sock, namespaced) {
         Ok(never) => match never {},
         Err(e) => {
             eprintln!("syscage: error: {e}");
@@ -263,13 +275,36 @@ fn init(plan: &Plan, release: OwnedFd, sock: OwnedFd) -> ! {
     }
 }
 
-fn init_steps(plan: &Plan, release: OwnedFd, sock: OwnedFd) -> Result<Infallible, SandboxError> {
+fn init_steps(
+    plan: &Plan,
+    release: OwnedFd,
+    sock: OwnedFd,
+    namespaced: bool,
+) -> Result<Infallible, SandboxError> {
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(step("PR_SET_PDEATHSIG"))?;
     let mut byte = [0u8];
     if nix::unistd::read(&release, &mut byte) != Ok(1) {
         sys::exit_now(exit::SYSCAGE_ERROR);
     }
     drop(release);
+    if namespaced {
+        fresh_proc()?;
+    } else {
+        // Not PID 1: orphans come back to us anyway, to be reaped.
+        let _ = prctl::set_child_subreaper(true);
+    }
+    let workload = sys::spawn_shared(&mut || workload(plan, &sock))
+        .map(Pid::from_raw)
+        .map_err(io_step("starting the workload"))?;
+    drop(sock);
+    let code =
+        monitor::forward_until_exit(workload, &plan.signals, true).unwrap_or(exit::SYSCAGE_ERROR);
+    sys::exit_now(code)
+}
+
+/// A private view of the mount tree with a /proc for the new pid namespace, so that the pids the
+/// workload sees match /proc.
+fn fresh_proc() -> Result<(), SandboxError> {
     use nix::mount::{MsFlags, mount};
     mount(
         None::<&str>,
@@ -290,13 +325,7 @@ fn init_steps(plan: &Plan, release: OwnedFd, sock: OwnedFd) -> Result<Infallible
             "syscage: warning: could not mount a /proc for the new pid namespace ({e}); /proc/<pid> paths inside the workload refer to host pids"
         );
     }
-    let workload = sys::spawn_shared(&mut || workload(plan, &sock))
-        .map(Pid::from_raw)
-        .map_err(io_step("starting the workload"))?;
-    drop(sock);
-    let code =
-        monitor::forward_until_exit(workload, &plan.signals, true).unwrap_or(exit::SYSCAGE_ERROR);
-    sys::exit_now(code)
+    Ok(())
 }
 
 /// The workload: hands a pidfd of itself to the supervisor, loads the tracing filter, execs.
