@@ -189,7 +189,7 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     let mut recorder = events::Recorder::new(cfg.scope);
     let code = match cfg.backend {
         Backend::Notify => notify::supervise(child, &pidfd, fd_no, &sigfd, &mut recorder)?,
-        Backend::Ptrace => ptrace::supervise(child, &pidfd, &sock, &sigfd, &mut recorder)?,
+        Backend::Ptrace => ptrace::supervise(child, &pidfd, &sock, &mut recorder)?,
     };
     let command = cfg
         .command

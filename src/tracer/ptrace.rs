@@ -25,7 +25,6 @@ pub fn supervise(
     child: Pid,
     pidfd: &OwnedFd,
     sock: &OwnedFd,
-    sigfd: &OwnedFd,
     recorder: &mut Recorder,
 ) -> Result<i32, SandboxError> {
     let pid = Pid::from_raw(sys::pidfd_pid(pidfd).map_err(io_step("finding the workload's pid"))?);
@@ -38,61 +37,73 @@ pub fn supervise(
     ptrace::seize(pid, options).map_err(step("PTRACE_SEIZE of the workload"))?;
     nix::unistd::write(sock, b"G").map_err(step("releasing the workload"))?;
 
+    // Signals are forwarded by a thread of their own, so that this one can block in waitpid:
+    // one wake-up per stop instead of two (signalfd, then waitpid).
+    let forward = forwarded_signals();
+    let target = child.as_raw();
+    std::thread::spawn(move || {
+        while let Ok(sig) = forward.wait() {
+            let _ = sys::send_signal(target, sig);
+        }
+    });
+
     let mut known: HashSet<Pid> = HashSet::from([pid]);
-    let mut init_code = None;
     loop {
-        // Drain every pending stop and exit, then wait for the next signal.
-        loop {
-            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
-                Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(step("waitpid")(e)),
-                Ok(s) => s,
-            };
-            match status {
-                WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _) if p == child => {
-                    init_code = monitor::exit_code(status);
+        let status = match waitpid(None, Some(WaitPidFlag::__WALL)) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(step("waitpid")(e)),
+            Ok(s) => s,
+        };
+        match status {
+            WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _) if p == child => {
+                if let Some(code) = monitor::exit_code(status) {
+                    return Ok(code);
                 }
-                WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _) => {
-                    known.remove(&p);
-                    recorder.forget(p.as_raw() as u32);
-                }
-                WaitStatus::PtraceEvent(p, _, EVENT_SECCOMP) => {
-                    if let Ok(ev) = sys::ptrace_seccomp_info(p.as_raw()) {
-                        recorder.event(&ev);
-                    }
-                    let _ = ptrace::cont(p, None);
-                }
-                WaitStatus::PtraceEvent(p, sig, EVENT_STOP) => {
-                    // A new task's first stop, or a group stop (SIGSTOP and friends) of a known one.
-                    if known.insert(p)
-                        || !matches!(
-                            sig,
-                            Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU
-                        )
-                    {
-                        let _ = ptrace::cont(p, None);
-                    } else {
-                        let _ = sys::ptrace_listen(p.as_raw());
-                    }
-                }
-                WaitStatus::PtraceEvent(p, _, _) => {
-                    known.insert(p);
-                    let _ = ptrace::cont(p, None);
-                }
-                // A signal on its way to the tracee: deliver it.
-                WaitStatus::Stopped(p, sig) => {
-                    let _ = ptrace::cont(p, Some(sig));
-                }
-                _ => {}
             }
-        }
-        if let Some(code) = init_code {
-            return Ok(code);
-        }
-        let sig = sys::signalfd_read(sigfd).map_err(io_step("reading signals"))?;
-        if sig != libc::SIGCHLD {
-            let _ = sys::send_signal(child.as_raw(), sig);
+            WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _) => {
+                known.remove(&p);
+                recorder.forget(p.as_raw() as u32);
+            }
+            WaitStatus::PtraceEvent(p, _, EVENT_SECCOMP) => {
+                if let Ok(ev) = sys::ptrace_seccomp_info(p.as_raw()) {
+                    recorder.event(&ev);
+                }
+                let _ = ptrace::cont(p, None);
+            }
+            WaitStatus::PtraceEvent(p, sig, EVENT_STOP) => {
+                // A new task's first stop, or a group stop (SIGSTOP and friends) of a known one.
+                if known.insert(p)
+                    || !matches!(
+                        sig,
+                        Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU
+                    )
+                {
+                    let _ = ptrace::cont(p, None);
+                } else {
+                    let _ = sys::ptrace_listen(p.as_raw());
+                }
+            }
+            WaitStatus::PtraceEvent(p, _, _) => {
+                known.insert(p);
+                let _ = ptrace::cont(p, None);
+            }
+            // A signal on its way to the tracee: deliver it.
+            WaitStatus::Stopped(p, sig) => {
+                let _ = ptrace::cont(p, Some(sig));
+            }
+            _ => {}
         }
     }
+}
+
+/// The handled signals but SIGCHLD (which stays blocked: waitpid reports children).
+fn forwarded_signals() -> sys::SignalSet {
+    let all = monitor::handled_signals();
+    let mut set = sys::SignalSet::empty();
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig != libc::SIGCHLD && all.contains(sig) {
+            set.add(sig);
+        }
+    }
+    set
 }
