@@ -46,6 +46,10 @@ pub struct Recorder {
     own_exe: String,
     files: BTreeMap<String, BTreeSet<&'static str>>,
     ports: BTreeMap<&'static str, BTreeSet<u16>>,
+    /// Classified opens (path, deciding flag bits) and executables whose interpreter was looked
+    /// up: each needs the filesystem once, not once per process.
+    open_seen: HashMap<(String, u64), Vec<&'static str>>,
+    exec_seen: HashSet<String>,
 }
 
 fn nr(abi: Abi, name: &str) -> i64 {
@@ -68,6 +72,8 @@ impl Recorder {
                 .unwrap_or_default(),
             files: BTreeMap::new(),
             ports: BTreeMap::new(),
+            open_seen: HashMap::new(),
+            exec_seen: HashSet::new(),
         }
     }
 
@@ -203,12 +209,26 @@ impl Recorder {
             let acc: Vec<&'static str> = match (pa.access, pa.flags) {
                 (Some(a), _) => vec![a],
                 (None, Some(i)) => {
-                    let meta = std::fs::metadata(Self::seen_by(pid, &path));
-                    files::open_access(args[i], meta.is_ok(), meta.is_ok_and(|m| m.is_dir()))
+                    // One stat per path and open mode: the same opens repeat in every process.
+                    // O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_PATH
+                    let key = (path.clone(), args[i] & 0o10201103);
+                    match self.open_seen.get(&key) {
+                        Some(acc) => acc.clone(),
+                        None => {
+                            let meta = std::fs::metadata(Self::seen_by(pid, &path));
+                            let acc = files::open_access(
+                                args[i],
+                                meta.is_ok(),
+                                meta.is_ok_and(|m| m.is_dir()),
+                            );
+                            self.open_seen.insert(key, acc.clone());
+                            acc
+                        }
+                    }
                 }
                 (None, None) => Vec::new(),
             };
-            if acc.contains(&files::EXEC) {
+            if acc.contains(&files::EXEC) && self.exec_seen.insert(path.clone()) {
                 // The kernel opens a script's or ELF's interpreter itself: it needs execute too.
                 let mut head = vec![0u8; 4096];
                 let n = std::fs::File::open(Self::seen_by(pid, &path))
