@@ -63,14 +63,27 @@ pub fn supervise(
     if let Some(l) = &listener {
         let _ = sys::notif_sync_wakeup(l);
     }
+    // The init's exit is seen through SIGCHLD on the signalfd, so the hot path is one poll, one
+    // receive and one answer per syscall.
+    if let Some(code) = reaped(child)? {
+        return Ok(code);
+    }
     loop {
-        if let Some(code) = reaped(child)? {
-            return Ok(code);
-        }
-        let mut fds = vec![PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
-        if let Some(l) = &listener {
-            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
-        }
+        let mut fds = [
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+            // With no listener left, poll only the signalfd (a negative fd is skipped).
+            PollFd::new(
+                listener
+                    .as_ref()
+                    .map(|l| l.as_fd())
+                    .unwrap_or(sigfd.as_fd()),
+                if listener.is_some() {
+                    PollFlags::POLLIN
+                } else {
+                    PollFlags::empty()
+                },
+            ),
+        ];
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(super::step("poll")(e)),
@@ -78,27 +91,25 @@ pub fn supervise(
         let sig_ready = fds[0]
             .revents()
             .is_some_and(|r| r.contains(PollFlags::POLLIN));
-        let notif = fds
-            .get(1)
-            .and_then(PollFd::revents)
-            .unwrap_or(PollFlags::empty());
-        drop(fds);
-        if notif.contains(PollFlags::POLLIN) {
-            if let Some(l) = &listener {
+        let notif = fds[1].revents().unwrap_or(PollFlags::empty());
+        if let Some(l) = &listener {
+            if notif.contains(PollFlags::POLLIN) {
                 // ENOENT: the task was interrupted or died before we answered: normal.
                 if let Ok(ev) = sys::notif_recv(l) {
                     recorder.event(&ev);
                     let _ = sys::notif_continue(l, ev.id);
                 }
+            } else if notif.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+                // No task uses the filter any more.
+                listener = None;
             }
-        } else if notif.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
-            // No task uses the filter any more.
-            listener = None;
         }
         if sig_ready {
             let sig = sys::signalfd_read(sigfd).map_err(io_step("reading signals"))?;
             if sig != libc::SIGCHLD {
                 let _ = sys::send_signal(child.as_raw(), sig);
+            } else if let Some(code) = reaped(child)? {
+                return Ok(code);
             }
         }
     }
