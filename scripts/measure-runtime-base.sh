@@ -6,6 +6,10 @@
 # Usage: scripts/measure-runtime-base.sh [path/to/syscage]   (as root; needs crun, runc, busybox-static)
 set -eu
 cd "$(dirname "$0")/.."
+# crun refuses hybrid cgroup hosts: measure in a private, pure-cgroup2 mount namespace.
+if [ -z "${SYSCAGE_CGROUP2_NS:-}" ]; then
+  SYSCAGE_CGROUP2_NS=1 exec ./scripts/cgroup2-ns.sh "$0" "$@"
+fi
 S=$(realpath "${1:-target/debug/syscage}")
 W=$(mktemp -d /var/tmp/syscage-measure.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT; echo "work dir: $W"

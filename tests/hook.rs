@@ -151,7 +151,7 @@ fn oci_seccomp_bpf_hook_annotation_with_a_baseline() {
 }
 
 fn podman(args: &[&str]) -> Out {
-    let mut c = Command::new("podman");
+    let mut c = runtime_command("podman");
     c.args(args);
     run_command(c)
 }
@@ -183,7 +183,9 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
     struct RemoveImage(String);
     impl Drop for RemoveImage {
         fn drop(&mut self) {
-            let _ = Command::new("podman").args(["rmi", "-f", &self.0]).output();
+            let _ = runtime_command("podman")
+                .args(["rmi", "-f", &self.0])
+                .output();
         }
     }
     let _image = RemoveImage(image.clone());
@@ -202,7 +204,7 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
     .unwrap();
     let profile = work.join("podman.json");
     // This VM: explicit ulimits (podman asks for more than the hard limit) and no cgroup setup
-    // (hybrid cgroups), see DESIGN.md.
+    // (crun runs in a pure-cgroup2 private namespace, see `runtime_command`).
     let base = [
         "run",
         "--rm",

@@ -465,6 +465,31 @@ pub fn strace_workload_syscalls(trace: &str) -> std::collections::BTreeSet<Strin
         .collect()
 }
 
+/// `scripts/cgroup2-ns.sh`: runs a command in a private mount namespace whose /sys/fs/cgroup is
+/// pure cgroup2, changing nothing on the host.
+pub fn cgroup2_ns() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cgroup2-ns.sh")
+}
+
+/// A container runtime (crun, runc) or podman as a command that starts on any host, hybrid
+/// cgroups included (crun refuses those): crun and podman run through `cgroup2_ns()` and leave
+/// cgroups alone. runc handles hybrid hosts itself and runs as it is.
+pub fn runtime_command(runtime: &str) -> Command {
+    match runtime {
+        "crun" => {
+            let mut c = Command::new(cgroup2_ns());
+            c.args(["crun", "--cgroup-manager=disabled"]);
+            c
+        }
+        "podman" => {
+            let mut c = Command::new(cgroup2_ns());
+            c.arg("podman");
+            c
+        }
+        other => Command::new(other),
+    }
+}
+
 /// An OCI bundle: a busybox-static root filesystem with the host's /usr bound read-only (for
 /// python3, dash and coreutils), running `args` under `profile`.
 pub struct Bundle {
@@ -529,11 +554,7 @@ impl Bundle {
     }
 
     fn runtime_command(&self) -> Command {
-        let mut c = Command::new(self.runtime);
-        if self.runtime == "crun" {
-            // This VM's hybrid cgroups make crun refuse to start unless cgroups are left alone.
-            c.arg("--cgroup-manager=disabled");
-        }
+        let mut c = runtime_command(self.runtime);
         c.arg("--root").arg(self.dir.join("state"));
         c
     }
