@@ -4,29 +4,49 @@
 
 mod common;
 
-use std::process::Command;
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
 
 /// A bundle running `probe ARGS` (the probe copied into the busybox root), optionally declaring
-/// the hook and carrying `annotations`.
+/// the hook (with `--output-dir OUT`) and carrying `annotations`.
 fn probe_bundle(
     runtime: &'static str,
     probe_args: &[&str],
-    hook: bool,
+    hook_out: Option<&Path>,
+    annotations: &[(&str, String)],
+) -> Bundle {
+    let mut args = vec!["/bin/probe".to_string()];
+    args.extend(probe_args.iter().map(|s| s.to_string()));
+    args_bundle(runtime, args, hook_out, annotations)
+}
+
+fn hook_entry(out: &Path) -> serde_json::Value {
+    serde_json::json!({
+        "path": syscage_inside().to_str().unwrap(),
+        "args": ["syscage", "hook", "--output-dir", out.to_str().unwrap()],
+    })
+}
+
+fn args_bundle(
+    runtime: &'static str,
+    args: Vec<String>,
+    hook_out: Option<&Path>,
     annotations: &[(&str, String)],
 ) -> Bundle {
     let dir = TempDir::new("open");
     let open = dir.join("open.json");
     std::fs::write(&open, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
-    let mut args = vec!["/bin/probe".to_string()];
-    args.extend(probe_args.iter().map(|s| s.to_string()));
     let bundle = Bundle::new(runtime, &args, &open, false);
     std::fs::copy(probe(), bundle.dir.join("rootfs/bin/probe")).unwrap();
     bundle.edit_config(|v| {
         v["linux"].as_object_mut().unwrap().remove("seccomp");
-        if hook {
-            let h = serde_json::json!({"path": syscage_inside().to_str().unwrap(), "args": ["syscage", "hook"]});
+        if let Some(out) = hook_out {
+            let h = hook_entry(out);
             v["hooks"] = serde_json::json!({"createRuntime": [h.clone()], "poststop": [h]});
         }
         let ann: serde_json::Map<String, serde_json::Value> = annotations
@@ -38,21 +58,35 @@ fn probe_bundle(
     bundle
 }
 
+/// Every file beneath `dir` (relative paths), symlinks not followed.
+fn tree(dir: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            out.insert(p.strip_prefix(dir).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                todo.push(p);
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn crun_and_runc_record_through_the_hook_and_enforce_the_result() {
     for runtime in ["crun", "runc"] {
         let out_dir = TempDir::new("hookout");
-        let profile = out_dir.join("recorded.json");
-        let apparmor = out_dir.join("recorded.apparmor");
         let bundle = probe_bundle(
             runtime,
             &["syscall", "getppid"],
-            true,
+            Some(out_dir.path()),
             &[
-                ("io.syscage.record", profile.to_string_lossy().into_owned()),
+                ("io.syscage.record", "app/recorded.json".into()),
                 (
                     "io.syscage.record.apparmor",
-                    apparmor.to_string_lossy().into_owned(),
+                    out_dir.join("recorded.apparmor").display().to_string(),
                 ),
             ],
         );
@@ -63,12 +97,16 @@ fn crun_and_runc_record_through_the_hook_and_enforce_the_result() {
             "{runtime}: {}",
             out.stderr
         );
+        let profile = out_dir.join("app/recorded.json");
         assert!(
             profile.exists(),
             "{runtime}: the hook wrote no profile: {}",
             out.stderr
         );
-        assert!(apparmor.exists());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&profile), 0o600, "profiles are private");
+        assert_eq!(mode(&out_dir.join("app")), 0o700);
+        assert!(out_dir.join("recorded.apparmor").exists());
         let allowed = allowed_names(&profile);
         for n in ["getppid", "write", "exit_group"] {
             assert!(allowed.contains(n), "{runtime}: {n} missing");
@@ -84,7 +122,7 @@ fn crun_and_runc_record_through_the_hook_and_enforce_the_result() {
             (&["syscall", "getppid"][..], "getppid", "getppid: ok"),
             (&["syscall", "keyctl"][..], "keyctl", "keyctl: EPERM"),
         ] {
-            let b = probe_bundle(runtime, args, false, &[]);
+            let b = probe_bundle(runtime, args, None, &[]);
             syscage_run(&[
                 "oci",
                 "apply",
@@ -103,51 +141,280 @@ fn crun_and_runc_record_through_the_hook_and_enforce_the_result() {
             );
         }
         // Control: without the profile keyctl reaches the kernel.
-        let out = probe_bundle(runtime, &["syscall", "keyctl"], false, &[]).run();
+        let out = probe_bundle(runtime, &["syscall", "keyctl"], None, &[]).run();
         assert_ne!(out.assert_code(0).line("keyctl"), "keyctl: EPERM");
     }
 }
 
 #[test]
-fn the_hook_does_nothing_without_the_annotation_and_fails_loudly_on_bad_ones() {
+fn the_hook_does_nothing_without_the_annotation() {
     let out_dir = TempDir::new("noann");
-    let bundle = probe_bundle("crun", &["syscall", "getppid"], true, &[]);
+    let bundle = probe_bundle("crun", &["syscall", "getppid"], Some(out_dir.path()), &[]);
     let out = bundle.run();
     assert_eq!(out.assert_code(0).line("getppid"), "getppid: ok");
-    assert!(std::fs::read_dir(out_dir.path()).unwrap().next().is_none());
-    // A relative output path: the hook fails, the runtime refuses to start the container.
-    let bundle = probe_bundle(
-        "crun",
-        &["syscall", "getppid"],
-        true,
-        &[("io.syscage.record", "relative.json".into())],
+    assert!(tree(out_dir.path()).is_empty());
+}
+
+/// Annotations come from whoever creates the container; the hook runs as root. Nothing they
+/// name outside the output directory is written or read, and the container still runs.
+#[test]
+fn annotations_cannot_make_the_hook_write_or_read_outside_its_output_dir() {
+    let area = TempDir::new("confine");
+    let out_dir = area.join("out");
+    let elsewhere = area.join("elsewhere");
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out_dir.join("link")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("f.json"), out_dir.join("flink.json")).unwrap();
+    nix::unistd::mkfifo(
+        &out_dir.join("fifo.json"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    std::fs::write(
+        elsewhere.join("base.json"),
+        r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#,
+    )
+    .unwrap();
+    let victim = format!("/etc/{}.json", unique("syscage-victim"));
+    let escape = format!("../../{}.json", unique("syscage-escape"));
+    let escape_target = area
+        .path()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join(&escape[6..]);
+    let before_out = tree(&out_dir);
+    let before_elsewhere = tree(&elsewhere);
+    let before_area_parent = tree(area.path().parent().unwrap());
+    let cases: Vec<(&str, String)> = vec![
+        ("io.syscage.record", victim.clone()),
+        ("io.syscage.record", "/etc/cron.d/syscage-victim".into()),
+        ("io.syscage.record", escape.clone()),
+        (
+            "io.syscage.record",
+            format!("{}/../x.json", out_dir.display()),
+        ),
+        ("io.syscage.record", "link/p.json".into()),
+        ("io.syscage.record", "flink.json".into()),
+        ("io.syscage.record", "fifo.json".into()),
+        ("io.containers.trace-syscall", "of:/etc/x.json".into()),
+        (
+            "io.containers.trace-syscall",
+            format!("if:{};of:ok.json", elsewhere.join("base.json").display()),
+        ),
+        (
+            "io.containers.trace-syscall",
+            "if:link/base.json;of:ok.json".into(),
+        ),
+        (
+            "io.containers.trace-syscall",
+            "if:/etc/shadow;of:ok.json".into(),
+        ),
+    ];
+    let logs = TempDir::new("hooklog");
+    for (i, (key, value)) in cases.into_iter().enumerate() {
+        for runtime in ["crun", "runc"] {
+            // crun keeps hooks' stderr only where this annotation says; runc shows it only
+            // when a hook fails.
+            let log = logs.join(&format!("{i}.log"));
+            let b = probe_bundle(
+                runtime,
+                &["syscall", "getppid"],
+                Some(&out_dir),
+                &[
+                    (key, value.clone()),
+                    ("run.oci.hooks.stderr", log.display().to_string()),
+                ],
+            );
+            let out = b.run();
+            assert_eq!(
+                out.assert_code(0).line("getppid"),
+                "getppid: ok",
+                "{runtime} {key}={value}: the container must run: {}",
+                out.stderr
+            );
+            if runtime == "crun" {
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                assert!(
+                    said.contains("not recording") && said.contains(key),
+                    "{key}={value}: the refusal is said: {said}"
+                );
+            }
+        }
+    }
+    assert!(!Path::new(&victim).exists(), "{victim} was written");
+    assert!(!Path::new("/etc/cron.d/syscage-victim").exists());
+    assert!(
+        !escape_target.exists(),
+        "{} was written",
+        escape_target.display()
     );
-    let out = bundle.run();
-    assert_ne!(out.code, 0);
-    // crun reports the hook's failure (the hook's own message goes to the runtime's log).
-    assert!(out.stderr.contains("hook"), "{}", out.stderr);
-    assert!(!out.stdout.contains("getppid"));
+    assert_eq!(
+        tree(&out_dir),
+        before_out,
+        "nothing written in the output dir"
+    );
+    assert_eq!(
+        tree(&elsewhere),
+        before_elsewhere,
+        "nothing written through the symlink"
+    );
+    let mut after_parent = tree(area.path().parent().unwrap());
+    let mut before_parent = before_area_parent;
+    // Other tests run in parallel in the same parent: compare only this test's names.
+    let mine = |s: &String| {
+        s.contains("syscage-escape")
+            || s.starts_with(area.path().file_name().unwrap().to_str().unwrap())
+    };
+    after_parent.retain(mine);
+    before_parent.retain(mine);
+    assert_eq!(after_parent, before_parent);
 }
 
 #[test]
 fn oci_seccomp_bpf_hook_annotation_with_a_baseline() {
     let out_dir = TempDir::new("tracesyscall");
-    let baseline = out_dir.join("base.json");
-    std::fs::write(&baseline, r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["sync"],"action":"SCMP_ACT_ALLOW"}]}"#).unwrap();
-    let profile = out_dir.join("p.json");
+    std::fs::write(out_dir.join("base.json"), r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["sync"],"action":"SCMP_ACT_ALLOW"}]}"#).unwrap();
     let bundle = probe_bundle(
         "runc",
         &["syscall", "getppid"],
-        true,
+        Some(out_dir.path()),
         &[(
             "io.containers.trace-syscall",
-            format!("if:{};of:{}", baseline.display(), profile.display()),
+            format!("if:base.json;of:{}", out_dir.join("p.json").display()),
         )],
     );
     bundle.run().assert_code(0);
-    let allowed = allowed_names(&profile);
+    let allowed = allowed_names(&out_dir.join("p.json"));
     assert!(allowed.contains("sync"), "the baseline is extended");
     assert!(allowed.contains("getppid"));
+}
+
+/// Both shipped hooks.d files match a container carrying both annotations: the hook runs twice
+/// at each stage. The runtime must not hang; one recorder serves both outputs.
+#[test]
+fn a_hook_listed_twice_never_holds_the_runtime() {
+    for runtime in ["crun", "runc"] {
+        let out_dir = TempDir::new("twice");
+        let bundle = probe_bundle(
+            runtime,
+            &["syscall", "getppid"],
+            None,
+            &[
+                ("io.syscage.record", "a.json".into()),
+                ("io.containers.trace-syscall", "of:b.json".into()),
+            ],
+        );
+        let h = hook_entry(out_dir.path());
+        bundle.edit_config(|v| {
+            v["hooks"] = serde_json::json!({
+                "prestart": [h.clone(), h.clone()],
+                "poststop": [h.clone(), h],
+            });
+        });
+        let started = Instant::now();
+        let out = bundle.run();
+        let took = started.elapsed();
+        assert_eq!(
+            out.assert_code(0).line("getppid"),
+            "getppid: ok",
+            "{runtime}: {}",
+            out.stderr
+        );
+        assert!(took < Duration::from_secs(15), "{runtime}: took {took:?}");
+        for f in ["a.json", "b.json"] {
+            let names = allowed_names(&out_dir.join(f));
+            assert!(names.contains("getppid"), "{runtime}: {f}: {names:?}");
+        }
+    }
+}
+
+fn tracer_of(pid: u32) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+fn pid_with_arg(arg: &str) -> u32 {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            cmd.split(|b| *b == 0)
+                .any(|a| a == arg.as_bytes())
+                .then_some(pid)
+        })
+        .unwrap_or_else(|| panic!("no process with argument {arg}"))
+}
+
+/// SIGTERM to the recorder: it detaches (the container runs on, untraced), writes what it has as
+/// FILE.partial, and the runtime finishes normally.
+#[test]
+fn a_recorder_stopped_by_sigterm_detaches_and_leaves_a_partial_profile() {
+    for runtime in ["crun", "runc"] {
+        let out_dir = TempDir::new("partial");
+        let marker = format!("{}", 500000 + std::process::id() % 400000);
+        let _cleanup = KillOnDrop(marker.clone());
+        let bundle = args_bundle(
+            runtime,
+            vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("/bin/probe syscall getppid; sleep {marker}; echo still-running"),
+            ],
+            Some(out_dir.path()),
+            &[("io.syscage.record", "p.json".into())],
+        );
+        let mut cmd = bundle.command();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        wait_for_process_with_arg(&marker, false, "the container's sleep never started");
+        let sleeper = pid_with_arg(&marker);
+        let recorder = tracer_of(sleeper);
+        assert_ne!(recorder, 0, "{runtime}: the container is traced");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(recorder as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tracer_of(sleeper) != 0 || Path::new(&format!("/proc/{recorder}")).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{runtime}: the recorder did not detach and exit"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            host_has_process_with_arg(&marker),
+            "{runtime}: the container keeps running"
+        );
+        let partial = out_dir.join("p.json.partial");
+        assert!(partial.exists(), "{runtime}: {:?}", tree(out_dir.path()));
+        assert!(
+            !out_dir.join("p.json").exists(),
+            "a partial profile is never taken for a whole one"
+        );
+        assert!(allowed_names(&partial).contains("getppid"));
+        // The container goes on to its end, untraced.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(sleeper as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let out = finish(child);
+        assert_eq!(out.code, 0, "{runtime}: {}", out.stderr);
+        assert!(out.stdout.contains("still-running"), "{}", out.stdout);
+    }
 }
 
 fn podman(args: &[&str]) -> Out {
@@ -197,12 +464,15 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
         "/hooks/syscage-record.json"
     ))
     .unwrap();
+    let out_dir = work.join("profiles");
     std::fs::write(
         hooks.join("syscage-record.json"),
-        shipped.replace("/usr/local/bin/syscage", syscage_inside().to_str().unwrap()),
+        shipped
+            .replace("/usr/local/bin/syscage", syscage_inside().to_str().unwrap())
+            .replace("/var/lib/syscage", out_dir.to_str().unwrap()),
     )
     .unwrap();
-    let profile = work.join("podman.json");
+    let profile = out_dir.join("podman.json");
     // This VM: explicit ulimits (podman asks for more than the hard limit) and no cgroup setup
     // (crun runs in a pure-cgroup2 private namespace, see `runtime_command`).
     let base = [
@@ -217,7 +487,7 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
         "-v",
         "/usr:/usr:ro",
     ];
-    let annotation = format!("io.syscage.record={}", profile.display());
+    let annotation = "io.syscage.record=podman.json".to_string();
     let mut args: Vec<&str> = base.to_vec();
     args.extend([
         "--hooks-dir",
@@ -252,4 +522,103 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
         let out = podman(&args);
         assert_eq!(out.assert_code(0).line(line), expect, "{}", out.stderr);
     }
+}
+
+/// Runs `syscage hook --stage STAGE` directly with `state` on stdin, with every signal blocked as
+/// a runtime may leave them; returns the running hook.
+fn spawn_hook(out: &Path, stage: &str, state: &serde_json::Value) -> std::process::Child {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let mut c = syscage_cmd();
+    c.args([
+        "hook",
+        "--stage",
+        stage,
+        "--output-dir",
+        out.to_str().unwrap(),
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(state.to_string().as_bytes())
+        .unwrap();
+    child
+}
+
+/// SIGTERM to a poststop hook still waiting for its recorder (here: a process of the container
+/// outlives it) ends both within seconds, even though the hook was started with every signal
+/// blocked; the workload runs on, untraced, and what was recorded is written as `.partial`.
+#[test]
+fn a_hook_stopped_by_sigterm_ends_its_recorder_and_itself_promptly() {
+    let out_dir = TempDir::new("hooksig");
+    let marker = format!("{}", 100000 + std::process::id() % 400000);
+    let _cleanup = KillOnDrop(marker.clone());
+    struct Workload(std::process::Child);
+    impl Drop for Workload {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut workload = Workload(
+        Command::new("sh")
+            .args(["-c", &format!("while :; do sleep 0.05; done; : {marker}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut state = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "id": unique("sigctr"),
+        "status": "created",
+        "pid": workload.0.id(),
+        "bundle": "/",
+        "annotations": {"io.syscage.record": "w.json"},
+    });
+    let start = finish(spawn_hook(out_dir.path(), "prestart", &state));
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert_ne!(tracer_of(workload.0.id()), 0, "the workload is traced");
+    std::thread::sleep(Duration::from_millis(300));
+    state["status"] = serde_json::json!("stopped");
+    let stop = spawn_hook(out_dir.path(), "poststop", &state);
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(stop.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = finish(stop);
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "the hook took {:?} to end",
+        t.elapsed()
+    );
+    assert!(out.stderr.contains("partial"), "{}", out.stderr);
+    let partial = out_dir.join("w.json.partial");
+    let names = allowed_names(&partial);
+    assert!(
+        names.contains("clock_nanosleep") || names.contains("nanosleep"),
+        "{names:?}"
+    );
+    assert_eq!(tracer_of(workload.0.id()), 0, "the workload was detached");
+    assert!(
+        workload.0.try_wait().unwrap().is_none(),
+        "the workload runs on"
+    );
 }

@@ -55,6 +55,11 @@ pub struct HookArgs {
     /// container status in the state ("stopped" means poststop).
     #[arg(long)]
     pub stage: Option<String>,
+    /// The only directory the hook writes profiles to and reads baselines from: annotations
+    /// name files relative to it (absolute paths only if beneath it); `..`, symlinks and special
+    /// files are refused.
+    #[arg(long, value_name = "DIR", default_value = crate::hook::DEFAULT_OUTPUT_DIR)]
+    pub output_dir: std::path::PathBuf,
 }
 
 /// Parses `args` and runs the command; returns the process exit code.
@@ -79,15 +84,13 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Report(args) => profiles::report(args),
         Command::Oci(cmd) => oci::run(cmd),
         Command::Generate(cmd) => generate::run(cmd),
-        Command::Hook(args) => {
-            let mut input = Vec::new();
-            match std::io::Read::read_to_end(&mut std::io::stdin(), &mut input) {
-                Ok(_) => crate::hook::run(&input, args.stage.as_deref()),
-                Err(e) => Err(crate::Error::Usage(format!(
-                    "reading the container state from stdin: {e}"
-                ))),
-            }
-        }
+        Command::Hook(args) => crate::hook::main(
+            std::io::stdin(),
+            &crate::hook::HookOptions {
+                stage: args.stage,
+                output_dir: args.output_dir,
+            },
+        ),
     };
     match result {
         Ok(code) => code,

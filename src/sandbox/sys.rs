@@ -597,12 +597,105 @@ pub fn stdio_to_devnull() -> io::Result<()> {
     Ok(())
 }
 
-/// Closes every descriptor above 2 except `keep`.
-pub fn close_all_except(keep: RawFd) -> io::Result<()> {
-    let keep = u32::try_from(keep).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-    if keep > 3 {
-        // SAFETY: close_range only closes descriptors; none below `keep` is used afterwards.
-        check(unsafe { libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32) })?;
+/// Closes every descriptor above 2 except those in `keep`.
+pub fn close_all_except(keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .map(|&fd| u32::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF)))
+        .collect::<io::Result<_>>()?;
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for k in keep {
+        if k >= first {
+            if k > first {
+                // SAFETY: close_range only closes descriptors; none in the range is used
+                // afterwards.
+                check(unsafe { libc::syscall(libc::SYS_close_range, first, k - 1, 0u32) })?;
+            }
+            first = k + 1;
+        }
     }
-    close_from(keep + 1)
+    close_from(first)
+}
+
+/// `openat2(dir, path, {flags, mode, resolve})`: opens `path` relative to `dir` with the
+/// kernel enforcing `resolve` (e.g. `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`) on every component,
+/// which no sequence of path checks followed by `open` can do without a race.
+pub fn openat2(
+    dir: &impl AsRawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    // SAFETY: open_how is plain data; all-zero is valid and the fields are set below.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = u64::from(mode);
+    how.resolve = resolve;
+    // SAFETY: path is NUL-terminated, `how` is a valid open_how of the size passed; the result
+    // is checked and owned below.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })?;
+    // SAFETY: openat2 returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    // A signal that lands just before a blocking call does not interrupt it: SIGALRM a second
+    // later does, so a stop request is seen within a second whatever the process is waiting in.
+    // SAFETY: alarm is async-signal-safe and takes no pointers.
+    unsafe { libc::alarm(1) };
+}
+
+extern "C" fn on_alarm(_: libc::c_int) {
+    if STOP_REQUESTED.load(std::sync::atomic::Ordering::SeqCst) {
+        // SAFETY: as above; keeps interrupting blocking calls until the stop is handled.
+        unsafe { libc::alarm(1) };
+    }
+}
+
+/// Makes SIGTERM, SIGINT and SIGHUP set a flag (read with `stop_requested`) and interrupt
+/// whatever blocking call the process is in (no SA_RESTART), instead of killing it. They are also
+/// unblocked: a runtime may start hooks with signals blocked, which made them unstoppable.
+pub fn catch_stop_signals() -> io::Result<()> {
+    for (sig, handler) in [
+        (libc::SIGTERM, on_stop_signal as extern "C" fn(libc::c_int)),
+        (libc::SIGINT, on_stop_signal),
+        (libc::SIGHUP, on_stop_signal),
+        (libc::SIGALRM, on_alarm),
+    ] {
+        // SAFETY: sigaction is plain data; all-zero is a valid starting point.
+        let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+        act.sa_sigaction = handler as usize;
+        act.sa_flags = 0;
+        // SAFETY: act is initialised; the handlers only touch an atomic and call alarm.
+        check(libc::c_long::from(unsafe {
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut())
+        }))?;
+        let mut set = SignalSet::empty();
+        set.add(sig);
+        // SAFETY: the set is initialised; the old mask is not requested.
+        let r = unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set.0, std::ptr::null_mut()) };
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+    }
+    Ok(())
+}
+
+/// Whether SIGTERM, SIGINT or SIGHUP arrived since `catch_stop_signals`.
+pub fn stop_requested() -> bool {
+    STOP_REQUESTED.load(std::sync::atomic::Ordering::SeqCst)
 }

@@ -4,6 +4,7 @@
 //! dies, the container goes on untraced rather than being killed.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::Signal;
@@ -45,14 +46,26 @@ pub fn attach(pid: i32) -> Result<Vec<Pid>, SandboxError> {
     Ok(tasks)
 }
 
-/// Traces until every tracee has exited. With `after_exec`, a task's syscalls are recorded only
-/// after its first execve (what the runtime does before exec'ing the container's process is not
-/// the workload's); tasks it creates afterwards are recorded from their start.
+/// How tracing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traced {
+    /// Every tracee exited: the recording is whole.
+    Finished,
+    /// `stop` asked to end early: every tracee was detached and runs on untraced.
+    Detached,
+}
+
+/// Traces until every tracee has exited, or until `stop()` returns true (checked after every
+/// stop and whenever a signal interrupts the wait), then detaches from every tracee. With
+/// `after_exec`, a task's syscalls are recorded only after its first execve (what the runtime
+/// does before exec'ing the container's process is not the workload's); tasks it creates
+/// afterwards are recorded from their start.
 pub fn trace(
     initial: Vec<Pid>,
     recorder: &mut Recorder,
     after_exec: bool,
-) -> Result<(), SandboxError> {
+    stop: &dyn Fn() -> bool,
+) -> Result<Traced, SandboxError> {
     let mut live: HashSet<Pid> = initial.iter().copied().collect();
     let mut recording: HashSet<Pid> = if after_exec {
         HashSet::new()
@@ -61,6 +74,10 @@ pub fn trace(
     };
     let mut seen: HashSet<Pid> = live.clone();
     while !live.is_empty() {
+        if stop() {
+            detach_all(live);
+            return Ok(Traced::Detached);
+        }
         let status = match waitpid(None, Some(WaitPidFlag::__WALL)) {
             Ok(s) => s,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -129,5 +146,56 @@ pub fn trace(
             _ => {}
         }
     }
-    Ok(())
+    Ok(Traced::Finished)
+}
+
+/// How long detaching may take before the tracer simply exits (the kernel then detaches what
+/// is left; a task stopped for a signal may lose that signal).
+const DETACH_BOUND: Duration = Duration::from_secs(2);
+
+/// Detaches from every tracee so that it runs on untraced: a running task is interrupted first
+/// (PTRACE_DETACH needs a stopped tracee); a task stopped to receive a signal gets it.
+fn detach_all(mut live: HashSet<Pid>) {
+    for t in &live {
+        let _ = ptrace::interrupt(*t);
+    }
+    let deadline = Instant::now() + DETACH_BOUND;
+    while !live.is_empty() && Instant::now() < deadline {
+        let status = match waitpid(None, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::EINTR) => {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            Ok(s) => s,
+            Err(_) => break,
+        };
+        match status {
+            WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _) => {
+                live.remove(&p);
+            }
+            WaitStatus::Stopped(p, sig) => {
+                let _ = ptrace::detach(p, Some(sig));
+                live.remove(&p);
+            }
+            WaitStatus::PtraceEvent(p, _, ev) => {
+                // A task forked just now is traced too: detach it as well.
+                if (ev == libc::PTRACE_EVENT_FORK
+                    || ev == libc::PTRACE_EVENT_VFORK
+                    || ev == libc::PTRACE_EVENT_CLONE)
+                    && let Ok(child) = ptrace::getevent(p)
+                {
+                    let child = Pid::from_raw(child as i32);
+                    let _ = ptrace::interrupt(child);
+                    live.insert(child);
+                }
+                let _ = ptrace::detach(p, None);
+                live.remove(&p);
+            }
+            WaitStatus::PtraceSyscall(p) => {
+                let _ = ptrace::detach(p, None);
+                live.remove(&p);
+            }
+            _ => {}
+        }
+    }
 }

@@ -1,0 +1,112 @@
+//! The hook's detached recorder: attaches to the container's process, traces it until its last
+//! process exits (or until SIGTERM/SIGINT/SIGHUP, then detaches and writes what it has as
+//! `.partial`), and writes the outputs beneath the output directory.
+
+use std::io::Write;
+use std::path::Path;
+
+use nix::fcntl::{Flock, FlockArg};
+
+use super::Prepared;
+use crate::model::Recording;
+use crate::output;
+use crate::profile::{apparmor, generate, landlock, merge};
+use crate::sandbox::sys;
+use crate::tracer::attach::{self, Traced};
+use crate::tracer::events;
+
+pub const ATTACHED: &str = "attached";
+pub const BUSY: &str = "busy";
+pub const OK: &str = "ok";
+pub const PARTIAL: &str = "partial:";
+
+/// The recorder's whole life; never returns.
+pub fn run(p: Prepared, base: &Path, lock: std::fs::File, ready: std::os::fd::OwnedFd) -> ! {
+    // Out of the runtime's session and away from its pipes: the runtime must not wait for us.
+    let _ = nix::unistd::setsid();
+    let _ = sys::stdio_to_devnull();
+    {
+        use std::os::fd::AsRawFd;
+        let mut keep = vec![ready.as_raw_fd(), lock.as_raw_fd()];
+        for (slot, _) in &p.profiles {
+            keep.push(slot.raw_fd());
+        }
+        keep.extend(
+            p.apparmor
+                .iter()
+                .chain(p.landlock.iter())
+                .map(|s| s.raw_fd()),
+        );
+        let _ = sys::close_all_except(&keep);
+    }
+    let mut ready = std::fs::File::from(ready);
+    // Held until exit; poststop waits on it. Never waited for: a holder means another recorder.
+    let lock = match Flock::lock(lock, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => l,
+        Err((_, e)) => {
+            let msg = if e == nix::errno::Errno::EWOULDBLOCK {
+                BUSY.to_string()
+            } else {
+                format!("locking the recorder's lock file: {e}")
+            };
+            let _ = ready.write_all(msg.as_bytes());
+            sys::exit_now(1);
+        }
+    };
+    let tasks = match attach::attach(p.pid) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = ready.write_all(format!("{e}").as_bytes());
+            sys::exit_now(1);
+        }
+    };
+    let _ = ready.write_all(ATTACHED.as_bytes());
+    drop(ready);
+    let mut rec = events::Recorder::new(events::Scope::All);
+    let traced = attach::trace(tasks, &mut rec, true, &sys::stop_requested);
+    let recording = rec.finish(vec![format!("container process {}", p.pid)]);
+    let text = match traced {
+        Ok(Traced::Finished) => match write_outputs(&p, &recording, "") {
+            Ok(_) => OK.to_string(),
+            Err(e) => e,
+        },
+        Ok(Traced::Detached) => match write_outputs(&p, &recording, ".partial") {
+            Ok(written) => format!(
+                "{PARTIAL} stopped by a signal and detached from the container, which runs on untraced; what was recorded ({} syscalls) is in {}",
+                recording.syscalls.len(),
+                written.join(", ")
+            ),
+            Err(e) => e,
+        },
+        Err(e) => e.to_string(),
+    };
+    let _ = output::write_atomic(&base.with_extension("result"), text.as_bytes());
+    drop(lock);
+    sys::exit_now(0)
+}
+
+/// Writes every requested output (named with `suffix`); returns the paths written.
+fn write_outputs(p: &Prepared, rec: &Recording, suffix: &str) -> Result<Vec<String>, String> {
+    let runtime_base = generate::base_for("any").unwrap_or_default();
+    let recorded = generate::seccomp_profile(rec, &runtime_base).0;
+    let mut written = Vec::new();
+    for (slot, baseline) in &p.profiles {
+        let profile = match baseline {
+            Some((path, b)) => merge::merge(&[
+                (path.display().to_string(), b.clone()),
+                ("recording".into(), recorded.clone()),
+            ])
+            .map_err(|e| e.to_string())?,
+            None => recorded.clone(),
+        };
+        written.push(slot.write_atomic(generate::to_json(&profile).as_bytes(), suffix)?);
+    }
+    if let Some(slot) = &p.apparmor {
+        written.push(slot.write_atomic(apparmor::profile(rec).as_bytes(), suffix)?);
+    }
+    if let Some(slot) = &p.landlock {
+        let rules = landlock::from_recording(rec);
+        written.push(slot.write_atomic(landlock::to_json(&rules).as_bytes(), suffix)?);
+    }
+    Ok(written.iter().map(|w| w.display().to_string()).collect())
+}
