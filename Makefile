@@ -47,7 +47,7 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	./scripts/install-deps.sh build
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
-	cd fuzz && for t in seccomp_profile recording landlock_ruleset; do \
+	cd fuzz && for t in seccomp_profile recording landlock_ruleset hook_state; do \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 clean:

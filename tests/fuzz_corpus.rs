@@ -74,3 +74,32 @@ fn landlock_rulesets() {
         }
     }
 }
+
+#[test]
+fn hook_states() {
+    use std::path::Component;
+    let dir = Path::new("/var/lib/syscage");
+    let confined = |p: &Path| {
+        assert!(
+            p.is_relative() && p.components().all(|c| matches!(c, Component::Normal(_))),
+            "{p:?}"
+        )
+    };
+    let mut requests = 0;
+    for f in corpus("hook_state") {
+        let data = std::fs::read(&f).unwrap();
+        if let Ok(state) = syscage::hook::parse_state(&data) {
+            let ann = state.annotations().clone().unwrap_or_default();
+            if let Ok(Some(req)) = syscage::hook::request::request(&ann, dir) {
+                requests += 1;
+                req.outputs().for_each(confined);
+            }
+        }
+        if let Ok(s) = std::str::from_utf8(&data)
+            && let Ok(p) = syscage::hook::request::confine("k", s, dir)
+        {
+            confined(&p);
+        }
+    }
+    assert!(requests > 0, "some corpus inputs must be accepted requests");
+}
