@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh build|test|bench
 set -eu
 build="libseccomp-dev pkg-config gcc"
-test="$build python3 busybox-static strace uidmap passwd procps crun runc apparmor podman tar"
+test="$build python3 busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl"
 bench="$test bubblewrap hyperfine"
 case "${1:-test}" in
   build) want=$build ;;

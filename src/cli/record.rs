@@ -18,6 +18,15 @@ pub enum BackendArg {
     Ptrace,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UntilArg {
+    /// Until the last process of the workload exits, like `strace -f`: daemons and
+    /// background jobs are recorded whole.
+    Last,
+    /// Until the first process exits; the processes it left are killed (container semantics).
+    First,
+}
+
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// Where to write the seccomp profile (Docker/OCI JSON).
@@ -25,6 +34,11 @@ pub struct RecordArgs {
     pub output: PathBuf,
     #[arg(long, value_enum, default_value = "notify")]
     pub backend: BackendArg,
+    /// When the recording ends. With `last`, Ctrl-C or SIGTERM to syscage still ends it: the
+    /// signal goes to the first process, then to every process left, which are killed 5 s
+    /// later if still running. The exit status is always the first process's.
+    #[arg(long, value_enum, default_value = "last")]
+    pub until: UntilArg,
     /// The runtime that will enforce the profile: its own post-filter syscalls are added.
     #[arg(long, value_name = "syscage|crun|runc|any", default_value = "any")]
     pub runtime: String,
@@ -94,6 +108,10 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
             Scope::AfterFilterLoad
         } else {
             Scope::All
+        },
+        until: match a.until {
+            UntilArg::Last => crate::sandbox::monitor::Until::LastExits,
+            UntilArg::First => crate::sandbox::monitor::Until::FirstExits,
         },
     })?;
     let Some(rec) = outcome.recording else {

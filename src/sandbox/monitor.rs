@@ -1,6 +1,8 @@
 //! Signals and exit statuses: the parent forwards what it receives to the sandbox's init, the init
 //! forwards to the workload and reaps orphans, and both turn the final status into an exit code.
 
+use std::time::{Duration, Instant};
+
 use nix::errno::Errno;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -82,6 +84,166 @@ fn reap(target: Pid, reap_all: bool) -> std::io::Result<Option<i32>> {
             Err(Errno::EINTR) => {}
             Err(Errno::ECHILD) => return Ok(None),
             Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// When a recording ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Until {
+    /// When the last process of the workload has exited, as `strace -f` (daemons, background
+    /// jobs and double forks are recorded whole).
+    #[default]
+    LastExits,
+    /// When the first process exits; the rest are killed (container semantics).
+    FirstExits,
+}
+
+/// Signals that ask the workload to end: once the first process has exited, they go to the
+/// processes it left (their top ones), and `STOP_GRACE` later whatever still runs is killed.
+const STOPPING: &[libc::c_int] = &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The caller's descendants as /proc shows them (pid, parent), the caller's own pid first.
+/// The recorder's init is a pid namespace's init or a child subreaper: every process the workload
+/// left is beneath it.
+fn descendants() -> Vec<(u32, u32)> {
+    let Some(me) = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|l| l.to_str()?.parse::<u32>().ok())
+    else {
+        return Vec::new();
+    };
+    let mut parent_of = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        // /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces and parentheses.
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        if let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+        {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![(me, 0)];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i].0;
+        tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).copied());
+        i += 1;
+    }
+    tree
+}
+
+/// Sends `sig` to the processes the workload left: with `all`, every one of them (and, in a pid
+/// namespace, `kill(-1)` reaches exactly those); otherwise only the top ones, the init's own
+/// children (a daemon's main process), which then stop their children their own way, so that
+/// the recording holds the workload's real shutdown path. Returns how many processes were left.
+fn signal_rest(sig: libc::c_int, all: bool, whole_ns: bool) -> usize {
+    let tree = descendants();
+    let me = tree.first().map(|t| t.0);
+    // Without a /proc of its own pid namespace the pids /proc shows are not the namespace's.
+    let own_proc = me == Some(1) || !whole_ns;
+    if whole_ns && (all || !own_proc) {
+        let _ = sys::send_signal(-1, sig);
+    } else {
+        for (pid, ppid) in &tree[1.min(tree.len())..] {
+            if all || Some(*ppid) == me {
+                let _ = sys::send_signal(*pid as libc::pid_t, sig);
+            }
+        }
+    }
+    tree.len().saturating_sub(1)
+}
+
+/// The recorder's init: forwards signals to the first process while it lives, reaps everything,
+/// and returns the first process's exit code once the recording is over (`until`). Stop signals
+/// that arrive after the first process exited go to every process left.
+pub fn supervise_tree(
+    first: Pid,
+    set: &SignalSet,
+    until: Until,
+    whole_ns: bool,
+) -> std::io::Result<i32> {
+    let mut first_code = None;
+    // The stop signal asked for, and when the processes left after the first got it.
+    let mut stop: Option<libc::c_int> = None;
+    let mut rest_told: Option<Instant> = None;
+    loop {
+        // Reap whatever has exited.
+        let all_gone = loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::StillAlive) => break false,
+                Ok(status) => {
+                    if status.pid() == Some(first)
+                        && let Some(code) = exit_code(status)
+                    {
+                        first_code = Some(code);
+                        if let Some(sig) = stop {
+                            signal_rest(sig, false, whole_ns);
+                            rest_told = Some(Instant::now());
+                        }
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::ECHILD) => break true,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if all_gone {
+            return Ok(first_code.unwrap_or(exit::SYSCAGE_ERROR));
+        }
+        if first_code.is_some() && until == Until::FirstExits {
+            let n = signal_rest(libc::SIGKILL, true, whole_ns);
+            if n > 0 {
+                eprintln!(
+                    "syscage: the workload's first process exited; stopped {n} process{} still running (--until first)",
+                    if n == 1 { "" } else { "es" }
+                );
+            }
+            // Reap them; none can start anew.
+            while !matches!(waitpid(None, Some(WaitPidFlag::__WALL)), Err(Errno::ECHILD)) {}
+            return Ok(first_code.unwrap_or(exit::SYSCAGE_ERROR));
+        }
+        let sig = match rest_told {
+            Some(since) => {
+                let left = (since + STOP_GRACE).saturating_duration_since(Instant::now());
+                match set.wait_timeout(left)? {
+                    Some(sig) => sig,
+                    None => {
+                        // The grace period is over: what is left is killed.
+                        if left.is_zero() || since + STOP_GRACE <= Instant::now() {
+                            let n = signal_rest(libc::SIGKILL, true, whole_ns);
+                            if n > 0 {
+                                eprintln!(
+                                    "syscage: killed {n} process{} still running {} s after the stop signal",
+                                    if n == 1 { "" } else { "es" },
+                                    STOP_GRACE.as_secs()
+                                );
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
+            None => set.wait()?,
+        };
+        if sig == libc::SIGCHLD {
+            continue;
+        }
+        if STOPPING.contains(&sig) {
+            stop = Some(sig);
+        }
+        if first_code.is_none() {
+            let _ = sys::send_signal(first.as_raw(), sig);
+        } else {
+            signal_rest(sig, false, whole_ns);
+            if STOPPING.contains(&sig) && rest_told.is_none() {
+                rest_told = Some(Instant::now());
+            }
         }
     }
 }

@@ -259,6 +259,24 @@ impl SignalSet {
         Ok(())
     }
 
+    /// Waits at most `timeout` for one of the (blocked) signals in this set; `None` on timeout.
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> io::Result<Option<libc::c_int>> {
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: the set and the timespec are initialised; no siginfo is requested.
+        let r = unsafe { libc::sigtimedwait(&self.0, std::ptr::null_mut(), &ts) };
+        if r >= 0 {
+            return Ok(Some(r));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
+            _ => Err(e),
+        }
+    }
+
     /// Waits for one of the (blocked) signals in this set and returns its number.
     pub fn wait(&self) -> io::Result<libc::c_int> {
         loop {

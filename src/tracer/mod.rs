@@ -46,6 +46,8 @@ pub struct RecordConfig {
     pub command: Vec<OsString>,
     pub backend: Backend,
     pub scope: Scope,
+    /// When the recording ends: when the last process exits (default) or the first.
+    pub until: monitor::Until,
 }
 
 /// What a recording run produced.
@@ -297,8 +299,10 @@ fn init_steps(
         .map(Pid::from_raw)
         .map_err(io_step("starting the workload"))?;
     drop(sock);
-    let code =
-        monitor::forward_until_exit(workload, &plan.signals, true).unwrap_or(exit::SYSCAGE_ERROR);
+    // Recorded until the last process of the workload exits (or the first, on request): a
+    // daemon's fork or a background job is part of the workload.
+    let code = monitor::supervise_tree(workload, &plan.signals, plan.cfg.until, namespaced)
+        .unwrap_or(exit::SYSCAGE_ERROR);
     sys::exit_now(code)
 }
 
