@@ -10,6 +10,7 @@ build:
 	cargo build --release
 
 demo: build
+	./scripts/install-deps.sh demo
 	./scripts/demo.sh $(SYSCAGE)
 
 # The whole suite: unit tests, integration tests against the real binary (some need root, as in

@@ -1,15 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages syscage needs to build, test and benchmark, if any is missing.
-# Usage: scripts/install-deps.sh build|test|bench
+# Usage: scripts/install-deps.sh build|demo|test|bench
 set -eu
 build="libseccomp-dev pkg-config gcc"
-test="$build python3 busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl"
+demo="$build python3"
+test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl"
 bench="$test bubblewrap hyperfine"
 case "${1:-test}" in
   build) want=$build ;;
+  demo) want=$demo ;;
   test) want=$test ;;
   bench) want=$bench ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 build|demo|test|bench" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do
