@@ -56,6 +56,21 @@ pub struct RunArgs {
     /// kernel ABIs; with --strict, refuse unless fully enforced).
     #[arg(long, value_name = "FILE")]
     pub landlock: Option<PathBuf>,
+    /// Run the workload as this user inside the sandbox: UID[:GID] or NAME[:GROUP], names from
+    /// the sandbox root's /etc/passwd and /etc/group; supplementary groups are dropped and HOME
+    /// follows the user. Without GID: the user's primary group, or the uid itself.
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Set an environment variable (NAME=VALUE), or pass the caller's (NAME); repeatable.
+    #[arg(short = 'e', long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// Start from an empty environment (then add --env ones).
+    #[arg(long)]
+    pub clear_env: bool,
+    /// A resource limit, in Docker's spelling: NAME=SOFT[:HARD] (nofile, nproc, core, cpu,
+    /// as, fsize, memlock, stack, ...; "unlimited"); repeatable. The hard limit defaults to SOFT.
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
     /// Refuse to run (exit 125) when any confinement step cannot be applied.
     #[arg(long)]
     pub strict: bool,
@@ -97,6 +112,10 @@ pub fn run(a: RunArgs) -> Result<i32, Error> {
         cwd: a.cwd,
         userns_base: a.userns_base,
         landlock: a.landlock,
+        user: a.user,
+        env: a.env,
+        clear_env: a.clear_env,
+        ulimits: a.ulimit,
         strict: a.strict,
         verbose: a.verbose,
     };

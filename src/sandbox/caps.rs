@@ -82,18 +82,29 @@ pub fn drop_bounding(kept: u64, last: u32) -> Vec<String> {
     }
 }
 
-/// Clears the ambient set and sets effective = permitted = `kept` (as far as permitted allows)
-/// and inheritable = none.
-pub fn drop_to(kept: u64) -> Result<(), SandboxError> {
+/// Sets effective = permitted = `kept` (as far as permitted allows) and clears the ambient
+/// set; with `ambient` (a non-root workload, which loses every other set at exec), `kept` also
+/// goes to the inheritable and ambient sets, otherwise inheritable is emptied.
+pub fn drop_to(kept: u64, ambient: bool) -> Result<(), SandboxError> {
     sys::clear_ambient_caps().map_err(|source| SandboxError::Step {
         step: "clearing the ambient capability set".into(),
         source,
     })?;
     let keep = kept & permitted_mask();
-    sys::set_capabilities(keep, keep, 0).map_err(|source| SandboxError::Step {
+    let inheritable = if ambient { keep } else { 0 };
+    sys::set_capabilities(keep, keep, inheritable).map_err(|source| SandboxError::Step {
         step: "setting the effective, permitted and inheritable capability sets".into(),
         source,
-    })
+    })?;
+    if ambient {
+        for cap in (0..64).filter(|c| keep & (1 << c) != 0) {
+            sys::raise_ambient_cap(cap).map_err(|source| SandboxError::Step {
+                step: format!("raising capability {cap} in the ambient set"),
+                source,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

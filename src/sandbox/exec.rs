@@ -28,10 +28,58 @@ fn cstring(s: &OsStr, what: &str) -> Result<CString, SandboxError> {
         .map_err(|_| SandboxError::Message(format!("{what} {:?} contains a NUL byte", s)))
 }
 
+/// The workload's environment: the caller's (or none with `clear`), then `set` (`K=V`, or `K` to
+/// take K from the caller's), then `home` for HOME unless `set` gave one.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSpec {
+    pub clear: bool,
+    pub set: Vec<String>,
+    pub home: Option<String>,
+}
+
+fn environment(spec: &EnvSpec) -> Result<Vec<(OsString, OsString)>, SandboxError> {
+    let mut env: Vec<(OsString, OsString)> = if spec.clear {
+        Vec::new()
+    } else {
+        std::env::vars_os().collect()
+    };
+    let mut put = |k: OsString, v: OsString| {
+        env.retain(|(old, _)| *old != k);
+        env.push((k, v));
+    };
+    let mut home_set = false;
+    for item in &spec.set {
+        let (k, v) = match item.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (item.as_str(), None),
+        };
+        if k.is_empty() || k.contains('\0') || v.is_some_and(|v| v.contains('\0')) {
+            return Err(SandboxError::Message(format!(
+                "--env {item:?}: expected NAME=VALUE or NAME"
+            )));
+        }
+        home_set |= k == "HOME";
+        match v {
+            Some(v) => put(k.into(), v.into()),
+            // Docker's `-e NAME`: the caller's value, if it has one.
+            None => {
+                if let Some(v) = std::env::var_os(k) {
+                    put(k.into(), v)
+                }
+            }
+        }
+    }
+    if let (Some(home), false) = (&spec.home, home_set) {
+        put("HOME".into(), home.into());
+    }
+    Ok(env)
+}
+
 pub fn prepare(
     command: &[OsString],
     cwd: Option<&Path>,
     host_root: bool,
+    env: &EnvSpec,
 ) -> Result<ExecPlan, SandboxError> {
     let program = command
         .first()
@@ -48,7 +96,7 @@ pub fn prepare(
         .collect::<Result<Vec<_>, _>>()?;
     let mut search_path = OsString::from(DEFAULT_PATH);
     let mut envp = Vec::new();
-    for (k, v) in std::env::vars_os() {
+    for (k, v) in environment(env)? {
         if k == "PATH" {
             search_path = v.clone();
         }

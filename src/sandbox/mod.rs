@@ -9,6 +9,7 @@ pub mod caps;
 pub mod exec;
 pub mod filter;
 pub mod filter_cache;
+pub mod identity;
 pub mod landlock;
 pub mod monitor;
 pub mod mounts;
@@ -71,6 +72,13 @@ pub struct RunConfig {
     pub userns_base: Option<u32>,
     /// A Landlock ruleset (`syscage record --landlock`) to enforce.
     pub landlock: Option<PathBuf>,
+    /// `--user UID[:GID]` or `NAME[:GROUP]`, resolved in the sandbox root's /etc/passwd.
+    pub user: Option<String>,
+    /// `--env`, `--clear-env`.
+    pub env: Vec<String>,
+    pub clear_env: bool,
+    /// `--ulimit NAME=SOFT[:HARD]`.
+    pub ulimits: Vec<String>,
     pub strict: bool,
     pub verbose: bool,
 }
@@ -98,6 +106,8 @@ struct Plan {
     exec: exec::ExecPlan,
     idmap: userns::IdMap,
     landlock: Option<crate::profile::landlock::Ruleset>,
+    user: Option<identity::User>,
+    ulimits: Vec<identity::Ulimit>,
     signals: sys::SignalSet,
     old_mask: sys::SignalSet,
 }
@@ -119,8 +129,42 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
         None => warn("seccomp is disabled (--seccomp unconfined): every syscall is allowed"),
     }
     let mounts = mounts::plan(cfg.rootfs.as_deref(), &cfg.mounts)?;
-    let exec = exec::prepare(&cfg.command, cfg.cwd.as_deref(), cfg.rootfs.is_none())?;
+    let user = match &cfg.user {
+        Some(spec) => Some(identity::user(
+            spec,
+            cfg.rootfs.as_deref().unwrap_or(std::path::Path::new("/")),
+        )?),
+        None => None,
+    };
+    let ulimits = cfg
+        .ulimits
+        .iter()
+        .map(|u| identity::parse_ulimit(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(SandboxError::Message)?;
+    identity::check_ulimits(&ulimits).map_err(SandboxError::Message)?;
+    let env = exec::EnvSpec {
+        clear: cfg.clear_env,
+        set: cfg.env.clone(),
+        // As Docker: HOME follows --user (its passwd entry's home, or /).
+        home: user
+            .as_ref()
+            .map(|u| u.home.clone().unwrap_or_else(|| "/".into())),
+    };
+    let exec = exec::prepare(&cfg.command, cfg.cwd.as_deref(), cfg.rootfs.is_none(), &env)?;
     let idmap = userns::plan(cfg.userns_base);
+    if let Some(u) = &user
+        && u.uid.max(u.gid) >= idmap.inside_ids()
+    {
+        return Err(SandboxError::Message(format!(
+            "--user {}: uid {} / gid {} is not mapped in the sandbox's user namespace, which maps ids 0-{} ({})",
+            cfg.user.as_deref().unwrap_or_default(),
+            u.uid,
+            u.gid,
+            idmap.inside_ids() - 1,
+            idmap.describe()
+        )));
+    }
     let landlock = match &cfg.landlock {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|source| SandboxError::Step {
@@ -147,6 +191,8 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
         exec,
         idmap,
         landlock,
+        user,
+        ulimits,
         signals,
         old_mask,
     };
@@ -382,6 +428,22 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
     })?;
 
     if cfg.verbose {
+        if let Some(u) = &plan.user {
+            report.push(format!(
+                "user: uid {} gid {}, no supplementary groups",
+                u.uid, u.gid
+            ));
+        }
+        for l in &plan.ulimits {
+            let v = |x: u64| {
+                if x == u64::MAX {
+                    "unlimited".to_string()
+                } else {
+                    x.to_string()
+                }
+            };
+            report.push(format!("ulimit {}: {}:{}", l.name, v(l.soft), v(l.hard)));
+        }
         report.push(format!("capabilities: {}", caps::describe(&plan.kept)));
         report.push("no_new_privs: set".into());
         report.push(match &plan.filter {
@@ -418,7 +480,7 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         let _ = sys::close_from(3);
     }
     let _ = caps::drop_bounding(0, plan.last_cap);
-    let _ = caps::drop_to(0);
+    let _ = caps::drop_to(0, false);
     let _ = prctl::set_no_new_privs();
     let _ = prctl::set_dumpable(false);
     if !ns.contains(CloneFlags::CLONE_NEWPID) {
@@ -469,7 +531,18 @@ fn workload(plan: &Plan) -> ! {
             Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: {e}")),
         }
     }
-    if let Err(e) = caps::drop_to(plan.kept.mask) {
+    if let Err(e) = identity::apply_ulimits(&plan.ulimits) {
+        fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));
+    }
+    // The user switch needs CAP_SETUID/CAP_SETGID: before capabilities are dropped. A non-root
+    // user keeps what --cap-add asked for only through the ambient set (as with bwrap).
+    let ambient = plan.user.as_ref().is_some_and(|u| u.uid != 0);
+    if let Some(u) = &plan.user
+        && let Err(e) = identity::switch_to(u, plan.kept.mask != 0)
+    {
+        fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));
+    }
+    if let Err(e) = caps::drop_to(plan.kept.mask, ambient) {
         fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));
     }
     // Seccomp last: nothing syscage does after this needs to be allowed by the profile.

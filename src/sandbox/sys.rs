@@ -185,6 +185,21 @@ pub fn clear_ambient_caps() -> io::Result<()> {
     .map(drop)
 }
 
+/// Adds `cap` to the ambient set (it must be permitted and inheritable).
+pub fn raise_ambient_cap(cap: u32) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check(libc::c_long::from(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+            libc::c_ulong::from(cap),
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    }))?;
+    Ok(())
+}
+
 /// Sets the effective, permitted and inheritable capability sets (low and high words).
 pub fn set_capabilities(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
     #[repr(C)]
@@ -664,6 +679,32 @@ pub fn openat2(
     })?;
     // SAFETY: openat2 returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `getrlimit(resource)`: (soft, hard), `u64::MAX` for RLIM_INFINITY.
+pub fn get_rlimit(resource: libc::__rlimit_resource_t) -> io::Result<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid, writable rlimit.
+    check(libc::c_long::from(unsafe {
+        libc::getrlimit(resource, &mut lim)
+    }))?;
+    Ok((lim.rlim_cur, lim.rlim_max))
+}
+
+/// `setrlimit(resource, {soft, hard})`; `u64::MAX` is RLIM_INFINITY.
+pub fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: lim is a valid rlimit for the call.
+    check(libc::c_long::from(unsafe {
+        libc::setrlimit(resource, &lim)
+    }))?;
+    Ok(())
 }
 
 static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

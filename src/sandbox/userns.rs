@@ -39,6 +39,17 @@ impl IdMap {
         }
     }
 
+    /// The ids 0..n mapped inside (uids and gids alike).
+    pub fn inside_ids(&self) -> u32 {
+        match self {
+            IdMap::Range { count, .. } => *count,
+            IdMap::Subordinate {
+                sub_uid, sub_gid, ..
+            } => 1 + sub_uid.1.min(sub_gid.1),
+            IdMap::Caller { .. } => 1,
+        }
+    }
+
     /// Whether supplementary groups can be cleared inside (not after `setgroups deny`).
     pub fn can_setgroups(&self) -> bool {
         !matches!(self, IdMap::Caller { .. })

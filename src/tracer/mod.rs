@@ -105,7 +105,7 @@ struct Plan {
 pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     // Parent: everything that can fail is checked before the workload starts.
     let program = tracing_filter(cfg.backend)?;
-    let exec = exec::prepare(&cfg.command, None, true)?;
+    let exec = exec::prepare(&cfg.command, None, true, &exec::EnvSpec::default())?;
     let signals = monitor::handled_signals();
     let old_mask = signals.block().map_err(io_step("blocking signals"))?;
     let sigfd = sys::signalfd(&signals).map_err(io_step("creating a signalfd"))?;
