@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod exit;
 pub mod hook;
 pub mod model;
 pub mod output;

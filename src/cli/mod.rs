@@ -10,7 +10,7 @@ use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::exit;
+use crate::exit;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -13,6 +13,7 @@ use libseccomp::{
 use oci_spec::runtime::{Arch, LinuxSeccompFilterFlag, LinuxSeccompOperator};
 
 use super::SandboxError;
+pub use super::compiled::CompiledFilter;
 use super::filter_cache;
 use crate::profile::seccomp::{
     self, Action, ArgCmp, ProfileError, ResolvedFilter, Target, arch_name, known_syscall,
@@ -29,18 +30,6 @@ pub enum SeccompChoice {
     Builtin,
     File(PathBuf),
     Unconfined,
-}
-
-/// A compiled filter ready for `seccomp(SECCOMP_SET_MODE_FILTER)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompiledFilter {
-    pub program: Vec<u8>,
-    /// SECCOMP_FILTER_FLAG_* bits from the profile's `flags`.
-    pub load_flags: u32,
-    /// One line for the report: profile, ABIs, rule count, default action.
-    pub summary: String,
-    /// Warnings to print on every run (unknown fields, syscalls libseccomp does not know).
-    pub warnings: Vec<String>,
 }
 
 /// The seccomp arch of this build, and the target the profile is resolved for.

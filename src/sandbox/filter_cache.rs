@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 
-use super::filter::CompiledFilter;
+use super::compiled::CompiledFilter;
 
 const MAGIC: &[u8] = b"SYSCAGE-BPF-2\n";
 /// Entries kept; the least recently written go first (every syscage build has its own keys).

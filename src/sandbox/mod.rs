@@ -6,6 +6,7 @@
 //! workload drops the last privileges, loads seccomp and execs. `run` reads top to bottom.
 
 pub mod caps;
+pub mod compiled;
 pub mod exec;
 pub mod filter;
 pub mod filter_cache;
@@ -29,7 +30,7 @@ use nix::unistd::{Gid, Pid, Uid};
 pub use filter::SeccompChoice;
 pub use mounts::UserMount;
 
-use crate::error::exit;
+use crate::exit;
 use crate::profile::seccomp::ProfileError;
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::sys::{self, SignalSet};
-use crate::error::exit;
+use crate::exit;
 
 /// Signals that are not forwarded: they cannot be caught, are raised by the process's own faults,
 /// or implement job control on the caller's terminal.

@@ -26,7 +26,7 @@ use nix::sys::socket::{
 };
 use nix::unistd::Pid;
 
-use crate::error::exit;
+use crate::exit;
 use crate::model::Recording;
 use crate::sandbox::sys::{self, SignalSet};
 use crate::sandbox::{SandboxError, exec, monitor};

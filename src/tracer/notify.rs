@@ -52,7 +52,7 @@ pub fn supervise(
         Ok(l) => Some(l),
         Err(e) => {
             let code = super::wait_child(child, sigfd)?;
-            if code == crate::error::exit::SYSCAGE_ERROR {
+            if code == crate::exit::SYSCAGE_ERROR {
                 return Err(e);
             }
             return Ok(code);
