@@ -1,7 +1,9 @@
 # syscage: `make demo` shows it working, `make test` runs every test.
-SYSCAGE := target/release/syscage
+SYSCAGE ?= target/release/syscage
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all build demo test lint bench fuzz static static-test clean
+.PHONY: all build demo test lint bench fuzz static static-test install clean
 
 all: build
 
@@ -50,6 +52,11 @@ fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	cd fuzz && for t in seccomp_profile recording landlock_ruleset hook_state; do \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+# As a distribution package would: $(DESTDIR)$(PREFIX)/bin/syscage, man pages in
+# share/man/man1, bash/zsh/fish completions, and the hooks.d files in share/containers/oci/hooks.d.
+install: build
+	./scripts/install.sh $(SYSCAGE) "$(DESTDIR)" "$(PREFIX)"
 
 clean:
 	cargo clean

@@ -47,6 +47,18 @@ pub enum Command {
     /// OCI bundles.
     #[command(subcommand)]
     Oci(oci::OciCommand),
+    /// Print a shell completion script (bash: source it, or install it as
+    /// /usr/share/bash-completion/completions/syscage).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (syscage.1 and one per subcommand) into DIR (`make install`).
+    #[command(hide = true)]
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +96,22 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Report(args) => profiles::report(args),
         Command::Oci(cmd) => oci::run(cmd),
         Command::Generate(cmd) => generate::run(cmd),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "syscage",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .map(|()| 0)
+                .map_err(|source| crate::Error::Io { path: dir, source })
+        }
         Command::Hook(args) => crate::hook::main(
             std::io::stdin(),
             &crate::hook::HookOptions {
