@@ -190,3 +190,200 @@ fn bad_arguments_are_named() {
     out.assert_code(125);
     assert!(out.stderr.contains("/no/such.rec"), "{}", out.stderr);
 }
+
+/// podman with a test-only containers.conf (its runtime crun without cgroups, the ulimits this
+/// VM allows) in a pure-cgroup2 private mount namespace.
+fn podman(conf: &std::path::Path, args: &[&str]) -> Out {
+    let mut c = runtime_command("podman");
+    c.env("CONTAINERS_CONF", conf).args(args);
+    run_command(c)
+}
+
+/// A busybox image holding the probe and the libraries it loads.
+fn probe_image(dir: &std::path::Path, tag: &str) {
+    let root = dir.join("rootfs");
+    busybox_rootfs(&root);
+    std::fs::copy(probe(), root.join("bin/probe")).unwrap();
+    let ldd = run_command({
+        let mut c = std::process::Command::new("ldd");
+        c.arg(probe());
+        c
+    });
+    for lib in ldd.stdout.split_whitespace().filter(|w| w.starts_with('/')) {
+        let dst = root.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(lib, &dst).unwrap();
+    }
+    let tar = dir.join("rootfs.tar");
+    run_command({
+        let mut c = std::process::Command::new("tar");
+        c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
+        c
+    })
+    .assert_code(0);
+    let conf = dir.join("containers.conf");
+    let out = podman(&conf, &["import", "-q", tar.to_str().unwrap(), tag]);
+    assert_eq!(
+        out.code, 0,
+        "podman import: {} (install podman; .ci/run does)",
+        out.stderr
+    );
+}
+
+/// `generate k8s --pod` output run by a real consumer: `podman kube play` with
+/// `--seccomp-profile-root` runs the Pod under the generated Localhost profile. What the
+/// recording saw works; a syscall it never made (a netlink socket, which podman's own default
+/// profile allows) is denied.
+#[test]
+fn podman_kube_play_runs_the_generated_pod_under_its_profile() {
+    let work = TempDir::new("kube");
+    let name = unique("kube-");
+    let image = format!("localhost/{name}:1");
+    // The test's podman configuration; cgroups: see tests/support/crun-no-cgroups.sh.
+    let conf = work.join("containers.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+             [engine]\ncgroup_manager = \"cgroupfs\"\nruntime = \"nocgroups\"\n\
+             [engine.runtimes]\nnocgroups = [\"{}/tests/support/crun-no-cgroups.sh\"]\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
+    // What the test creates outside its directory, removed at the end whatever happens: the
+    // image, the pause image podman builds for pods (if it was not there), the pods' parent
+    // cgroup (likewise).
+    let images_now = || -> Vec<String> {
+        podman(&conf, &["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .stdout
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let images_before = images_now();
+    let cgroup_parent_existed = run_command({
+        let mut c = std::process::Command::new(cgroup2_ns());
+        c.args(["test", "-d", "/sys/fs/cgroup/libpod_parent"]);
+        c
+    })
+    .code
+        == 0;
+    struct Cleanup<'a> {
+        conf: std::path::PathBuf,
+        image: String,
+        images_before: Vec<String>,
+        images_now: &'a dyn Fn() -> Vec<String>,
+        yaml: std::path::PathBuf,
+        cgroup_parent: bool,
+    }
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            let _ = podman(&self.conf, &["kube", "down", self.yaml.to_str().unwrap()]);
+            let _ = podman(&self.conf, &["rmi", "-f", &self.image]);
+            // The pause image podman builds for the pod's infra container, if it was not there.
+            for i in (self.images_now)() {
+                if i.starts_with("localhost/podman-pause:") && !self.images_before.contains(&i) {
+                    let _ = podman(&self.conf, &["rmi", "-f", &i]);
+                }
+            }
+            if self.cgroup_parent {
+                let mut c = std::process::Command::new(cgroup2_ns());
+                c.args(["rmdir", "/sys/fs/cgroup/libpod_parent"]);
+                let _ = c.output();
+            }
+        }
+    }
+    let yaml = work.join("pod.yaml");
+    let _cleanup = Cleanup {
+        conf: conf.clone(),
+        image: image.clone(),
+        images_before,
+        images_now: &images_now,
+        yaml: yaml.clone(),
+        cgroup_parent: !cgroup_parent_existed,
+    };
+    probe_image(work.path(), &image);
+
+    // Record the probe doing getppid, then generate the resources, the Pod and the node's file.
+    let recorded = work.join("probe.json");
+    let p = probe();
+    syscage_run(&[
+        "record",
+        "-q",
+        "-o",
+        recorded.to_str().unwrap(),
+        "--",
+        p.to_str().unwrap(),
+        "syscall",
+        "getppid",
+    ])
+    .assert_code(0);
+    let seccomp_root = work.join("seccomp");
+    syscage_run(&[
+        "generate",
+        "k8s",
+        "--name",
+        &name,
+        "--seccomp",
+        recorded.to_str().unwrap(),
+        "--pod",
+        &image,
+        "--restart-policy",
+        "Never",
+        "--localhost-dir",
+        seccomp_root.to_str().unwrap(),
+        // podman 4.x reads only the first component of the annotation's path.
+        "--localhost-profile",
+        &format!("{name}.json"),
+        "-o",
+        yaml.to_str().unwrap(),
+        "--",
+        "/bin/probe",
+        "syscall",
+        "getppid",
+        "netlink",
+    ])
+    .assert_code(0);
+    assert!(seccomp_root.join(format!("{name}.json")).is_file());
+
+    let play = |file: &std::path::Path| -> String {
+        let out = podman(
+            &conf,
+            &[
+                "kube",
+                "play",
+                "--seccomp-profile-root",
+                seccomp_root.to_str().unwrap(),
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.code, 0, "podman kube play: {}", out.stderr);
+        let ctr = format!("{name}-{name}");
+        podman(&conf, &["wait", &ctr]).assert_code(0);
+        let logs = podman(&conf, &["logs", &ctr]);
+        podman(&conf, &["kube", "down", file.to_str().unwrap()]).assert_code(0);
+        logs.stdout
+    };
+    let logs = play(&yaml);
+    assert!(logs.contains("getppid: ok"), "{logs}");
+    assert!(
+        logs.contains("netlink: EPERM"),
+        "the generated profile must deny it: {logs}"
+    );
+
+    // Control: the same Pod without the Localhost profile (podman's default profile applies).
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    let control = work.join("control.yaml");
+    std::fs::write(
+        &control,
+        text.lines()
+            .filter(|l| !l.contains("container.seccomp.security.alpha.kubernetes.io"))
+            .filter(|l| !l.trim_start().starts_with("annotations:"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    let logs = play(&control);
+    assert!(logs.contains("netlink: ok"), "control: {logs}");
+}

@@ -45,6 +45,29 @@ pub struct K8sArgs {
     /// Also write the securityContext alone (YAML) to this file.
     #[arg(long, value_name = "FILE")]
     pub security_context: Option<PathBuf>,
+    /// Also a Pod running IMAGE (the container named --name) under the profile, with the
+    /// restricted securityContext; its command is what follows `--`.
+    #[arg(long, value_name = "IMAGE")]
+    pub pod: Option<String>,
+    /// The Pod's container user (runAsNonRoot needs one that is not 0).
+    #[arg(long, value_name = "UID", default_value_t = 65534, requires = "pod")]
+    pub pod_user: u32,
+    /// The Pod's restartPolicy (Always, OnFailure or Never); Kubernetes' default when absent.
+    #[arg(long, value_name = "POLICY", requires = "pod")]
+    pub restart_policy: Option<String>,
+    /// Also write the seccomp profile where a kubelet (or `podman kube play
+    /// --seccomp-profile-root DIR`) finds the Pod's Localhost profile: DIR/PATH (see
+    /// --localhost-profile).
+    #[arg(long, value_name = "DIR")]
+    pub localhost_dir: Option<PathBuf>,
+    /// The Pod's Localhost profile path beneath the node's seccomp root. Default: where the
+    /// Security Profiles Operator installs it, operator/NAMESPACE/NAME.json. podman kube play
+    /// (4.x) reads only the first component of the path: give it a flat NAME.json.
+    #[arg(long, value_name = "PATH")]
+    pub localhost_profile: Option<String>,
+    /// The Pod's container command and arguments.
+    #[arg(last = true, value_name = "CMD", requires = "pod")]
+    pub command: Vec<String>,
 }
 
 fn valid_name(n: &str) -> bool {
@@ -117,6 +140,49 @@ pub fn run(cmd: GenerateCommand) -> Result<i32, Error> {
         }
         (None, None) => return Err(Error::Usage("--seccomp or --recording is required".into())),
     };
+    if let Some(r) = &a.restart_policy
+        && !["Always", "OnFailure", "Never"].contains(&r.as_str())
+    {
+        return Err(Error::Usage(format!(
+            "--restart-policy {r}: expected Always, OnFailure or Never"
+        )));
+    }
+    let localhost = a
+        .localhost_profile
+        .clone()
+        .unwrap_or_else(|| k8s::localhost_profile(&a.name, ns));
+    let descending = std::path::Path::new(&localhost)
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if localhost.is_empty() || !descending {
+        return Err(Error::Usage(format!(
+            "--localhost-profile {localhost:?}: must be a descending relative path"
+        )));
+    }
+    if let Some(image) = &a.pod {
+        docs.push(k8s::pod(
+            &a.name,
+            ns,
+            &k8s::PodSpec {
+                image,
+                localhost_profile: &localhost,
+                command: &a.command,
+                run_as_user: a.pod_user,
+                restart_policy: a.restart_policy.as_deref(),
+                apparmor: a.apparmor,
+            },
+        ));
+    }
+    if let Some(dir) = &a.localhost_dir {
+        let path = dir.join(&localhost);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+        output::write_atomic(&path, generate::to_json(&profile).as_bytes())?;
+    }
     let (cr, warnings) = k8s::seccomp_profile(&a.name, ns, &profile);
     for w in warnings {
         eprintln!("syscage: warning: {w}");

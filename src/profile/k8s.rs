@@ -159,12 +159,60 @@ pub fn security_context(name: &str, namespace: Option<&str>, apparmor: bool) -> 
         "allowPrivilegeEscalation": false,
         "readOnlyRootFilesystem": true,
         "capabilities": { "drop": ["ALL"] },
-        "seccompProfile": { "type": "Localhost", "localhostProfile": format!("operator/{ns}/{name}.json") },
+        "seccompProfile": { "type": "Localhost", "localhostProfile": localhost_profile(name, Some(ns)) },
     });
     if apparmor {
         sc["appArmorProfile"] = json!({ "type": "Localhost", "localhostProfile": name });
     }
     json!({ "securityContext": sc })
+}
+
+/// The Localhost profile path of `name`: where the Security Profiles Operator installs it
+/// beneath the kubelet's seccomp root (`/var/lib/kubelet/seccomp`).
+pub fn localhost_profile(name: &str, namespace: Option<&str>) -> String {
+    format!("operator/{}/{name}.json", namespace.unwrap_or("default"))
+}
+
+/// What a Pod manifest runs.
+#[derive(Debug, Clone)]
+pub struct PodSpec<'a> {
+    pub image: &'a str,
+    /// The Localhost profile's path beneath the node's seccomp root.
+    pub localhost_profile: &'a str,
+    pub command: &'a [String],
+    pub run_as_user: u32,
+    pub restart_policy: Option<&'a str>,
+    pub apparmor: bool,
+}
+
+/// A Pod running one container named `name` under the restricted securityContext with the
+/// Localhost profile. The same profile is also named by the older per-container annotations,
+/// which `podman kube play` (4.x) and pre-1.19 kubelets read; Kubernetes checks that they agree
+/// with the fields.
+pub fn pod(name: &str, namespace: Option<&str>, spec: &PodSpec) -> Value {
+    let mut sc = security_context(name, namespace, spec.apparmor)["securityContext"].clone();
+    sc["runAsUser"] = json!(spec.run_as_user);
+    sc["seccompProfile"]["localhostProfile"] = json!(spec.localhost_profile);
+    let mut container = json!({ "name": name, "image": spec.image });
+    if !spec.command.is_empty() {
+        container["command"] = json!(spec.command);
+    }
+    container["securityContext"] = sc;
+    let mut meta = metadata(name, namespace);
+    let mut ann = json!({
+        format!("container.seccomp.security.alpha.kubernetes.io/{name}"):
+            format!("localhost/{}", spec.localhost_profile),
+    });
+    if spec.apparmor {
+        ann[format!("container.apparmor.security.beta.kubernetes.io/{name}")] =
+            json!(format!("localhost/{name}"));
+    }
+    meta["annotations"] = ann;
+    let mut pod_spec = json!({ "containers": [container] });
+    if let Some(r) = spec.restart_policy {
+        pod_spec["restartPolicy"] = json!(r);
+    }
+    json!({ "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec })
 }
 
 fn scalar(v: &Value) -> String {
@@ -245,6 +293,37 @@ mod tests {
             y,
             "a:\n  b:\n  - 1\n  - \"x: y\"\n  - c: true\n    d: []\n  e: {}\n\"f g\": \"h\"\n"
         );
+    }
+
+    #[test]
+    fn pod_with_the_profile_in_fields_and_annotations() {
+        let cmd = vec!["/app".to_string(), "--serve".to_string()];
+        let p = pod(
+            "web",
+            Some("prod"),
+            &PodSpec {
+                image: "example.com/web:1",
+                localhost_profile: &localhost_profile("web", Some("prod")),
+                command: &cmd,
+                run_as_user: 1000,
+                restart_policy: Some("Never"),
+                apparmor: false,
+            },
+        );
+        let c = &p["spec"]["containers"][0];
+        assert_eq!(c["image"], "example.com/web:1");
+        assert_eq!(c["command"], json!(["/app", "--serve"]));
+        assert_eq!(c["securityContext"]["runAsUser"], 1000);
+        assert_eq!(
+            c["securityContext"]["seccompProfile"]["localhostProfile"],
+            "operator/prod/web.json"
+        );
+        assert_eq!(
+            p["metadata"]["annotations"]["container.seccomp.security.alpha.kubernetes.io/web"],
+            "localhost/operator/prod/web.json"
+        );
+        assert_eq!(p["spec"]["restartPolicy"], "Never");
+        assert!(to_yaml(&p).contains("kind: \"Pod\""));
     }
 
     #[test]
