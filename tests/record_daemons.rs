@@ -43,6 +43,12 @@ fn a_background_job_that_outlives_the_first_process_is_recorded() {
             recorded_names(&rec).contains(&("x86_64".into(), "socket".into())),
             "{backend}"
         );
+        // Why it goes on: said once, on stderr.
+        assert!(
+            out.stderr.contains("recording the 1 process it left"),
+            "{}",
+            out.stderr
+        );
     }
 }
 

@@ -113,6 +113,7 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
             UntilArg::Last => crate::sandbox::monitor::Until::LastExits,
             UntilArg::First => crate::sandbox::monitor::Until::FirstExits,
         },
+        quiet: a.quiet,
     })?;
     let Some(rec) = outcome.recording else {
         if !a.quiet {

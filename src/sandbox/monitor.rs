@@ -161,17 +161,20 @@ fn signal_rest(sig: libc::c_int, all: bool, whole_ns: bool) -> usize {
 
 /// The recorder's init: forwards signals to the first process while it lives, reaps everything,
 /// and returns the first process's exit code once the recording is over (`until`). Stop signals
-/// that arrive after the first process exited go to every process left.
+/// that arrive after the first process exited go to every process left. With `notes`, says on
+/// stderr when the recording goes on after the first process.
 pub fn supervise_tree(
     first: Pid,
     set: &SignalSet,
     until: Until,
     whole_ns: bool,
+    notes: bool,
 ) -> std::io::Result<i32> {
     let mut first_code = None;
     // The stop signal asked for, and when the processes left after the first got it.
     let mut stop: Option<libc::c_int> = None;
     let mut rest_told: Option<Instant> = None;
+    let mut noted = None;
     loop {
         // Reap whatever has exited.
         let all_gone = loop {
@@ -195,6 +198,18 @@ pub fn supervise_tree(
         };
         if all_gone {
             return Ok(first_code.unwrap_or(exit::SYSCAGE_ERROR));
+        }
+        if let (Some(code), Until::LastExits, true, None) = (first_code, until, notes, noted) {
+            let left = descendants().len().saturating_sub(1);
+            let (n, it) = if left == 1 {
+                ("1 process".to_string(), "it exits")
+            } else {
+                (format!("{left} processes"), "they exit")
+            };
+            eprintln!(
+                "syscage: the workload's first process exited with status {code}; recording the {n} it left until {it} (Ctrl-C ends the recording; --until first stops them instead)"
+            );
+            noted = Some(());
         }
         if first_code.is_some() && until == Until::FirstExits {
             let n = signal_rest(libc::SIGKILL, true, whole_ns);

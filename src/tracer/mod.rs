@@ -48,6 +48,8 @@ pub struct RecordConfig {
     pub scope: Scope,
     /// When the recording ends: when the last process exits (default) or the first.
     pub until: monitor::Until,
+    /// No notes on stderr (the summary's `--quiet`).
+    pub quiet: bool,
 }
 
 /// What a recording run produced.
@@ -301,8 +303,14 @@ fn init_steps(
     drop(sock);
     // Recorded until the last process of the workload exits (or the first, on request): a
     // daemon's fork or a background job is part of the workload.
-    let code = monitor::supervise_tree(workload, &plan.signals, plan.cfg.until, namespaced)
-        .unwrap_or(exit::SYSCAGE_ERROR);
+    let code = monitor::supervise_tree(
+        workload,
+        &plan.signals,
+        plan.cfg.until,
+        namespaced,
+        !plan.cfg.quiet,
+    )
+    .unwrap_or(exit::SYSCAGE_ERROR);
     sys::exit_now(code)
 }
 
