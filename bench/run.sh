@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${SYSCAGE_CGROUP2_NS:-}" ]; then
   SYSCAGE_CGROUP2_NS=1 exec ./scripts/cgroup2-ns.sh "$0" "$@"
 fi
-# SECTIONS="startup record" by default; pick one with SECTIONS=record.
-SECTIONS=${SECTIONS:-startup record}
+# SECTIONS="startup record hook" by default; pick one with SECTIONS=record.
+SECTIONS=${SECTIONS:-startup record hook}
 S=$(realpath "${1:-target/release/syscage}")
 RUNS=${RUNS:-300}
 cargo build --release --examples -q
@@ -94,6 +94,50 @@ for i, name in enumerate(names, 1):
     u = res["untraced"]
     s, n, p = res["strace -f"], res["syscage record (notify)"], res["syscage record (ptrace)"]
     print(f"| {name} | {u:.0f} | {s:.0f} ({s/u:.1f}x) | {n:.0f} ({n/u:.2f}x) | {p:.0f} ({p/u:.1f}x) | {(n-u)/(s-u):.2f} |")
+PY
+}
+
+# --- the OCI hook --------------------------------------------------------------------------------
+# A crun container running `busybox find /usr/lib -type f` (host /usr bound read-only): without the
+# hook, recording through `syscage hook`, and with the hook listed twice (both hooks.d files
+# matching) - which must cost no more than once.
+hook() {
+HRUNS=${HRUNS:-10}
+b="$W/hookb"; mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/usr" "$W/hookout"
+cp /bin/busybox "$b/rootfs/bin/busybox"
+(cd "$b" && crun spec)
+for variant in none once twice; do
+  python3 - "$b/config.json" "$b/$variant.json" "$S" "$W/hookout" "$variant" <<'PY'
+import json, sys
+src, dst, s, out, variant = sys.argv[1:6]
+c = json.load(open(src))
+c["process"].update(args=["/bin/busybox", "find", "/usr/lib", "-type", "f"], terminal=False)
+c["root"] = {"path": "rootfs", "readonly": True}
+c["mounts"].append({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]})
+h = {"path": s, "args": ["syscage", "hook", "--output-dir", out]}
+n = {"none": 0, "once": 1, "twice": 2}[variant]
+if n:
+    c["hooks"] = {"createRuntime": [h] * n, "poststop": [h] * n}
+    c["annotations"] = {"io.syscage.record": "find.json", "io.containers.trace-syscall": "of:find2.json"}
+json.dump(c, open(dst, "w"), indent=1)
+PY
+done
+for variant in none once twice; do
+  cp "$b/$variant.json" "$b/config.json"
+  hyperfine -N --warmup 1 --runs "$HRUNS" --export-json "$W/hook-$variant.json" \
+    -n "crun, hook: $variant" "sh -c 'exec crun --cgroup-manager=disabled run -b $b hb-$variant-$$ >/dev/null'" >/dev/null
+done
+python3 - "$W" <<'PY'
+import json, statistics, sys
+w = sys.argv[1]
+med = {}
+for v in ("none", "once", "twice"):
+    r = json.load(open(f"{w}/hook-{v}.json"))["results"][0]
+    med[v] = statistics.median(r["times"]) * 1000
+print("| crun container, `busybox find /usr/lib -type f` | median ms | vs no hook |")
+print("|---|---|---|")
+for v, label in (("none", "no hook"), ("once", "syscage hook (ptrace)"), ("twice", "syscage hook listed twice")):
+    print(f"| {label} | {med[v]:.0f} | {med[v]/med['none']:.2f}x |")
 PY
 }
 
