@@ -45,7 +45,8 @@ fn a_background_job_that_outlives_the_first_process_is_recorded() {
         );
         // Why it goes on: said on stderr (the subshell may have forked its sleep already).
         assert!(
-            out.stderr.contains("first process exited with status 0; recording the")
+            out.stderr
+                .contains("first process exited with status 0; recording the")
                 && out.stderr.contains("it left until"),
             "{}",
             out.stderr
