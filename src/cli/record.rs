@@ -12,7 +12,11 @@ use crate::tracer::{self, Backend, RecordConfig, Scope};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BackendArg {
-    /// seccomp user notification (fastest stop-based backend)
+    /// eBPF where it can load (root or CAP_BPF+CAP_PERFMON, kernel BTF), otherwise notify
+    Auto,
+    /// eBPF: syscalls counted in the kernel, no stop per syscall (root, kernel BTF)
+    Ebpf,
+    /// seccomp user notification (fastest stop-based backend; works unprivileged)
     Notify,
     /// ptrace with SECCOMP_RET_TRACE (for workloads that use a seccomp notify listener themselves)
     Ptrace,
@@ -32,7 +36,7 @@ pub struct RecordArgs {
     /// Where to write the seccomp profile (Docker/OCI JSON).
     #[arg(short = 'o', long = "output", value_name = "PROFILE.json")]
     pub output: PathBuf,
-    #[arg(long, value_enum, default_value = "notify")]
+    #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendArg,
     /// When the recording ends. With `last`, Ctrl-C or SIGTERM to syscage still ends it: the
     /// signal goes to the first process, then to every process left, which are killed 5 s
@@ -101,6 +105,8 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     let outcome = tracer::record(&RecordConfig {
         command: a.command,
         backend: match a.backend {
+            BackendArg::Auto => Backend::Auto,
+            BackendArg::Ebpf => Backend::Ebpf,
             BackendArg::Notify => Backend::Notify,
             BackendArg::Ptrace => Backend::Ptrace,
         },
@@ -114,7 +120,11 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
             UntilArg::First => crate::sandbox::monitor::Until::FirstExits,
         },
         quiet: a.quiet,
+        needs_arguments: a.args || a.landlock.is_some() || a.apparmor.is_some(),
     })?;
+    for loss in &outcome.losses {
+        eprintln!("syscage: warning: {loss}");
+    }
     let Some(rec) = outcome.recording else {
         if !a.quiet {
             eprintln!("syscage: the workload did not start; no profile written");
@@ -136,10 +146,12 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     if !a.quiet {
         let abis: Vec<&str> = summary.abis.iter().map(|x| x.as_str()).collect();
         eprintln!(
-            "syscage: recorded {} syscalls ({} calls; ABIs: {}); profile allows {} ({} from the {} runtime base{}), ENOSYS for {} unused libc fallbacks; written to {}",
+            "syscage: recorded {} syscalls ({} calls; ABIs: {}) with the {} backend ({}); profile allows {} ({} from the {} runtime base{}), ENOSYS for {} unused libc fallbacks; written to {}",
             summary.recorded,
             rec.total_calls(),
             abis.join(", "),
+            outcome.backend.name(),
+            outcome.backend_reason,
             summary.allowed,
             summary.from_base,
             a.runtime,

@@ -7,6 +7,8 @@
 //! seccomp user notification (default) and ptrace with `SECCOMP_RET_TRACE`.
 
 pub mod attach;
+#[cfg(feature = "ebpf")]
+pub mod ebpf;
 pub mod events;
 mod memory;
 mod notify;
@@ -34,11 +36,26 @@ pub use events::Scope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
+    /// eBPF where it can load (root, kernel BTF, a build with the `ebpf` feature), else notify.
+    Auto,
+    /// eBPF: counted in the kernel, no stop per syscall.
+    Ebpf,
     /// seccomp user notification: one round trip to syscage per syscall, no ptrace.
     #[default]
     Notify,
     /// ptrace with a `SECCOMP_RET_TRACE` filter: for workloads that use a notify listener themselves.
     Ptrace,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Ebpf => "ebpf",
+            Backend::Notify => "notify",
+            Backend::Ptrace => "ptrace",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +67,8 @@ pub struct RecordConfig {
     pub until: monitor::Until,
     /// No notes on stderr (the summary's `--quiet`).
     pub quiet: bool,
+    /// Argument values and paths are wanted (`--args`, `--landlock`, `--apparmor`).
+    pub needs_arguments: bool,
 }
 
 /// What a recording run produced.
@@ -58,16 +77,21 @@ pub struct Outcome {
     pub recording: Option<Recording>,
     /// The workload's status as syscage exits with it.
     pub exit_code: i32,
+    /// The backend that recorded, and why it was chosen.
+    pub backend: Backend,
+    pub backend_reason: String,
+    /// What the backend could not keep (kernel buffers, tables), one line each.
+    pub losses: Vec<String>,
 }
 
-fn step(what: &str) -> impl FnOnce(nix::errno::Errno) -> SandboxError + '_ {
+pub(crate) fn step(what: &str) -> impl FnOnce(nix::errno::Errno) -> SandboxError + '_ {
     move |e| SandboxError::Step {
         step: what.to_string(),
         source: e.into(),
     }
 }
 
-fn io_step(what: &str) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {
+pub(crate) fn io_step(what: &str) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {
     move |source| SandboxError::Step {
         step: what.to_string(),
         source,
@@ -81,8 +105,9 @@ fn tracing_filter(backend: Backend) -> Result<Vec<u8>, SandboxError> {
         SandboxError::Message(format!("building the tracing filter: {e}"))
     };
     let action = match backend {
-        Backend::Notify => ScmpAction::Notify,
         Backend::Ptrace => ScmpAction::Trace(0),
+        // eBPF needs no filter in the workload (the program is never loaded then).
+        _ => ScmpAction::Notify,
     };
     let mut ctx = ScmpFilterContext::new(action).map_err(fail)?;
     // i386 (int 0x80, 32-bit programs) and x32 are recorded too, not killed.
@@ -103,10 +128,64 @@ struct Plan {
     old_mask: SignalSet,
 }
 
+#[cfg(feature = "ebpf")]
+type Probe = ebpf::Probe;
+#[cfg(not(feature = "ebpf"))]
+type Probe = std::convert::Infallible;
+
+/// The backend to record with, its eBPF program loaded and attached if it is eBPF, and why.
+fn choose_backend(cfg: &RecordConfig) -> Result<(Backend, Option<Probe>, String), SandboxError> {
+    let filter_scope = cfg.scope == Scope::AfterFilterLoad;
+    if cfg.needs_arguments && cfg.backend == Backend::Auto {
+        return Ok((
+            Backend::Notify,
+            None,
+            "auto: argument values and paths are recorded by the notify backend".into(),
+        ));
+    }
+    if cfg.needs_arguments && cfg.backend == Backend::Ebpf {
+        return Err(SandboxError::Message(
+            "--backend ebpf does not record argument values or paths yet: use --backend notify with --args, --landlock or --apparmor".into(),
+        ));
+    }
+    #[cfg(feature = "ebpf")]
+    let load = ebpf::Probe::load;
+    #[cfg(not(feature = "ebpf"))]
+    let load = || -> Result<Probe, String> {
+        Err("this syscage was built without the ebpf feature".into())
+    };
+    match cfg.backend {
+        Backend::Auto if filter_scope => Ok((Backend::Notify, None, "auto".into())),
+        Backend::Auto => match load() {
+            Ok(p) => Ok((
+                Backend::Ebpf,
+                Some(p),
+                "auto: root and the kernel's BTF".into(),
+            )),
+            Err(why) => Ok((Backend::Notify, None, format!("auto: eBPF unavailable: {why}"))),
+        },
+        Backend::Ebpf if filter_scope => Err(SandboxError::Message(
+            "--backend ebpf cannot scope a recording to after a filter load".into(),
+        )),
+        Backend::Ebpf => load()
+            .map(|p| (Backend::Ebpf, Some(p), "requested".into()))
+            .map_err(|why| SandboxError::Message(format!("--backend ebpf: {why}"))),
+        other => Ok((other, None, "requested".into())),
+    }
+}
+
 /// Records `cfg.command`. The workload's exit status comes back in the outcome.
 pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     // Parent: everything that can fail is checked before the workload starts.
-    let program = tracing_filter(cfg.backend)?;
+    let (backend, probe, backend_reason) = choose_backend(cfg)?;
+    let mut cfg = cfg.clone();
+    cfg.backend = backend;
+    let cfg = &cfg;
+    let program = if backend == Backend::Ebpf {
+        Vec::new()
+    } else {
+        tracing_filter(backend)?
+    };
     let exec = exec::prepare(&cfg.command, None, true, &exec::EnvSpec::default())?;
     let signals = monitor::handled_signals();
     let old_mask = signals.block().map_err(io_step("blocking signals"))?;
@@ -188,21 +267,41 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
         return Ok(Outcome {
             recording: None,
             exit_code: code,
+            backend,
+            backend_reason,
+            losses: Vec::new(),
         });
     };
-    let mut recorder = events::Recorder::new(cfg.scope);
-    let code = match cfg.backend {
-        Backend::Notify => notify::supervise(child, &pidfd, fd_no, &sigfd, &mut recorder)?,
-        Backend::Ptrace => ptrace::supervise(child, &pidfd, &sock, &mut recorder)?,
-    };
-    let command = cfg
+    let command: Vec<String> = cfg
         .command
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    #[cfg(feature = "ebpf")]
+    if let Some(probe) = probe {
+        let (code, rec, losses) =
+            ebpf::supervise(child, &pidfd, &sock, &sigfd, probe, command)?;
+        return Ok(Outcome {
+            recording: Some(rec),
+            exit_code: code,
+            backend,
+            backend_reason,
+            losses: losses.describe(),
+        });
+    }
+    #[cfg(not(feature = "ebpf"))]
+    drop(probe);
+    let mut recorder = events::Recorder::new(cfg.scope);
+    let code = match cfg.backend {
+        Backend::Ptrace => ptrace::supervise(child, &pidfd, &sock, &mut recorder)?,
+        _ => notify::supervise(child, &pidfd, fd_no, &sigfd, &mut recorder)?,
+    };
     Ok(Outcome {
         recording: Some(recorder.finish(command)),
         exit_code: code,
+        backend,
+        backend_reason,
+        losses: Vec::new(),
     })
 }
 
@@ -370,14 +469,18 @@ fn workload(plan: &Plan, sock: &OwnedFd) -> ! {
     }
     let mut flags = 0;
     match plan.cfg.backend {
-        Backend::Notify => flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-        // Wait until the supervisor is attached: a traced syscall without a tracer fails.
-        Backend::Ptrace => {
+        // Wait until the supervisor is attached (a traced syscall without a tracer fails), or
+        // until it tracks this process (eBPF: its exec starts the recording).
+        Backend::Ptrace | Backend::Ebpf => {
             let mut go = [0u8];
             if nix::unistd::read(sock, &mut go) != Ok(1) {
                 sys::exit_now(exit::SYSCAGE_ERROR);
             }
         }
+        _ => flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    }
+    if plan.cfg.backend == Backend::Ebpf {
+        exec::exec(&plan.exec, &path)
     }
     // Last step: from here on every syscall is the workload's.
     if let Err(e) = sys::load_seccomp_filter(&plan.program, flags) {

@@ -1,0 +1,66 @@
+//! The recording loop of the eBPF backend: release the workload once its first process is
+//! tracked, follow the ring buffer while it runs, forward signals, and read the counts when the
+//! recorder's init has exited.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::unistd::Pid;
+
+use super::attribution::Attribution;
+use super::{Losses, Probe};
+use crate::model::Recording;
+use crate::sandbox::SandboxError;
+use crate::sandbox::sys;
+use crate::tracer::{io_step, reaped, step};
+
+/// The name of a process's new image: its /proc exe link while it lives, the exec's argument
+/// otherwise. syscage's own binary is the workload's starter, as with the other backends.
+fn exe_of(tgid: u32, filename: &str) -> String {
+    std::fs::read_link(format!("/proc/{tgid}/exe"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| filename.to_string())
+}
+
+/// Records until the init exits; returns its exit code, the recording and what was lost.
+pub fn supervise(
+    child: Pid,
+    pidfd: &OwnedFd,
+    sock: &OwnedFd,
+    sigfd: &OwnedFd,
+    mut probe: Probe,
+    command: Vec<String>,
+) -> Result<(i32, Recording, Losses), SandboxError> {
+    let pid = sys::pidfd_pid(pidfd).map_err(io_step("finding the workload's pid"))?;
+    probe.track(pid as u32).map_err(SandboxError::Message)?;
+    nix::unistd::write(sock, b"G").map_err(step("releasing the workload"))?;
+    let mut attr = Attribution::new(pid as u32);
+    let code = loop {
+        if let Some(code) = reaped(child)? {
+            break code;
+        }
+        let (events, signal) = {
+            let mut fds = [
+                PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(probe.events_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(step("poll")(e)),
+            }
+            let ready = |f: &PollFd| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+            (ready(&fds[1]), ready(&fds[0]))
+        };
+        if events {
+            probe.drain(&mut attr, &exe_of);
+        }
+        if signal {
+            let sig = sys::signalfd_read(sigfd).map_err(io_step("reading signals"))?;
+            if sig != libc::SIGCHLD {
+                let _ = sys::send_signal(child.as_raw(), sig);
+            }
+        }
+    };
+    let (counts, losses) = probe.finish(&mut attr).map_err(SandboxError::Message)?;
+    Ok((code, attr.finish(&counts, command), losses))
+}
