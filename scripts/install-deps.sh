@@ -2,7 +2,8 @@
 # Installs the Debian packages syscage needs to build, test and benchmark, if any is missing.
 # Usage: scripts/install-deps.sh build|demo|test|bench
 set -eu
-build="libseccomp-dev pkg-config gcc"
+# clang and libbpf-dev (bpf_helpers.h) build the eBPF recorder (build.rs).
+build="libseccomp-dev pkg-config gcc clang libbpf-dev"
 demo="$build python3"
 test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl"
 bench="$test bubblewrap hyperfine"
