@@ -23,7 +23,7 @@ fn record_probe(dir: &TempDir, backend: &str, probe_args: &[&str]) -> std::path:
 #[test]
 fn a_recorded_probe_cannot_make_one_extra_syscall() {
     let dir = TempDir::new("sec");
-    for backend in ["notify", "ptrace"] {
+    for backend in ["notify", "ptrace", "ebpf"] {
         // Benign mode: one harmless syscall. Each attack mode differs by exactly one syscall.
         let profile = record_probe(&dir, backend, &["syscall", "getppid"]);
         let benign = probe_run(
@@ -77,28 +77,34 @@ fn a_recorded_probe_cannot_make_one_extra_syscall() {
 #[test]
 fn int80_is_recorded_under_its_i386_name_and_its_abi() {
     let dir = TempDir::new("i386");
-    let rec = dir.join("r.json");
     let profile = dir.join("p.json");
-    let mut c = clean_command(syscage());
-    c.args(["record", "-q", "-o"])
-        .arg(&profile)
-        .arg("--recording")
-        .arg(&rec)
-        .arg("--")
-        .arg(probe())
-        .args(["int80", "getpid", "getppid"]);
-    run_command(c).assert_code(0);
-    let names = recorded_names(&rec);
-    // i386 20 and 64 are getpid and getppid; the x86_64 table would say writev and semget.
-    assert!(
-        names.contains(&("i386".into(), "getpid".into())),
-        "{names:?}"
-    );
-    assert!(
-        names.contains(&("i386".into(), "getppid".into())),
-        "{names:?}"
-    );
-    assert!(!names.contains(&("i386".into(), "writev".into())));
+    let mut sets = Vec::new();
+    for backend in ["ebpf", "notify", "ptrace"] {
+        let rec = dir.join(&format!("{backend}.rec"));
+        let mut c = clean_command(syscage());
+        c.args(["record", "-q", "--backend", backend, "-o"])
+            .arg(&profile)
+            .arg("--recording")
+            .arg(&rec)
+            .arg("--")
+            .arg(probe())
+            .args(["int80", "getpid", "getppid"]);
+        run_command(c).assert_code(0);
+        let names = recorded_names(&rec);
+        // i386 20 and 64 are getpid and getppid; the x86_64 table would say writev and semget.
+        assert!(
+            names.contains(&("i386".into(), "getpid".into())),
+            "{backend}: {names:?}"
+        );
+        assert!(
+            names.contains(&("i386".into(), "getppid".into())),
+            "{backend}: {names:?}"
+        );
+        assert!(!names.contains(&("i386".into(), "writev".into())));
+        sets.push(names);
+    }
+    assert_eq!(sets[0], sets[1], "ebpf and notify record the same set");
+    assert_eq!(sets[1], sets[2], "notify and ptrace record the same set");
     let text = std::fs::read_to_string(&profile).unwrap();
     assert!(
         text.contains("SCMP_ARCH_X86\""),
@@ -118,7 +124,7 @@ fn int80_is_recorded_under_its_i386_name_and_its_abi() {
 #[test]
 fn killing_syscage_mid_recording_leaves_no_workload_behind() {
     let dir = TempDir::new("kill");
-    for (i, backend) in ["notify", "ptrace"].iter().enumerate() {
+    for (i, backend) in ["notify", "ptrace", "ebpf"].iter().enumerate() {
         let marker = format!("{}.{}5", 70000 + std::process::id() % 9000, i);
         let _guard = KillOnDrop(marker.clone());
         let mut child = clean_command(syscage())
@@ -160,7 +166,7 @@ fn signals_are_forwarded_and_statuses_pass_through() {
     let dir = TempDir::new("sig");
     let p = dir.join("p.json");
     let ps = p.to_str().unwrap();
-    for backend in ["notify", "ptrace"] {
+    for backend in ["notify", "ptrace", "ebpf"] {
         syscage_run(&[
             "record",
             "-q",
@@ -359,6 +365,41 @@ fn unprivileged_users_can_record() {
         "0",
         "root inside the run sandbox"
     );
+    // eBPF needs root: auto falls back to notify and says why; asked for, it is refused before
+    // the workload starts.
+    let out = user.run(&[
+        "record",
+        "-o",
+        profile.to_str().unwrap(),
+        "--",
+        "/usr/bin/id",
+        "-u",
+    ]);
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("with the notify backend (auto: eBPF unavailable: needs root"),
+        "{}",
+        out.stderr
+    );
+    let marker = out_dir.join("ran");
+    let out = user.run(&[
+        "record",
+        "--backend",
+        "ebpf",
+        "-o",
+        profile.to_str().unwrap(),
+        "--",
+        "/usr/bin/touch",
+        marker.to_str().unwrap(),
+    ]);
+    out.assert_code(125);
+    assert!(
+        out.stderr.contains("--backend ebpf: needs root"),
+        "{}",
+        out.stderr
+    );
+    assert!(!marker.exists(), "the workload must not start");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! 4. crun and runc enforce the profile unchanged on a busybox-static bundle;
 //! 5. the profile allows nothing beyond what strace saw, the required calls and the runtime base.
 //!
-//! Both backends must record the same set.
+//! Every backend (notify, ptrace, eBPF) must record the same set.
 
 mod common;
 
@@ -82,6 +82,18 @@ fn check_workload(name: &str, args: &[&str]) {
         recorded_names(&notify_rec),
         recorded_names(&ptrace_rec),
         "{name}: the backends disagree"
+    );
+    let (bpf, _, ebpf_rec) = record(&dir, &args, "ebpf", "ebpf");
+    assert_eq!(
+        (bpf.code, &bpf.stdout),
+        (expected.code, &expected.stdout),
+        "{name} under record --backend ebpf: {}",
+        bpf.stderr
+    );
+    assert_eq!(
+        recorded_names(&notify_rec),
+        recorded_names(&ebpf_rec),
+        "{name}: eBPF and notify disagree"
     );
 
     // 2 and 5, in one run: strace follows syscage and the workload.
@@ -266,6 +278,7 @@ fn server_stopped_by_a_signal_still_yields_its_profile() {
     for (backend, sig) in [
         ("notify", nix::sys::signal::Signal::SIGTERM),
         ("ptrace", nix::sys::signal::Signal::SIGQUIT),
+        ("ebpf", nix::sys::signal::Signal::SIGHUP),
     ] {
         let profile = dir.join(&format!("{backend}.json"));
         let _ = std::fs::remove_file(&profile);

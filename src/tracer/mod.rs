@@ -162,7 +162,11 @@ fn choose_backend(cfg: &RecordConfig) -> Result<(Backend, Option<Probe>, String)
                 Some(p),
                 "auto: root and the kernel's BTF".into(),
             )),
-            Err(why) => Ok((Backend::Notify, None, format!("auto: eBPF unavailable: {why}"))),
+            Err(why) => Ok((
+                Backend::Notify,
+                None,
+                format!("auto: eBPF unavailable: {why}"),
+            )),
         },
         Backend::Ebpf if filter_scope => Err(SandboxError::Message(
             "--backend ebpf cannot scope a recording to after a filter load".into(),
@@ -279,8 +283,7 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
         .collect();
     #[cfg(feature = "ebpf")]
     if let Some(probe) = probe {
-        let (code, rec, losses) =
-            ebpf::supervise(child, &pidfd, &sock, &sigfd, probe, command)?;
+        let (code, rec, losses) = ebpf::supervise(child, &pidfd, &sock, &sigfd, probe, command)?;
         return Ok(Outcome {
             recording: Some(rec),
             exit_code: code,
