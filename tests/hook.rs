@@ -354,11 +354,27 @@ fn pid_with_arg(arg: &str) -> u32 {
         .unwrap_or_else(|| panic!("no process with argument {arg}"))
 }
 
-/// SIGTERM to the recorder: it detaches (the container runs on, untraced), writes what it has as
-/// FILE.partial, and the runtime finishes normally.
+/// The recorder of a container: its pid, kept by the hook in its state directory.
+fn recorder_of(container_id: &str) -> u32 {
+    let f = format!("/run/syscage/hooks/{container_id}.pid");
+    std::fs::read_to_string(&f)
+        .unwrap_or_else(|e| panic!("{f}: {e}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// SIGTERM to the recorder: it stops recording (ptrace: detaches; eBPF: drops its program), the
+/// container runs on untraced, what was recorded is written as FILE.partial, and the runtime
+/// finishes normally.
 #[test]
 fn a_recorder_stopped_by_sigterm_detaches_and_leaves_a_partial_profile() {
-    for runtime in ["crun", "runc"] {
+    for (runtime, backend) in [
+        ("crun", "ptrace"),
+        ("runc", "ptrace"),
+        ("crun", "ebpf"),
+        ("runc", "ebpf"),
+    ] {
         let out_dir = TempDir::new("partial");
         let marker = format!("{}", 500000 + std::process::id() % 400000);
         let _cleanup = KillOnDrop(marker.clone());
@@ -369,9 +385,18 @@ fn a_recorder_stopped_by_sigterm_detaches_and_leaves_a_partial_profile() {
                 "-c".into(),
                 format!("/bin/probe syscall getppid; sleep {marker}; echo still-running"),
             ],
-            Some(out_dir.path()),
+            None,
             &[("io.syscage.record", "p.json".into())],
         );
+        let mut h = hook_entry(out_dir.path());
+        h["args"]
+            .as_array_mut()
+            .unwrap()
+            .extend([backend.into(), backend.into()]);
+        h["args"][4] = "--backend".into();
+        bundle.edit_config(|v| {
+            v["hooks"] = serde_json::json!({"createRuntime": [h.clone()], "poststop": [h]});
+        });
         let mut cmd = bundle.command();
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -379,8 +404,14 @@ fn a_recorder_stopped_by_sigterm_detaches_and_leaves_a_partial_profile() {
         let child = cmd.spawn().unwrap();
         wait_for_process_with_arg(&marker, false, "the container's sleep never started");
         let sleeper = pid_with_arg(&marker);
-        let recorder = tracer_of(sleeper);
-        assert_ne!(recorder, 0, "{runtime}: the container is traced");
+        let recorder = recorder_of(&bundle.id);
+        if backend == "ptrace" {
+            assert_eq!(
+                tracer_of(sleeper),
+                recorder,
+                "{runtime}: the container is traced"
+            );
+        }
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(recorder as i32),
             nix::sys::signal::Signal::SIGTERM,
@@ -390,21 +421,28 @@ fn a_recorder_stopped_by_sigterm_detaches_and_leaves_a_partial_profile() {
         while tracer_of(sleeper) != 0 || Path::new(&format!("/proc/{recorder}")).exists() {
             assert!(
                 Instant::now() < deadline,
-                "{runtime}: the recorder did not detach and exit"
+                "{runtime} {backend}: the recorder did not detach and exit"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(
             host_has_process_with_arg(&marker),
-            "{runtime}: the container keeps running"
+            "{runtime} {backend}: the container keeps running"
         );
         let partial = out_dir.join("p.json.partial");
-        assert!(partial.exists(), "{runtime}: {:?}", tree(out_dir.path()));
+        assert!(
+            partial.exists(),
+            "{runtime} {backend}: {:?}",
+            tree(out_dir.path())
+        );
         assert!(
             !out_dir.join("p.json").exists(),
             "a partial profile is never taken for a whole one"
         );
-        assert!(allowed_names(&partial).contains("getppid"));
+        assert!(
+            allowed_names(&partial).contains("getppid"),
+            "{runtime} {backend}"
+        );
         // The container goes on to its end, untraced.
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(sleeper as i32),
@@ -412,7 +450,7 @@ fn a_recorder_stopped_by_sigterm_detaches_and_leaves_a_partial_profile() {
         )
         .unwrap();
         let out = finish(child);
-        assert_eq!(out.code, 0, "{runtime}: {}", out.stderr);
+        assert_eq!(out.code, 0, "{runtime} {backend}: {}", out.stderr);
         assert!(out.stdout.contains("still-running"), "{}", out.stdout);
     }
 }
@@ -526,7 +564,12 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
 
 /// Runs `syscage hook --stage STAGE` directly with `state` on stdin, with every signal blocked as
 /// a runtime may leave them; returns the running hook.
-fn spawn_hook(out: &Path, stage: &str, state: &serde_json::Value) -> std::process::Child {
+fn spawn_hook(
+    out: &Path,
+    stage: &str,
+    backend: &str,
+    state: &serde_json::Value,
+) -> std::process::Child {
     use std::io::Write;
     use std::os::unix::process::CommandExt;
     let mut c = syscage_cmd();
@@ -534,6 +577,8 @@ fn spawn_hook(out: &Path, stage: &str, state: &serde_json::Value) -> std::proces
         "hook",
         "--stage",
         stage,
+        "--backend",
+        backend,
         "--output-dir",
         out.to_str().unwrap(),
     ])
@@ -564,6 +609,12 @@ fn spawn_hook(out: &Path, stage: &str, state: &serde_json::Value) -> std::proces
 /// blocked; the workload runs on, untraced, and what was recorded is written as `.partial`.
 #[test]
 fn a_hook_stopped_by_sigterm_ends_its_recorder_and_itself_promptly() {
+    for backend in ["ptrace", "ebpf"] {
+        hook_stopped_by_sigterm(backend);
+    }
+}
+
+fn hook_stopped_by_sigterm(backend: &str) {
     let out_dir = TempDir::new("hooksig");
     let marker = format!("{}", 100000 + std::process::id() % 400000);
     let _cleanup = KillOnDrop(marker.clone());
@@ -574,9 +625,13 @@ fn a_hook_stopped_by_sigterm_ends_its_recorder_and_itself_promptly() {
             let _ = self.0.wait();
         }
     }
+    // Like a container's init: recorded from its exec on, which comes once the hook is done.
     let mut workload = Workload(
         Command::new("sh")
-            .args(["-c", &format!("while :; do sleep 0.05; done; : {marker}")])
+            .args([
+                "-c",
+                &format!("sleep 0.3; exec sh -c 'while :; do sleep 0.05; done; : {marker}'"),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -590,12 +645,14 @@ fn a_hook_stopped_by_sigterm_ends_its_recorder_and_itself_promptly() {
         "bundle": "/",
         "annotations": {"io.syscage.record": "w.json"},
     });
-    let start = finish(spawn_hook(out_dir.path(), "prestart", &state));
-    assert_eq!(start.code, 0, "{}", start.stderr);
-    assert_ne!(tracer_of(workload.0.id()), 0, "the workload is traced");
-    std::thread::sleep(Duration::from_millis(300));
+    let start = finish(spawn_hook(out_dir.path(), "prestart", backend, &state));
+    assert_eq!(start.code, 0, "{backend}: {}", start.stderr);
+    std::thread::sleep(Duration::from_millis(600));
+    if backend == "ptrace" {
+        assert_ne!(tracer_of(workload.0.id()), 0, "the workload is traced");
+    }
     state["status"] = serde_json::json!("stopped");
-    let stop = spawn_hook(out_dir.path(), "poststop", &state);
+    let stop = spawn_hook(out_dir.path(), "poststop", backend, &state);
     std::thread::sleep(Duration::from_millis(300));
     let t = Instant::now();
     nix::sys::signal::kill(
@@ -606,19 +663,19 @@ fn a_hook_stopped_by_sigterm_ends_its_recorder_and_itself_promptly() {
     let out = finish(stop);
     assert!(
         t.elapsed() < Duration::from_secs(8),
-        "the hook took {:?} to end",
+        "{backend}: the hook took {:?} to end",
         t.elapsed()
     );
-    assert!(out.stderr.contains("partial"), "{}", out.stderr);
+    assert!(out.stderr.contains("partial"), "{backend}: {}", out.stderr);
     let partial = out_dir.join("w.json.partial");
     let names = allowed_names(&partial);
     assert!(
         names.contains("clock_nanosleep") || names.contains("nanosleep"),
-        "{names:?}"
+        "{backend}: {names:?}"
     );
     assert_eq!(tracer_of(workload.0.id()), 0, "the workload was detached");
     assert!(
         workload.0.try_wait().unwrap().is_none(),
-        "the workload runs on"
+        "{backend}: the workload runs on"
     );
 }

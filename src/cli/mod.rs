@@ -72,6 +72,17 @@ pub struct HookArgs {
     /// files are refused.
     #[arg(long, value_name = "DIR", default_value = crate::hook::DEFAULT_OUTPUT_DIR)]
     pub output_dir: std::path::PathBuf,
+    /// How to record: eBPF where it can load (root and kernel BTF: no stop per syscall), else
+    /// ptrace; or either one only.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: HookBackendArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum HookBackendArg {
+    Auto,
+    Ebpf,
+    Ptrace,
 }
 
 /// Parses `args` and runs the command; returns the process exit code.
@@ -117,6 +128,11 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             &crate::hook::HookOptions {
                 stage: args.stage,
                 output_dir: args.output_dir,
+                backend: match args.backend {
+                    HookBackendArg::Auto => crate::hook::HookBackend::Auto,
+                    HookBackendArg::Ebpf => crate::hook::HookBackend::Ebpf,
+                    HookBackendArg::Ptrace => crate::hook::HookBackend::Ptrace,
+                },
             },
         ),
     };

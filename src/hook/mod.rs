@@ -50,12 +50,23 @@ pub const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 pub const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// How the hook records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HookBackend {
+    /// eBPF where it can load (runtimes run hooks as root; the kernel needs BTF), else ptrace.
+    #[default]
+    Auto,
+    Ebpf,
+    Ptrace,
+}
+
 /// How the hook was invoked.
 #[derive(Debug, Clone)]
 pub struct HookOptions {
     /// `createRuntime`, `prestart` or `poststop`; by default derived from the State's status.
     pub stage: Option<String>,
     pub output_dir: PathBuf,
+    pub backend: HookBackend,
 }
 
 /// The hook as the runtime runs it: stop signals caught first (a runtime may start hooks with
@@ -197,12 +208,18 @@ pub fn run(input: &[u8], opts: &HookOptions) -> Result<i32, Error> {
 /// parent directory and every baseline already parsed.
 pub(crate) struct Prepared {
     pub pid: i32,
+    pub backend: HookBackend,
     pub profiles: Vec<(outdir::Slot, Option<(PathBuf, SeccompProfile)>)>,
     pub apparmor: Option<outdir::Slot>,
     pub landlock: Option<outdir::Slot>,
 }
 
-fn prepare(state: &State, req: Request, out: &outdir::OutputDir) -> Result<Prepared, String> {
+fn prepare(
+    state: &State,
+    req: Request,
+    out: &outdir::OutputDir,
+    backend: HookBackend,
+) -> Result<Prepared, String> {
     let pid = state.pid().ok_or_else(|| {
         "container state has no pid: the hook must run at createRuntime or prestart".to_string()
     })?;
@@ -228,6 +245,7 @@ fn prepare(state: &State, req: Request, out: &outdir::OutputDir) -> Result<Prepa
     };
     Ok(Prepared {
         pid,
+        backend,
         profiles,
         apparmor: slot(RECORD_APPARMOR, &req.apparmor)?,
         landlock: slot(RECORD_LANDLOCK, &req.landlock)?,
@@ -236,8 +254,8 @@ fn prepare(state: &State, req: Request, out: &outdir::OutputDir) -> Result<Prepa
 
 fn start(state: &State, req: Request, opts: &HookOptions, base: &Path) -> Result<i32, Error> {
     let id = state.id();
-    let prepared =
-        outdir::OutputDir::open(&opts.output_dir).and_then(|out| prepare(state, req, &out));
+    let prepared = outdir::OutputDir::open(&opts.output_dir)
+        .and_then(|out| prepare(state, req, &out, opts.backend));
     let prepared = match prepared {
         Ok(p) => p,
         Err(why) => {
@@ -410,6 +428,11 @@ fn finish(base: &Path, id: &str) -> Result<i32, Error> {
     }
     if result.is_empty() {
         result = "the recorder ended without a result".into();
+    }
+    let mut lines = result.lines();
+    let result = lines.next().unwrap_or_default().to_string();
+    for w in lines.filter_map(|l| l.strip_prefix(recorder::WARNING)) {
+        eprintln!("syscage hook: warning: container {id}: {w}");
     }
     if let Some(partial) = result.strip_prefix(recorder::PARTIAL) {
         eprintln!(

@@ -19,6 +19,8 @@ pub const ATTACHED: &str = "attached";
 pub const BUSY: &str = "busy";
 pub const OK: &str = "ok";
 pub const PARTIAL: &str = "partial:";
+/// Lines after the first of a result: what the recorder could not keep.
+pub const WARNING: &str = "warning: ";
 
 /// The recorder's whole life; never returns.
 pub fn run(p: Prepared, base: &Path, lock: std::fs::File, ready: std::os::fd::OwnedFd) -> ! {
@@ -39,7 +41,7 @@ pub fn run(p: Prepared, base: &Path, lock: std::fs::File, ready: std::os::fd::Ow
         );
         let _ = sys::close_all_except(&keep);
     }
-    let mut ready = std::fs::File::from(ready);
+    let mut ready = Some(std::fs::File::from(ready));
     // Held until exit; poststop waits on it. Never waited for: a holder means another recorder.
     let lock = match Flock::lock(lock, FlockArg::LockExclusiveNonblock) {
         Ok(l) => l,
@@ -49,28 +51,28 @@ pub fn run(p: Prepared, base: &Path, lock: std::fs::File, ready: std::os::fd::Ow
             } else {
                 format!("locking the recorder's lock file: {e}")
             };
-            let _ = ready.write_all(msg.as_bytes());
+            say(&mut ready, &msg);
             sys::exit_now(1);
         }
     };
-    let tasks = match attach::attach(p.pid) {
-        Ok(t) => t,
+    let (traced, recording, warnings) = match record(&p, &mut ready) {
+        Ok(r) => r,
         Err(e) => {
-            let _ = ready.write_all(format!("{e}").as_bytes());
+            // Before the hook was told "attached", it reports this; after, the result does.
+            if ready.is_some() {
+                say(&mut ready, &e);
+                sys::exit_now(1);
+            }
+            let _ = output::write_atomic(&base.with_extension("result"), e.as_bytes());
             sys::exit_now(1);
         }
     };
-    let _ = ready.write_all(ATTACHED.as_bytes());
-    drop(ready);
-    let mut rec = events::Recorder::new(events::Scope::All);
-    let traced = attach::trace(tasks, &mut rec, true, &sys::stop_requested);
-    let recording = rec.finish(vec![format!("container process {}", p.pid)]);
-    let text = match traced {
-        Ok(Traced::Finished) => match write_outputs(&p, &recording, "") {
+    let mut text = match traced {
+        Traced::Finished => match write_outputs(&p, &recording, "") {
             Ok(_) => OK.to_string(),
             Err(e) => e,
         },
-        Ok(Traced::Detached) => match write_outputs(&p, &recording, ".partial") {
+        Traced::Detached => match write_outputs(&p, &recording, ".partial") {
             Ok(written) => format!(
                 "{PARTIAL} stopped by a signal and detached from the container, which runs on untraced; what was recorded ({} syscalls) is in {}",
                 recording.syscalls.len(),
@@ -78,11 +80,63 @@ pub fn run(p: Prepared, base: &Path, lock: std::fs::File, ready: std::os::fd::Ow
             ),
             Err(e) => e,
         },
-        Err(e) => e.to_string(),
     };
+    for w in warnings {
+        text.push_str(&format!("\n{WARNING}{w}"));
+    }
     let _ = output::write_atomic(&base.with_extension("result"), text.as_bytes());
     drop(lock);
     sys::exit_now(0)
+}
+
+/// Tells the waiting hook `msg` and closes the pipe: the hook reads until then.
+fn say(ready: &mut Option<std::fs::File>, msg: &str) {
+    if let Some(mut r) = ready.take() {
+        let _ = r.write_all(msg.as_bytes());
+    }
+}
+
+/// Records with eBPF where it can (nothing attached to the container, no stop per syscall),
+/// else with ptrace; says "attached" on `ready` once nothing after the container's exec can be
+/// missed. Returns how it ended, the recording and warnings about what was lost.
+fn record(
+    p: &Prepared,
+    ready: &mut Option<std::fs::File>,
+) -> Result<(Traced, Recording, Vec<String>), String> {
+    #[cfg(feature = "ebpf")]
+    if p.backend != super::HookBackend::Ptrace {
+        use crate::tracer::ebpf;
+        let probe = ebpf::Probe::load().and_then(|mut probe| {
+            probe.track(p.pid as u32)?;
+            Ok(probe)
+        });
+        match probe {
+            Ok(probe) => {
+                say(ready, ATTACHED);
+                let (traced, rec, losses) =
+                    ebpf::follow(probe, p.pid as u32, &sys::stop_requested)?;
+                return Ok((traced, rec, losses.describe()));
+            }
+            Err(why) if p.backend == super::HookBackend::Ebpf => {
+                return Err(format!("--backend ebpf: {why}"));
+            }
+            Err(_) => {}
+        }
+    }
+    #[cfg(not(feature = "ebpf"))]
+    if p.backend == super::HookBackend::Ebpf {
+        return Err("--backend ebpf: this syscage was built without the ebpf feature".into());
+    }
+    let tasks = attach::attach(p.pid).map_err(|e| e.to_string())?;
+    say(ready, ATTACHED);
+    let mut rec = events::Recorder::new(events::Scope::All);
+    let traced =
+        attach::trace(tasks, &mut rec, true, &sys::stop_requested).map_err(|e| e.to_string())?;
+    Ok((
+        traced,
+        rec.finish(vec![format!("container process {}", p.pid)]),
+        Vec::new(),
+    ))
 }
 
 /// Writes every requested output (named with `suffix`); returns the paths written.

@@ -33,6 +33,8 @@ pub struct Attribution {
     makers: HashMap<usize, Makers>,
     /// Bitmaps of processes nothing was known about (their fork event was lost).
     pub unattributed: u64,
+    /// Whether the first exec was seen (the recording has begun).
+    started: bool,
 }
 
 /// The name the other backends give the first execve, which syscage itself makes.
@@ -49,6 +51,7 @@ impl Attribution {
             births: 0,
             makers: HashMap::new(),
             unattributed: 0,
+            started: false,
         };
         let starter = a.exe_id(STARTER);
         a.procs.insert(first, (starter, 0));
@@ -99,6 +102,7 @@ impl Attribution {
 
     /// A process exec'd `new_exe`; `seen` is what it made as its previous image.
     pub fn exec(&mut self, tgid: u32, seen: &[u64; WORDS], new_exe: &str) {
+        self.started = true;
         self.take(tgid, seen);
         let exe = self.exe_id(new_exe);
         match self.procs.get_mut(&tgid) {
@@ -122,6 +126,16 @@ impl Attribution {
     /// Processes alive and tracked, as the events tell.
     pub fn live(&self) -> usize {
         self.procs.len()
+    }
+
+    /// Whether the first exec was seen.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// Forgets the processes `alive` says are gone (their exit event was lost).
+    pub fn prune(&mut self, alive: &dyn Fn(u32) -> bool) {
+        self.procs.retain(|tgid, _| alive(*tgid));
     }
 
     /// The recording: `counts[abi * NR_MAX + nr]` from the kernel, names from the bitmaps.

@@ -5,8 +5,10 @@
 //! workload: its syscalls run at full speed.
 
 pub mod attribution;
+mod follow;
 mod supervise;
 
+pub use follow::follow;
 pub use supervise::supervise;
 
 use std::os::fd::{AsFd, BorrowedFd};

@@ -16,7 +16,7 @@ use crate::tracer::{io_step, reaped, step};
 
 /// The name of a process's new image: its /proc exe link while it lives, the exec's argument
 /// otherwise. syscage's own binary is the workload's starter, as with the other backends.
-fn exe_of(tgid: u32, filename: &str) -> String {
+pub(super) fn exe_of(tgid: u32, filename: &str) -> String {
     std::fs::read_link(format!("/proc/{tgid}/exe"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| filename.to_string())

@@ -1,0 +1,68 @@
+//! Recording a process that already runs (a container's init, from a runtime hook) with eBPF:
+//! tracked from its next exec on, until every process it leads to has exited or `stop()` says
+//! so. Nothing is attached to the container: stopping is just dropping the program.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use super::attribution::Attribution;
+use super::{Losses, Probe};
+use crate::model::Recording;
+use crate::sandbox::sys;
+use crate::tracer::attach::Traced;
+
+/// How often processes are checked against /proc, in case an exit event was lost.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
+
+/// Follows `pid` (already passed to `probe.track`) until its processes are gone or `stop()`.
+pub fn follow(
+    mut probe: Probe,
+    pid: u32,
+    stop: &dyn Fn() -> bool,
+) -> Result<(Traced, Recording, Losses), String> {
+    let first = sys::pidfd_open(pid as i32).map_err(|e| format!("pidfd_open({pid}): {e}"))?;
+    let mut attr = Attribution::new(pid);
+    let mut pruned = Instant::now();
+    let traced = loop {
+        if stop() {
+            break Traced::Detached;
+        }
+        let (events, first_gone) = {
+            let mut fds = [
+                PollFd::new(probe.events_fd(), PollFlags::POLLIN),
+                PollFd::new(first.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::from(1000u16)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), ready(&fds[1]))
+        };
+        if events {
+            probe.drain(&mut attr, &super::supervise::exe_of);
+        }
+        if !attr.started() {
+            // It died before its exec: there is nothing to record.
+            if first_gone {
+                break Traced::Finished;
+            }
+            continue;
+        }
+        if pruned.elapsed() >= PRUNE_EVERY {
+            attr.prune(&|tgid| std::path::Path::new(&format!("/proc/{tgid}")).exists());
+            pruned = Instant::now();
+        }
+        if attr.live() == 0 {
+            break Traced::Finished;
+        }
+    };
+    let (counts, losses) = probe.finish(&mut attr)?;
+    Ok((
+        traced,
+        attr.finish(&counts, vec![format!("container process {pid}")]),
+        losses,
+    ))
+}
