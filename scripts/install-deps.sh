@@ -6,7 +6,7 @@ set -eu
 build="libseccomp-dev pkg-config gcc clang libbpf-dev"
 demo="$build python3"
 test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl"
-bench="$test bubblewrap hyperfine"
+bench="$test bubblewrap hyperfine bpftrace"
 case "${1:-test}" in
   build) want=$build ;;
   demo) want=$demo ;;

@@ -17,6 +17,7 @@ use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
 
+
 use attribution::{ABIS, Attribution, NR_MAX, WORDS};
 
 const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/recorder.bpf.o"));
@@ -118,12 +119,21 @@ impl Probe {
         }
         // Copied: the ELF parser wants aligned data, include_bytes! gives no alignment.
         let object = OBJECT.to_vec();
+        // The kernel's BTF (5 MB that sysfs hands out 4 KB at a time) is parsed twice: by
+        // aya's loader for the CO-RE relocations, and here for finding the tracepoints. Both at
+        // once, on two cores: the main part of the load time. (The thread is joined before
+        // this returns: the caller forks a single-threaded process afterwards.)
+        let parse = std::thread::spawn(Btf::from_sys_fs);
         // Task storage is used by the kernel program only; aya has no wrapper for it.
-        let mut bpf = EbpfLoader::new()
+        let loaded = EbpfLoader::new()
             .allow_unsupported_maps()
             .load(&object)
-            .map_err(|e| format!("loading the eBPF recorder: {e}"))?;
-        let btf = Btf::from_sys_fs().map_err(|e| format!("reading the kernel's BTF: {e}"))?;
+            .map_err(|e| format!("loading the eBPF recorder: {e}"));
+        let btf = parse
+            .join()
+            .map_err(|_| "reading the kernel's BTF: the parser panicked".to_string())?
+            .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
+        let mut bpf = loaded?;
         for hook in HOOKS {
             let prog: &mut BtfTracePoint = bpf
                 .program_mut(hook)
@@ -198,7 +208,22 @@ impl Probe {
                 })
                 .collect()
         };
-        let counts = per_cpu(&self.bpf, "counts", ABIS.len() * NR_MAX)?;
+        let counts = {
+            let map: PerCpuArray<_, [u64; ABIS.len() * NR_MAX]> = PerCpuArray::try_from(
+                self.bpf
+                    .map("counts")
+                    .ok_or("the eBPF object has no counts map")?,
+            )
+            .map_err(|e| format!("eBPF counts map: {e}"))?;
+            let per_cpu = map
+                .get(&0, 0)
+                .map_err(|e| format!("reading the eBPF counts: {e}"))?;
+            let mut sum = vec![0u64; ABIS.len() * NR_MAX];
+            for cpu in per_cpu.iter() {
+                sum.iter_mut().zip(cpu.iter()).for_each(|(s, c)| *s += c);
+            }
+            sum
+        };
         let stats = per_cpu(&self.bpf, "stats", STATS.len())?;
         let mut losses = Losses {
             unattributed: attr.unattributed,

@@ -64,11 +64,16 @@ struct {
 	__type(value, u32);
 } target SEC(".maps");
 
+/* One per-CPU slot holding every counter: user space reads them all with one lookup. */
+struct counters {
+	u64 n[ABIS * NR_MAX];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, ABIS * NR_MAX);
+	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, u64);
+	__type(value, struct counters);
 } counts SEC(".maps");
 
 struct {
@@ -80,7 +85,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
 static __always_inline void stat_add(u32 slot)
@@ -92,9 +97,10 @@ static __always_inline void stat_add(u32 slot)
 
 static __always_inline void count(struct task_state *st, u32 idx)
 {
-	u64 *c = bpf_map_lookup_elem(&counts, &idx);
+	u32 zero = 0;
+	struct counters *c = bpf_map_lookup_elem(&counts, &zero);
 	if (c)
-		*c += 1;
+		c->n[idx & (ABIS * NR_MAX - 1)] += 1;
 	u64 bit = 1ULL << (idx & 63);
 	u64 *w = &st->seen[(idx / 64) & (WORDS - 1)];
 	/* Read first: the bit is set once, the cache line is not dirtied on every call. */
