@@ -106,7 +106,9 @@ fn crun_and_runc_record_through_the_hook_and_enforce_the_result() {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&profile), 0o600, "profiles are private");
         assert_eq!(mode(&out_dir.join("app")), 0o700);
-        assert!(out_dir.join("recorded.apparmor").exists());
+        // The AppArmor profile names paths as the container sees them: its program, run.
+        let aa = std::fs::read_to_string(out_dir.join("recorded.apparmor")).unwrap();
+        assert!(aa.contains("  /bin/probe rmix,"), "{runtime}:\n{aa}");
         let allowed = allowed_names(&profile);
         for n in ["getppid", "write", "exit_group"] {
             assert!(allowed.contains(n), "{runtime}: {n} missing");

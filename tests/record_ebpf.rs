@@ -102,3 +102,133 @@ fn syscage_own_setup_is_not_recorded() {
     }
     assert_eq!(sets[0], sets[1], "eBPF and notify start at the same point");
 }
+
+/// The files, ports and argument values of a recording, as comparable text.
+fn facts(recording: &std::path::Path) -> (String, String, String) {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(recording).unwrap()).unwrap();
+    let args: Vec<String> = v["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["args"].as_object().is_some_and(|a| !a.is_empty()))
+        .map(|s| format!("{} {}", s["name"], s["args"]))
+        .collect();
+    (
+        serde_json::to_string_pretty(&v["files"]).unwrap(),
+        v["ports"].to_string(),
+        args.join("\n"),
+    )
+}
+
+/// Paths relative to the cwd and to a directory fd, a created file and an existing one opened
+/// with O_CREAT, directories made and removed, renames, links, symlinks, truncation, an exec
+/// through a relative path and a script interpreter, binds and connects, socket families and
+/// clone flags: eBPF records the same files, ports and argument values as notify.
+#[test]
+fn ebpf_records_the_same_paths_ports_and_arguments_as_notify() {
+    let dir = TempDir::new("ebpffacts");
+    let work = dir.join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("old"), "x").unwrap();
+    std::fs::write(work.join("script.sh"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(
+        work.join("script.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let code = r#"
+import os, socket, subprocess
+ports = []
+for tag in ("a", "b"):
+    os.mkdir(f"d-{tag}")
+    fd = os.open(f"d-{tag}", os.O_RDONLY | os.O_DIRECTORY)
+    with open(os.open("inner", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd), "w") as f: f.write("x")
+    os.rename("inner", "moved", src_dir_fd=fd, dst_dir_fd=fd)
+    os.unlink("moved", dir_fd=fd)
+    os.close(fd)
+    os.rmdir(f"d-{tag}")
+    with open("old", "a") as f: f.write("y")
+    with open(f"new-{tag}", "w") as f: f.write("z")
+    os.truncate(f"new-{tag}", 0)
+    os.link(f"new-{tag}", f"hard-{tag}")
+    os.symlink("old", f"sym-{tag}")
+    os.listdir(".")
+    os.chdir(".."); os.chdir("work")
+    subprocess.run(["./script.sh"], check=True)
+    s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); s.listen()
+    port = s.getsockname()[1]; ports.append(port)
+    c = socket.socket(socket.AF_INET6); c.connect(("::1", port))
+    u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for f in (c, s, u): f.close()
+    for p in (f"new-{tag}", f"hard-{tag}", f"sym-{tag}"): os.unlink(p)
+print(" ".join(map(str, sorted(ports))))
+"#;
+    let mut out = Vec::new();
+    for backend in ["notify", "ebpf"] {
+        let rec = dir.join(&format!("{backend}.rec"));
+        let mut c = clean_command(syscage());
+        c.current_dir(&work)
+            .args(["record", "-q", "--args", "--backend", backend, "-o"])
+            .arg(dir.join(&format!("{backend}.json")))
+            .arg("--recording")
+            .arg(&rec)
+            .args(["--", "/usr/bin/python3", "-c", code]);
+        let o = run_command(c);
+        let ports = o.assert_code(0).stdout.trim().replace(' ', ",");
+        assert!(!o.stderr.contains("warning"), "{backend}: {}", o.stderr);
+        let f = facts(&rec);
+        // The ports the kernel chose, as the workload printed them.
+        assert_eq!(
+            f.1,
+            format!("{{\"bind\":[0],\"connect\":[{ports}]}}"),
+            "{backend}"
+        );
+        out.push(f);
+    }
+    let (notify, ebpf) = (&out[0], &out[1]);
+    let w = work.display().to_string();
+    let files: serde_json::Value = serde_json::from_str(&notify.0).unwrap();
+    let has = |path: &str, acc: &[&str]| {
+        let got: Vec<&str> = files[path]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        acc.iter().all(|a| got.contains(a))
+    };
+    for (what, path, acc) in [
+        (
+            "a created file",
+            format!("{w}/new-a"),
+            &["create", "write"][..],
+        ),
+        (
+            "a dirfd-relative create",
+            format!("{w}/d-a/inner"),
+            &["create"],
+        ),
+        (
+            "a removed directory",
+            format!("{w}/d-b"),
+            &["create", "remove"],
+        ),
+        (
+            "an exec through a relative path",
+            format!("{w}/script.sh"),
+            &["exec"],
+        ),
+        ("a script's interpreter", "/bin/sh".to_string(), &["exec"]),
+    ] {
+        assert!(
+            has(&path, acc),
+            "notify lacks {what}: {path} {acc:?}:\n{}",
+            notify.0
+        );
+    }
+    assert!(
+        has(&format!("{w}/old"), &["write"]) && !has(&format!("{w}/old"), &["create"]),
+        "an existing file opened with O_CREAT is written, not created"
+    );
+    assert_eq!(notify.0, ebpf.0, "files differ (notify, then ebpf)");
+    assert!(notify.2.contains("socket"), "{}", notify.2);
+    assert_eq!(notify.2, ebpf.2, "argument values differ");
+}

@@ -120,7 +120,9 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
             UntilArg::First => crate::sandbox::monitor::Until::FirstExits,
         },
         quiet: a.quiet,
-        needs_arguments: a.args || a.landlock.is_some() || a.apparmor.is_some(),
+        // The recording file carries everything; eBPF loads what is asked for only.
+        wants_args: a.args || a.apparmor.is_some() || a.recording.is_some(),
+        wants_files: a.landlock.is_some() || a.apparmor.is_some() || a.recording.is_some(),
     })?;
     for loss in &outcome.losses {
         eprintln!("syscage: warning: {loss}");

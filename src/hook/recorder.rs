@@ -106,7 +106,12 @@ fn record(
     #[cfg(feature = "ebpf")]
     if p.backend != super::HookBackend::Ptrace {
         use crate::tracer::ebpf;
-        let probe = ebpf::Probe::load().and_then(|mut probe| {
+        // AppArmor's rules need the paths and the socket families, Landlock's the paths.
+        let wants = ebpf::Wants {
+            args: p.apparmor.is_some(),
+            files: p.apparmor.is_some() || p.landlock.is_some(),
+        };
+        let probe = ebpf::Probe::load(wants).and_then(|mut probe| {
             probe.track(p.pid as u32)?;
             Ok(probe)
         });

@@ -67,8 +67,11 @@ pub struct RecordConfig {
     pub until: monitor::Until,
     /// No notes on stderr (the summary's `--quiet`).
     pub quiet: bool,
-    /// Argument values and paths are wanted (`--args`, `--landlock`, `--apparmor`).
-    pub needs_arguments: bool,
+    /// Argument values are wanted (`--args`, AppArmor's network rules, the recording file).
+    /// The stop-based backends always record them; eBPF loads that part only when asked.
+    pub wants_args: bool,
+    /// Paths and ports are wanted (`--landlock`, `--apparmor`, the recording file).
+    pub wants_files: bool,
 }
 
 /// What a recording run produced.
@@ -136,20 +139,13 @@ type Probe = std::convert::Infallible;
 /// The backend to record with, its eBPF program loaded and attached if it is eBPF, and why.
 fn choose_backend(cfg: &RecordConfig) -> Result<(Backend, Option<Probe>, String), SandboxError> {
     let filter_scope = cfg.scope == Scope::AfterFilterLoad;
-    if cfg.needs_arguments && cfg.backend == Backend::Auto {
-        return Ok((
-            Backend::Notify,
-            None,
-            "auto: argument values and paths are recorded by the notify backend".into(),
-        ));
-    }
-    if cfg.needs_arguments && cfg.backend == Backend::Ebpf {
-        return Err(SandboxError::Message(
-            "--backend ebpf does not record argument values or paths yet: use --backend notify with --args, --landlock or --apparmor".into(),
-        ));
-    }
     #[cfg(feature = "ebpf")]
-    let load = ebpf::Probe::load;
+    let load = || {
+        ebpf::Probe::load(ebpf::Wants {
+            args: cfg.wants_args,
+            files: cfg.wants_files,
+        })
+    };
     #[cfg(not(feature = "ebpf"))]
     let load = || -> Result<Probe, String> {
         Err("this syscage was built without the ebpf feature".into())

@@ -416,8 +416,9 @@ pub fn recorded_names(recording: &Path) -> std::collections::BTreeSet<(String, S
 }
 
 /// From `strace -f -o FILE syscage record ... -- CMD`, the names of the syscalls the workload
-/// made. syscage is three tasks: the supervisor (strace's first pid), its init (the supervisor's
-/// clone) and the task that execs CMD (the second execve in the trace). Every other task in the
+/// made. syscage is three tasks: the supervisor (strace's first pid, and threads it ran before
+/// starting the init), its init (the supervisor's clone) and the task that execs CMD (the
+/// second execve in the trace). Every other task in the
 /// trace descends from the workload. (Clone results inside the pid namespace are namespace pids,
 /// so they cannot be used to follow children.)
 pub fn strace_workload_syscalls(trace: &str) -> std::collections::BTreeSet<String> {
@@ -441,11 +442,20 @@ pub fn strace_workload_syscalls(trace: &str) -> std::collections::BTreeSet<Strin
         return Default::default();
     };
     // The supervisor's first clone result, on the clone line or on its "resumed" line.
-    let init = trace
+    let (init_at, init) = trace
         .lines()
-        .filter(|l| l.starts_with(&format!("{supervisor} ")))
-        .filter(|l| l.contains(" clone(") || l.contains("<... clone resumed>"))
-        .find_map(|l| l.rsplit("= ").next()?.trim().parse::<u32>().ok());
+        .enumerate()
+        .filter(|(_, l)| l.starts_with(&format!("{supervisor} ")))
+        .filter(|(_, l)| l.contains(" clone(") || l.contains("<... clone resumed>"))
+        .find_map(|(i, l)| Some((i, l.rsplit("= ").next()?.trim().parse::<u32>().ok()?)))
+        .map_or((usize::MAX, None), |(i, p)| (i, Some(p)));
+    // The supervisor's own threads (the eBPF loader parses the kernel's BTF on a second one)
+    // have all run before it starts the init.
+    let own: std::collections::BTreeSet<u32> = trace
+        .lines()
+        .take(init_at)
+        .filter_map(|l| l.split_once(char::is_whitespace)?.0.parse().ok())
+        .collect();
     let Some((exec_line, workload)) = lines
         .iter()
         .enumerate()
@@ -459,7 +469,7 @@ pub fn strace_workload_syscalls(trace: &str) -> std::collections::BTreeSet<Strin
         .iter()
         .enumerate()
         .filter(|(i, (pid, _, _))| {
-            *pid != supervisor && Some(*pid) != init && (*pid != workload || *i >= exec_line)
+            !own.contains(pid) && Some(*pid) != init && (*pid != workload || *i >= exec_line)
         })
         .filter_map(|(_, (_, name, _))| name.map(str::to_string))
         .collect()

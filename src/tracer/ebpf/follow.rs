@@ -59,10 +59,6 @@ pub fn follow(
             break Traced::Finished;
         }
     };
-    let (counts, losses) = probe.finish(&mut attr)?;
-    Ok((
-        traced,
-        attr.finish(&counts, vec![format!("container process {pid}")]),
-        losses,
-    ))
+    let (rec, losses) = probe.finish(attr, vec![format!("container process {pid}")])?;
+    Ok((traced, rec, losses))
 }

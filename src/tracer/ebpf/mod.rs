@@ -5,6 +5,7 @@
 //! workload: its syscalls run at full speed.
 
 pub mod attribution;
+mod facts;
 mod follow;
 mod supervise;
 
@@ -13,11 +14,13 @@ pub use supervise::supervise;
 
 use std::os::fd::{AsFd, BorrowedFd};
 
-use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
 
+use crate::model::{Abi, Recording, args, files};
 use attribution::{ABIS, Attribution, NR_MAX, WORDS};
+use facts::Facts;
 
 const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/recorder.bpf.o"));
 
@@ -29,24 +32,43 @@ const HOOKS: [&str; 4] = [
     "sched_process_exit",
 ];
 
+/// The ring buffer's size: attribution events only, or paths too.
+const RING: u32 = 1 << 20;
+const RING_FILES: u32 = 16 << 20;
+
 const EV_EXEC: u32 = 1;
 const EV_EXIT: u32 = 2;
 const EV_FORK: u32 = 3;
+const EV_FILE: u32 = 4;
+const EV_PORT: u32 = 5;
 /// Offsets in a bitmap event: type, tgid, the bitmap, `last`, the exec's file name.
 const EV_LAST: usize = 8 + WORDS * 8;
 const EV_FILENAME: usize = EV_LAST + 4;
 /// Slots of the `stats` map.
-const STATS: [&str; 3] = [
+const STATS: [&str; 7] = [
     "tasks could not be tracked (no kernel memory for their storage): their syscalls are missing",
     "attribution events were lost (ring buffer full): executables may be misattributed",
     "syscalls had numbers beyond the recorder's tables (x32?) and were not counted",
+    "argument values could not be kept (the kernel table is full): --args values are missing",
+    "path or port events were lost (ring buffer full): --landlock/--apparmor rules are missing",
+    "paths were deeper or longer than the recorder follows and were left out",
+    "paths or addresses were not readable in the workload's memory at entry (page not resident) and were left out (--backend notify reads them)",
 ];
+
+/// What the optional parts of the recorder are loaded for.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Wants {
+    /// Argument values (`--args`).
+    pub args: bool,
+    /// Paths and ports (`--landlock`, `--apparmor`).
+    pub files: bool,
+}
 
 /// What the kernel program could not keep, by kind (see `STATS`), and bitmaps of unknown
 /// processes.
 #[derive(Debug, Default, Clone)]
 pub struct Losses {
-    pub stats: [u64; 3],
+    pub stats: [u64; STATS.len()],
     pub unattributed: u64,
 }
 
@@ -74,6 +96,8 @@ impl Losses {
 pub struct Probe {
     bpf: Ebpf,
     ring: RingBuf<MapData>,
+    wants: Wants,
+    facts: Facts,
 }
 
 fn seen_of(bytes: &[u8]) -> [u64; WORDS] {
@@ -85,6 +109,24 @@ fn seen_of(bytes: &[u8]) -> [u64; WORDS] {
         }
     }
     seen
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .unwrap_or(0)
+}
+
+/// `path` of process `tgid` as this process can open it: through the process's root (a
+/// container's) while it lives, else as it is.
+fn seen_by(tgid: u32, path: &str) -> String {
+    let root = format!("/proc/{tgid}/root");
+    if std::path::Path::new(&root).exists() {
+        format!("{root}{path}")
+    } else {
+        path.to_string()
+    }
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -111,8 +153,9 @@ pub fn unavailable() -> Option<String> {
 }
 
 impl Probe {
-    /// Loads the program and attaches its four hooks. Nothing is tracked yet.
-    pub fn load() -> Result<Probe, String> {
+    /// Loads the program and attaches its hooks (and the optional ones `wants` asks for).
+    /// Nothing is tracked yet.
+    pub fn load(wants: Wants) -> Result<Probe, String> {
         if let Some(why) = unavailable() {
             return Err(why);
         }
@@ -124,8 +167,13 @@ impl Probe {
         // this returns: the caller forks a single-threaded process afterwards.)
         let parse = std::thread::spawn(Btf::from_sys_fs);
         // Task storage is used by the kernel program only; aya has no wrapper for it.
+        let want_args = u32::from(wants.args);
+        let want_files = u32::from(wants.files);
         let loaded = EbpfLoader::new()
             .allow_unsupported_maps()
+            .override_global("want_args", &want_args, true)
+            .override_global("want_files", &want_files, true)
+            .map_max_entries("events", if wants.files { RING_FILES } else { RING })
             .load(&object)
             .map_err(|e| format!("loading the eBPF recorder: {e}"));
         let btf = parse
@@ -133,7 +181,15 @@ impl Probe {
             .map_err(|_| "reading the kernel's BTF: the parser panicked".to_string())?
             .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
         let mut bpf = loaded?;
-        for hook in HOOKS {
+        if wants.args {
+            set_argspecs(&mut bpf)?;
+        }
+        if wants.files {
+            set_pathspecs(&mut bpf)?;
+        }
+        // sys_exit only tells which opens created their file: loaded for paths only.
+        let exit_hook = wants.files.then_some("sys_exit");
+        for hook in HOOKS.into_iter().chain(exit_hook) {
             let prog: &mut BtfTracePoint = bpf
                 .program_mut(hook)
                 .ok_or_else(|| format!("the eBPF object has no program {hook}"))?
@@ -149,7 +205,12 @@ impl Probe {
                 .ok_or("the eBPF object has no events map")?,
         )
         .map_err(|e| format!("eBPF events map: {e}"))?;
-        Ok(Probe { bpf, ring })
+        Ok(Probe {
+            bpf,
+            ring,
+            wants,
+            facts: Facts::default(),
+        })
     }
 
     /// Tracks `pid` (a host pid) from its next exec on.
@@ -185,14 +246,32 @@ impl Probe {
                 }
                 EV_EXIT => attr.exit(tgid, &seen_of(bytes), u32_at(bytes, EV_LAST) != 0),
                 EV_FORK => attr.fork(tgid, u32_at(bytes, 8)),
+                EV_FILE => {
+                    let len = u32_at(bytes, 12) as usize;
+                    let raw = bytes.get(24..24 + len).unwrap_or_default();
+                    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+                    let path = files::join("/", &String::from_utf8_lossy(&raw[..end]));
+                    let flags = u64_at(bytes, 16);
+                    let access = u32_at(bytes, 8);
+                    let on_disk = |p: &str| seen_by(tgid, p);
+                    self.facts.file(path, access, flags, &on_disk);
+                }
+                EV_PORT => self
+                    .facts
+                    .port(u32_at(bytes, 8) != 0, bytes.get(12..16).unwrap_or_default()),
                 _ => {}
             }
         }
     }
 
-    /// The exact counts (`abi * NR_MAX + nr`) and what was lost; the last events go to `attr`.
-    pub fn finish(mut self, attr: &mut Attribution) -> Result<(Vec<u64>, Losses), String> {
-        self.drain(attr, &|_, f| f.to_string());
+    /// The recording of `command`: exact counts from the kernel, names from `attr` (fed the
+    /// last events here), the optional facts; and what was lost.
+    pub fn finish(
+        mut self,
+        mut attr: Attribution,
+        command: Vec<String>,
+    ) -> Result<(Recording, Losses), String> {
+        self.drain(&mut attr, &|_, f| f.to_string());
         let per_cpu = |bpf: &Ebpf, name: &str, len: usize| -> Result<Vec<u64>, String> {
             let map: PerCpuArray<_, u64> = PerCpuArray::try_from(
                 bpf.map(name)
@@ -228,7 +307,75 @@ impl Probe {
             unattributed: attr.unattributed,
             ..Losses::default()
         };
-        losses.stats.copy_from_slice(&stats[..3]);
-        Ok((counts, losses))
+        losses.stats.copy_from_slice(&stats[..STATS.len()]);
+        if self.wants.args {
+            let map: HashMap<_, [u64; 3], u8> = HashMap::try_from(
+                self.bpf
+                    .map("argvals")
+                    .ok_or("the eBPF object has no argvals map")?,
+            )
+            .map_err(|e| format!("eBPF argvals map: {e}"))?;
+            for key in map.keys() {
+                let key = key.map_err(|e| format!("reading the eBPF argument values: {e}"))?;
+                self.facts.arg(key[0], [key[1], key[2]]);
+            }
+        }
+        let mut rec = attr.finish(&counts, command);
+        self.facts.apply(&mut rec);
+        Ok((rec, losses))
     }
+}
+
+/// Tells the kernel program which arguments of which x86_64 syscalls are paths, and what is
+/// done to them (model::files): [n, flags index, path 0, path 1, dirfd 0, dirfd 1, access 0,
+/// access 1].
+fn set_pathspecs(bpf: &mut Ebpf) -> Result<(), String> {
+    let mut specs: Array<_, [u8; 8]> = Array::try_from(
+        bpf.map_mut("pathspecs")
+            .ok_or("the eBPF object has no pathspecs map")?,
+    )
+    .map_err(|e| format!("eBPF pathspecs map: {e}"))?;
+    for nr in 0..NR_MAX as u32 {
+        let Some(name) = Abi::X86_64.syscall_name(i64::from(nr)) else {
+            continue;
+        };
+        let pas = files::path_args(name);
+        if pas.is_empty() {
+            continue;
+        }
+        let mut spec = [0u8, facts::NONE, 0, 0, facts::NONE, facts::NONE, 0, 0];
+        spec[0] = pas.len().min(2) as u8;
+        for (i, pa) in pas.iter().take(2).enumerate() {
+            spec[2 + i] = pa.path as u8;
+            spec[4 + i] = pa.dirfd.map_or(facts::NONE, |d| d as u8);
+            spec[6 + i] = facts::access_code(pa.access);
+            if let Some(f) = pa.flags {
+                spec[1] = f as u8;
+            }
+        }
+        specs
+            .set(nr, spec, 0)
+            .map_err(|e| format!("eBPF pathspecs[{nr}]: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Tells the kernel program which arguments of which x86_64 syscalls to keep.
+fn set_argspecs(bpf: &mut Ebpf) -> Result<(), String> {
+    let mut specs: Array<_, [u64; 4]> = Array::try_from(
+        bpf.map_mut("argspecs")
+            .ok_or("the eBPF object has no argspecs map")?,
+    )
+    .map_err(|e| format!("eBPF argspecs map: {e}"))?;
+    for nr in 0..NR_MAX as u32 {
+        let Some(k) = Abi::X86_64.syscall_name(i64::from(nr)).and_then(args::kept) else {
+            continue;
+        };
+        let info =
+            1 | u64::from(k.pid_kind) << 1 | (k.args[0] as u64) << 8 | (k.args[1] as u64) << 16;
+        specs
+            .set(nr, [info, k.masks[0], k.masks[1], 0], 0)
+            .map_err(|e| format!("eBPF argspecs[{nr}]: {e}"))?;
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 #define NR_MAX 1024             /* syscall numbers per ABI */
 #define ABIS 2                  /* 0: native x86_64, 1: i386 (int 0x80, 32-bit programs) */
@@ -24,11 +25,32 @@
 #define ST_TASKS_DROPPED 0      /* a new task could not be tracked (no memory for its storage) */
 #define ST_EVENTS_DROPPED 1     /* a bitmap or fork event could not be sent (ring full) */
 #define ST_NR_OUT_OF_RANGE 2    /* a syscall number beyond NR_MAX (x32 and the like) */
-#define STATS 4
+#define ST_ARGS_DROPPED 3       /* an argument value could not be kept (argvals full) */
+#define ST_FILES_DROPPED 4      /* a path or port event could not be sent (ring full) */
+#define ST_PATHS_TRUNCATED 5    /* a path deeper or longer than the walk allows */
+#define ST_PATHS_UNREADABLE 6   /* a path or address not readable at entry (page not resident) */
+#define STATS 8
 
 #define EV_EXEC 1
 #define EV_EXIT 2               /* a task exited; `last` when it was its process's last */
 #define EV_FORK 3
+#define EV_FILE 4               /* a path and what was done to it (--landlock, --apparmor) */
+#define EV_PORT 5               /* a bind or connect address */
+
+/* What was done to a path: bit indexes of a path event's access (model::files). */
+#define F_CREATE_BIT 3
+
+#define NR_OPEN 2
+#define NR_CREAT 85
+#define NR_OPENAT 257
+#define NR_OPENAT2 437
+#define NR_BIND 49
+#define NR_CONNECT 42
+#define NR_EXECVEAT 322
+
+/* Set by user space at load time; the verifier drops the code of what is not wanted. */
+volatile const u32 want_args = 0;
+volatile const u32 want_files = 0;
 
 struct task_state {
 	u64 seen[WORDS];
@@ -83,6 +105,29 @@ struct {
 	__type(value, u64);
 } stats SEC(".maps");
 
+/* Per x86_64 syscall: which two arguments to keep for --args, masked (model::args::kept). */
+struct argspec {
+	u64 info;               /* bit 0: kept; bit 1: arg 0 is a signal target (kept by kind);
+				 * bits 8-15, 16-23: the argument indexes */
+	u64 mask[2];
+	u64 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NR_MAX);
+	__type(key, u32);
+	__type(value, struct argspec);
+} argspecs SEC(".maps");
+
+/* The distinct kept values: {nr, value 0, value 1}. A set: the value is unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64[3]);
+	__type(value, u8);
+} argvals SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
@@ -108,19 +153,364 @@ static __always_inline void count(struct task_state *st, u32 idx)
 		*w |= bit; /* the task's own storage: no other CPU writes it */
 }
 
+static __always_inline u64 arg_of(struct pt_regs *r, u64 i)
+{
+	switch (i) {
+	case 0: return r->di;
+	case 1: return r->si;
+	case 2: return r->dx;
+	case 3: return r->r10;
+	case 4: return r->r8;
+	default: return r->r9;
+	}
+}
+
+/* Keeps the deciding bits of this call's arguments, if its syscall has any (--args). */
+static __always_inline void keep_args(struct pt_regs *regs, u32 nr)
+{
+	struct argspec *sp = bpf_map_lookup_elem(&argspecs, &nr);
+	if (!sp || !(sp->info & 1))
+		return;
+	u64 key[3];
+	key[0] = nr;
+	key[1] = arg_of(regs, (sp->info >> 8) & 0xff);
+	key[2] = arg_of(regs, (sp->info >> 16) & 0xff);
+	if (sp->info & 2) {
+		/* kill/tgkill: only whether the pid is 0, -1, another group or one process */
+		int pid = (int)key[1];
+		key[1] = pid == 0 ? 0 : pid == -1 ? 0xffffffff : pid < -1 ? 0xfffffffe : 1;
+	}
+	key[1] &= sp->mask[0];
+	key[2] &= sp->mask[1];
+	if (bpf_map_lookup_elem(&argvals, key))
+		return;
+	u8 one = 1;
+	if (bpf_map_update_elem(&argvals, key, &one, BPF_NOEXIST) == -7 /* E2BIG: full */)
+		stat_add(ST_ARGS_DROPPED);
+}
+
+/* --- Paths and ports (--landlock, --apparmor): only when wanted. ---
+ * Read at entry, as the other backends do: the path string from the workload's memory (a page
+ * that is not resident cannot be read here: counted, never silently lost) and, for a relative
+ * one, its base directory (the cwd or the directory fd) walked up in the kernel, so that it is
+ * resolved as the task saw it at that moment. Whether an O_CREAT open created its file is
+ * known at exit only: the created file's path comes from the exit hook. */
+
+#define FMODE_CREATED 0x100000
+#define FMODE_PATH 0x4000
+#define AT_FDCWD -100
+#define NONE 0xff
+#define FROM_FLAGS 0xff         /* access: decided from the open flags in user space */
+/* With FROM_FLAGS, bits 8-9 of the access: whether the opened path is a directory. */
+#define DIR_UNKNOWN 0           /* the open failed: user space looks */
+#define DIR_NO 1
+#define DIR_YES 2
+#define S_IFMT 0170000
+#define S_IFDIR 0040000
+
+/* Per x86_64 syscall: its path arguments (model::files::path_args). */
+struct pathspec {
+	u8 n;                   /* number of path arguments (0: none) */
+	u8 flags;               /* index of the open flags argument, or NONE */
+	u8 path[2];
+	u8 dirfd[2];            /* NONE: relative to the cwd */
+	u8 access[2];           /* bit index (F_*), or FROM_FLAGS */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NR_MAX);
+	__type(key, u32);
+	__type(value, struct pathspec);
+} pathspecs SEC(".maps");
+
+/* Header of a path event; the path (base, '/', argument) follows. */
+struct path_hdr {
+	u32 type;
+	u32 tgid;
+	u32 access;             /* F_* bits, or FROM_FLAGS */
+	u32 len;
+	u64 flags;              /* the open flags, when access is FROM_FLAGS */
+};
+
+#define HDR ((u32)sizeof(struct path_hdr))
+#define BASE_END 4096           /* the base directory ends here; the argument follows */
+
+struct scratch {
+	char buf[4 * BASE_END];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+#define WALK_DEPTH 128
+
+struct walk {
+	void *d;
+	void *vmnt;
+	void *m;
+	void *root_d;
+	void *root_m;
+	u32 off;
+	u32 done;
+	/* Field offsets, relocated in the caller: aya leaves CO-RE relocations in bpf_loop
+	 * callbacks unapplied. */
+	u64 o_mnt_root, o_d_parent, o_d_len, o_d_name, o_mnt_parent, o_mountpoint, o_mnt;
+};
+
+static __always_inline void *ptr_at(void *base, u64 off)
+{
+	void *p = 0;
+	bpf_probe_read_kernel(&p, sizeof(p), base + off);
+	return p;
+}
+
+/* One step up: a name written, or a mount point crossed. Returns 1 when the root is reached
+ * (done) or the path does not fit (not done). A bpf_loop callback: verified once. */
+static long walk_step(u64 i, void *data)
+{
+	struct walk *w = data;
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 1;
+	if (w->d == w->root_d && w->vmnt == w->root_m) {
+		w->done = 1;
+		return 1;
+	}
+	void *mnt_root = ptr_at(w->vmnt, w->o_mnt_root);
+	void *parent = ptr_at(w->d, w->o_d_parent);
+	if (w->d == mnt_root || w->d == parent) {
+		void *up = ptr_at(w->m, w->o_mnt_parent);
+		if (up == w->m) {
+			w->done = 1; /* the global root: the task's root is not above it */
+			return 1;
+		}
+		w->d = ptr_at(w->m, w->o_mountpoint);
+		w->m = up;
+		w->vmnt = up + w->o_mnt;
+		return 0;
+	}
+	u32 len = 0;
+	bpf_probe_read_kernel(&len, sizeof(len), w->d + w->o_d_len);
+	len &= 0xff;
+	u32 off = w->off;
+	if (off > BASE_END || off < HDR + len + 1)
+		return 1;
+	off -= len + 1;
+	bpf_probe_read_kernel(&s->buf[(off + 1) & (BASE_END - 1)], len,
+			      ptr_at(w->d, w->o_d_name));
+	s->buf[off & (BASE_END - 1)] = '/';
+	w->off = off;
+	w->d = parent;
+	return 0;
+}
+
+/* Writes the path of `d` on mount `vmnt`, as the current task sees it (up to its root,
+ * crossing mount points), backwards so that it ends at BASE_END. Returns where it starts, or
+ * 0 when it is deeper or longer than followed. "/" is written as the empty string. */
+static __always_inline u32 walk(struct dentry *d, struct vfsmount *vmnt)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	u64 o_mnt = bpf_core_field_offset(struct mount, mnt);
+	struct walk w = {
+		.d = d,
+		.vmnt = vmnt,
+		.m = (void *)vmnt - o_mnt,
+		.root_d = BPF_CORE_READ(task, fs, root.dentry),
+		.root_m = BPF_CORE_READ(task, fs, root.mnt),
+		.off = BASE_END,
+		.o_mnt_root = bpf_core_field_offset(struct vfsmount, mnt_root),
+		.o_d_parent = bpf_core_field_offset(struct dentry, d_parent),
+		.o_d_len = bpf_core_field_offset(struct dentry, d_name.len),
+		.o_d_name = bpf_core_field_offset(struct dentry, d_name.name),
+		.o_mnt_parent = bpf_core_field_offset(struct mount, mnt_parent),
+		.o_mountpoint = bpf_core_field_offset(struct mount, mnt_mountpoint),
+		.o_mnt = o_mnt,
+	};
+	bpf_loop(WALK_DEPTH, walk_step, &w, 0);
+	return w.done ? w.off : 0;
+}
+
+/* The open file at `fd` of the current task. */
+static __always_inline struct file *file_at(int fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (fd < 0 || (u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Sends the path that starts at `off` in `s` (header written before it) and is `len` long. */
+static __always_inline void send_path(struct scratch *s, u32 off, u32 len, u32 access, u64 flags)
+{
+	if (off < HDR)
+		return;
+	u32 at = (off - HDR) & (BASE_END - 1);
+	struct path_hdr *h = (struct path_hdr *)&s->buf[at];
+	h->type = EV_FILE;
+	h->tgid = bpf_get_current_pid_tgid() >> 32;
+	h->access = access;
+	h->len = len;
+	h->flags = flags;
+	u64 size = HDR + len;
+	if (size > 2 * BASE_END)
+		size = 2 * BASE_END;
+	if (bpf_ringbuf_output(&events, &s->buf[at], size, 0))
+		stat_add(ST_FILES_DROPPED);
+}
+
+/* Not inlined: verified once per call site instead of once per path of its caller. */
+static __noinline void path_arg(struct pt_regs *regs, struct pathspec *sp, int i, u32 hint)
+{
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+	const char *user = (const char *)arg_of(regs, sp->path[i & 1]);
+	/* The argument goes right after the base: base "/" argument. */
+	long n = bpf_probe_read_user_str(&s->buf[BASE_END + 1], BASE_END - 1, user);
+	if (n <= 0) {
+		stat_add(ST_PATHS_UNREADABLE);
+		return;
+	}
+	u32 off = BASE_END + 1;
+	if (s->buf[BASE_END + 1] != '/') {
+		struct vfsmount *mnt;
+		struct dentry *d;
+		u8 dirfd = sp->dirfd[i & 1];
+		int fd = dirfd == NONE ? AT_FDCWD : (int)arg_of(regs, dirfd);
+		if (fd == AT_FDCWD) {
+			struct task_struct *task = bpf_get_current_task_btf();
+			mnt = BPF_CORE_READ(task, fs, pwd.mnt);
+			d = BPF_CORE_READ(task, fs, pwd.dentry);
+		} else {
+			struct file *f = file_at(fd);
+			if (!f)
+				return; /* EBADF: the call fails, nothing is accessed */
+			mnt = BPF_CORE_READ(f, f_path.mnt);
+			d = BPF_CORE_READ(f, f_path.dentry);
+		}
+		off = walk(d, mnt);
+		if (!off) {
+			stat_add(ST_PATHS_TRUNCATED);
+			return;
+		}
+		s->buf[BASE_END] = '/';
+	}
+	u64 flags = sp->flags == NONE ? 0 : arg_of(regs, sp->flags);
+	u8 acc = sp->access[i & 1];
+	send_path(s, off, BASE_END + (u32)n - off,
+		  acc == FROM_FLAGS ? FROM_FLAGS | hint << 8 : 1u << (acc & 7), flags);
+}
+
+/* `hint` for opens: what the opened file is, when the open succeeded (see DIR_*). */
+static __always_inline void keep_paths(struct pt_regs *regs, u32 nr, u32 hint)
+{
+	struct pathspec *sp = bpf_map_lookup_elem(&pathspecs, &nr);
+	if (!sp || !sp->n)
+		return;
+	path_arg(regs, sp, 0, hint);
+	if (sp->n > 1)
+		path_arg(regs, sp, 1, hint);
+}
+
+struct ev_port {
+	u32 type;
+	u32 tgid;
+	u32 connect;
+	u8 addr[4];             /* family (host order) and port (network order) */
+};
+
+static __always_inline void keep_port(struct pt_regs *regs, u32 connect)
+{
+	if ((int)arg_of(regs, 2) < 4)
+		return;
+	struct ev_port ev = {.type = EV_PORT, .connect = connect};
+	ev.tgid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_probe_read_user(ev.addr, sizeof(ev.addr), (void *)arg_of(regs, 1))) {
+		stat_add(ST_PATHS_UNREADABLE);
+		return;
+	}
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		stat_add(ST_FILES_DROPPED);
+}
+
+/* At exit, the paths and addresses of every call but exec: the kernel has copied them from
+ * the workload's memory by then, so their pages are resident (at entry they may not be yet).
+ * Also the file an open created (O_CREAT, and it did not exist), as resolved. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!bpf_task_storage_get(&tasks, task, 0, 0))
+		return 0;
+	if (task->thread_info.status & TS_COMPAT)
+		return 0;
+	long nr = regs->orig_ax;
+	if (nr < 0 || nr >= NR_MAX || nr == NR_EXECVE || nr == NR_EXECVEAT)
+		return 0;
+	if (nr == NR_BIND || nr == NR_CONNECT) {
+		keep_port(regs, nr == NR_CONNECT);
+		return 0;
+	}
+	int open = nr == NR_OPEN || nr == NR_OPENAT || nr == NR_CREAT || nr == NR_OPENAT2;
+	struct file *f = open && ret >= 0 ? file_at((int)ret) : 0;
+	u32 hint = DIR_UNKNOWN;
+	if (f)
+		hint = (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFDIR ? DIR_YES : DIR_NO;
+	keep_paths(regs, (u32)nr, hint);
+	if (!f || !(BPF_CORE_READ(f, f_mode) & FMODE_CREATED))
+		return 0;
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	u32 off = walk(BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	if (!off) {
+		stat_add(ST_PATHS_TRUNCATED);
+		return 0;
+	}
+	send_path(s, off, BASE_END - off, 1u << F_CREATE_BIT, 0);
+	return 0;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct task_state *st = bpf_task_storage_get(&tasks, task, 0, 0);
-	if (!st)
+	if (!st) {
+		/* The workload's first execve, made before it is tracked: its path counts. */
+		if (want_files && id == NR_EXECVE) {
+			u32 zero = 0;
+			u32 *t = bpf_map_lookup_elem(&target, &zero);
+			if (t && *t == (u32)task->tgid)
+				keep_paths(regs, NR_EXECVE, DIR_UNKNOWN);
+		}
 		return 0;
+	}
 	if (id < 0 || id >= NR_MAX) {
 		stat_add(ST_NR_OUT_OF_RANGE);
 		return 0;
 	}
 	u32 abi = (task->thread_info.status & TS_COMPAT) ? 1 : 0;
 	count(st, abi * NR_MAX + (u32)id);
+	if (abi != 0)
+		return 0; /* arguments and paths: the native ABI's layouts only */
+	if (want_args)
+		keep_args(regs, (u32)id);
+	/* An exec's path is read now: at exit the memory is the new program's. */
+	if (want_files && (id == NR_EXECVE || id == NR_EXECVEAT))
+		keep_paths(regs, (u32)id, DIR_UNKNOWN);
 	return 0;
 }
 

@@ -61,6 +61,6 @@ pub fn supervise(
             }
         }
     };
-    let (counts, losses) = probe.finish(&mut attr).map_err(SandboxError::Message)?;
-    Ok((code, attr.finish(&counts, command), losses))
+    let (rec, losses) = probe.finish(attr, command).map_err(SandboxError::Message)?;
+    Ok((code, rec, losses))
 }
