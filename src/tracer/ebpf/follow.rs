@@ -29,21 +29,21 @@ pub fn follow(
         if stop() {
             break Traced::Detached;
         }
-        let (events, first_gone) = {
+        let first_gone = {
             let mut fds = [
                 PollFd::new(probe.events_fd(), PollFlags::POLLIN),
                 PollFd::new(first.as_fd(), PollFlags::POLLIN),
             ];
-            match poll(&mut fds, PollTimeout::from(1000u16)) {
+            let every = PollTimeout::try_from(super::READ_EVERY).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, every) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(format!("poll: {e}")),
             }
             let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-            (ready(&fds[0]), ready(&fds[1]))
+            ready(&fds[1])
         };
-        if events {
-            probe.drain(&mut attr, &super::supervise::exe_of);
-        }
+        // Read on every turn: the kernel wakes this loop early only when the ring fills up.
+        probe.drain(&mut attr);
         if !attr.started() {
             // It died before its exec: there is nothing to record.
             if first_gone {

@@ -41,9 +41,14 @@ const EV_EXIT: u32 = 2;
 const EV_FORK: u32 = 3;
 const EV_FILE: u32 = 4;
 const EV_PORT: u32 = 5;
-/// Offsets in a bitmap event: type, tgid, the bitmap, `last`, the exec's file name.
+/// Offsets in a bitmap event: type, tgid, the bitmap, `last`, then for an exec the length of
+/// the new image's path and the path.
 const EV_LAST: usize = 8 + WORDS * 8;
-const EV_FILENAME: usize = EV_LAST + 4;
+const EV_EXEC_LEN: usize = EV_LAST + 4;
+const EV_EXEC_PATH: usize = EV_EXEC_LEN + 4;
+/// How often user space reads the ring: the kernel wakes it earlier only when a quarter of the
+/// ring is used, so that forks, execs and exits cost no context switch.
+pub const READ_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Slots of the `stats` map.
 const STATS: [&str; 7] = [
     "tasks could not be tracked (no kernel memory for their storage): their syscalls are missing",
@@ -231,18 +236,18 @@ impl Probe {
         self.ring.as_fd()
     }
 
-    /// Hands every waiting event to `attr`. `exe_of` names a process's new executable (the
-    /// caller reads /proc; `filename` is the exec's argument, for when it cannot).
-    pub fn drain(&mut self, attr: &mut Attribution, exe_of: &dyn Fn(u32, &str) -> String) {
+    /// Hands every waiting event to `attr` (and the facts).
+    pub fn drain(&mut self, attr: &mut Attribution) {
         while let Some(item) = self.ring.next() {
             let bytes: &[u8] = &item;
             let tgid = u32_at(bytes, 4);
             match u32_at(bytes, 0) {
                 EV_EXEC => {
-                    let name = bytes.get(EV_FILENAME..).unwrap_or_default();
-                    let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
-                    let filename = String::from_utf8_lossy(&name[..end]);
-                    attr.exec(tgid, &seen_of(bytes), &exe_of(tgid, &filename));
+                    let len = u32_at(bytes, EV_EXEC_LEN) as usize;
+                    let path = bytes
+                        .get(EV_EXEC_PATH..EV_EXEC_PATH + len)
+                        .unwrap_or_default();
+                    attr.exec(tgid, &seen_of(bytes), &String::from_utf8_lossy(path));
                 }
                 EV_EXIT => attr.exit(tgid, &seen_of(bytes), u32_at(bytes, EV_LAST) != 0),
                 EV_FORK => attr.fork(tgid, u32_at(bytes, 8)),
@@ -271,7 +276,7 @@ impl Probe {
         mut attr: Attribution,
         command: Vec<String>,
     ) -> Result<(Recording, Losses), String> {
-        self.drain(&mut attr, &|_, f| f.to_string());
+        self.drain(&mut attr);
         let per_cpu = |bpf: &Ebpf, name: &str, len: usize| -> Result<Vec<u64>, String> {
             let map: PerCpuArray<_, u64> = PerCpuArray::try_from(
                 bpf.map(name)

@@ -61,7 +61,7 @@ struct ev_bitmap {
 	u32 tgid;
 	u64 seen[WORDS];
 	u32 last;
-	char filename[256];     /* EV_EXEC only */
+	u32 len;                /* EV_EXEC: the length of the new image's path, which follows */
 };
 
 struct ev_fork {
@@ -132,6 +132,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
+
+/* Ring wakeups: user space reads every 50 ms and is woken early only when the ring is a
+ * quarter full, so that no fork, exec or exit costs the machine a context switch. */
+static __always_inline u64 wakeup(void)
+{
+	u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > size / 4 ? BPF_RB_FORCE_WAKEUP
+									: BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void stat_add(u32 slot)
 {
@@ -257,6 +266,7 @@ struct walk {
 	void *root_m;
 	u32 off;
 	u32 done;
+	u32 min;                /* room left before the path, for the event's header */
 	/* Field offsets, relocated in the caller: aya leaves CO-RE relocations in bpf_loop
 	 * callbacks unapplied. */
 	u64 o_mnt_root, o_d_parent, o_d_len, o_d_name, o_mnt_parent, o_mountpoint, o_mnt;
@@ -299,7 +309,7 @@ static long walk_step(u64 i, void *data)
 	bpf_probe_read_kernel(&len, sizeof(len), w->d + w->o_d_len);
 	len &= 0xff;
 	u32 off = w->off;
-	if (off > BASE_END || off < HDR + len + 1)
+	if (off > BASE_END || off < w->min + len + 1)
 		return 1;
 	off -= len + 1;
 	bpf_probe_read_kernel(&s->buf[(off + 1) & (BASE_END - 1)], len,
@@ -313,7 +323,7 @@ static long walk_step(u64 i, void *data)
 /* Writes the path of `d` on mount `vmnt`, as the current task sees it (up to its root,
  * crossing mount points), backwards so that it ends at BASE_END. Returns where it starts, or
  * 0 when it is deeper or longer than followed. "/" is written as the empty string. */
-static __always_inline u32 walk(struct dentry *d, struct vfsmount *vmnt)
+static __always_inline u32 walk_min(struct dentry *d, struct vfsmount *vmnt, u32 min)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	u64 o_mnt = bpf_core_field_offset(struct mount, mnt);
@@ -324,6 +334,7 @@ static __always_inline u32 walk(struct dentry *d, struct vfsmount *vmnt)
 		.root_d = BPF_CORE_READ(task, fs, root.dentry),
 		.root_m = BPF_CORE_READ(task, fs, root.mnt),
 		.off = BASE_END,
+		.min = min,
 		.o_mnt_root = bpf_core_field_offset(struct vfsmount, mnt_root),
 		.o_d_parent = bpf_core_field_offset(struct dentry, d_parent),
 		.o_d_len = bpf_core_field_offset(struct dentry, d_name.len),
@@ -334,6 +345,11 @@ static __always_inline u32 walk(struct dentry *d, struct vfsmount *vmnt)
 	};
 	bpf_loop(WALK_DEPTH, walk_step, &w, 0);
 	return w.done ? w.off : 0;
+}
+
+static __always_inline u32 walk(struct dentry *d, struct vfsmount *vmnt)
+{
+	return walk_min(d, vmnt, HDR);
 }
 
 /* The open file at `fd` of the current task. */
@@ -364,7 +380,7 @@ static __always_inline void send_path(struct scratch *s, u32 off, u32 len, u32 a
 	u64 size = HDR + len;
 	if (size > 2 * BASE_END)
 		size = 2 * BASE_END;
-	if (bpf_ringbuf_output(&events, &s->buf[at], size, 0))
+	if (bpf_ringbuf_output(&events, &s->buf[at], size, wakeup()))
 		stat_add(ST_FILES_DROPPED);
 }
 
@@ -440,7 +456,7 @@ static __always_inline void keep_port(struct pt_regs *regs, u32 connect)
 		stat_add(ST_PATHS_UNREADABLE);
 		return;
 	}
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), wakeup()))
 		stat_add(ST_FILES_DROPPED);
 }
 
@@ -514,27 +530,62 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* Sends `st`'s bitmap (and, for an exec, the new image's file name), then clears it. */
-static __always_inline void flush(struct task_state *st, u32 type, u32 tgid, u32 last,
-				  const char *filename)
+/* Sends `st`'s bitmap at an exit, then clears it. */
+static __always_inline void flush(struct task_state *st, u32 tgid, u32 last)
 {
 	struct ev_bitmap *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
-		/* Kept in the bitmap: attributed to the task's next image instead of being lost. */
 		stat_add(ST_EVENTS_DROPPED);
 		return;
 	}
-	ev->type = type;
+	ev->type = EV_EXIT;
 	ev->tgid = tgid;
 	ev->last = last;
+	ev->len = 0;
 	for (int i = 0; i < WORDS; i++) {
 		ev->seen[i] = st->seen[i];
 		st->seen[i] = 0;
 	}
-	ev->filename[0] = 0;
-	if (filename)
-		bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), filename);
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup());
+}
+
+#define EXEC_HDR ((u32)sizeof(struct ev_bitmap))
+
+/* Sends `st`'s bitmap (what the old image made) with the new image's path, as resolved by the
+ * kernel and seen from the task's root; then clears it. */
+static __always_inline void flush_exec(struct task_state *st, u32 tgid, struct linux_binprm *bprm)
+{
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+	struct file *file = BPF_CORE_READ(bprm, file);
+	u32 off = walk_min(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
+			   EXEC_HDR);
+	u32 len = BASE_END - off;
+	if (!off) {
+		/* Too deep: the name it was exec'd by. */
+		stat_add(ST_PATHS_TRUNCATED);
+		off = BASE_END - 256;
+		long n = bpf_probe_read_kernel_str(&s->buf[off], 256, BPF_CORE_READ(bprm, filename));
+		len = n > 1 ? n - 1 : 0;
+	}
+	u32 at = (off - EXEC_HDR) & (BASE_END - 1);
+	struct ev_bitmap *h = (struct ev_bitmap *)&s->buf[at];
+	h->type = EV_EXEC;
+	h->tgid = tgid;
+	h->last = 0;
+	h->len = len;
+	for (int i = 0; i < WORDS; i++)
+		h->seen[i] = st->seen[i];
+	u64 size = EXEC_HDR + (len & (BASE_END - 1));
+	if (bpf_ringbuf_output(&events, h, size, wakeup())) {
+		/* Kept in the bitmap: attributed to the task's next image instead of being lost. */
+		stat_add(ST_EVENTS_DROPPED);
+		return;
+	}
+	for (int i = 0; i < WORDS; i++)
+		st->seen[i] = 0;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -556,7 +607,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, int old_pid, struct linu
 		 * the other backends see it, so it is counted here. */
 		count(st, NR_EXECVE);
 	}
-	flush(st, EV_EXEC, tgid, 0, bprm->filename);
+	flush_exec(st, tgid, bprm);
 	return 0;
 }
 
@@ -582,7 +633,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	ev->parent = ptgid;
 	ev->child = ctgid;
 	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup());
 	return 0;
 }
 
@@ -592,7 +643,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	struct task_state *st = bpf_task_storage_get(&tasks, p, 0, 0);
 	if (!st)
 		return 0;
-	flush(st, EV_EXIT, p->tgid, p->signal->live.counter == 0, 0);
+	flush(st, p->tgid, p->signal->live.counter == 0);
 	bpf_task_storage_delete(&tasks, p);
 	return 0;
 }

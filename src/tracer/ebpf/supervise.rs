@@ -14,14 +14,6 @@ use crate::sandbox::SandboxError;
 use crate::sandbox::sys;
 use crate::tracer::{io_step, reaped, step};
 
-/// The name of a process's new image: its /proc exe link while it lives, the exec's argument
-/// otherwise. syscage's own binary is the workload's starter, as with the other backends.
-pub(super) fn exe_of(tgid: u32, filename: &str) -> String {
-    std::fs::read_link(format!("/proc/{tgid}/exe"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| filename.to_string())
-}
-
 /// Records until the init exits; returns its exit code, the recording and what was lost.
 pub fn supervise(
     child: Pid,
@@ -39,21 +31,21 @@ pub fn supervise(
         if let Some(code) = reaped(child)? {
             break code;
         }
-        let (events, signal) = {
+        let signal = {
             let mut fds = [
                 PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
                 PollFd::new(probe.events_fd(), PollFlags::POLLIN),
             ];
-            match poll(&mut fds, PollTimeout::NONE) {
+            let every = PollTimeout::try_from(super::READ_EVERY).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, every) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(step("poll")(e)),
             }
             let ready = |f: &PollFd| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
-            (ready(&fds[1]), ready(&fds[0]))
+            ready(&fds[0])
         };
-        if events {
-            probe.drain(&mut attr, &exe_of);
-        }
+        // Read on every turn: the kernel wakes this loop early only when the ring fills up.
+        probe.drain(&mut attr);
         if signal {
             let sig = sys::signalfd_read(sigfd).map_err(io_step("reading signals"))?;
             if sig != libc::SIGCHLD {
