@@ -77,12 +77,48 @@ pub struct RunArgs {
     /// Print what was applied.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Report every syscall the profile denies, one JSON object per line, to FILE (appended) or
+    /// to syscage's standard error ("-"). Denials still happen, with the profile's errno or
+    /// action; what the profile allows runs untouched. Floods are bounded: the first call of
+    /// each (executable, syscall) in full, then counts once a second, exact totals at the end.
+    #[arg(long, value_name = "FILE|-")]
+    pub monitor: Option<String>,
+    /// Learn mode: syscalls the profile does not list are ALLOWED (not enforced) and recorded
+    /// in DELTA, written atomically when the workload ends or syscage is stopped; `syscage merge
+    /// PROFILE DELTA -o NEW.json` heals the profile. Argument rules and explicit denials of the
+    /// profile still apply. Combine with --monitor to see each addition as it happens.
+    #[arg(long, value_name = "DELTA")]
+    pub learn: Option<PathBuf>,
+    /// Names the run in --monitor events (default: run-PID).
+    #[arg(long, value_name = "NAME")]
+    pub id: Option<String>,
     /// The command and its arguments.
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
 pub fn run(a: RunArgs) -> Result<i32, Error> {
+    use crate::profile::watch::Mode;
+    use crate::sandbox::watch::{Events, WatchConfig};
+    if let Some(d) = &a.learn {
+        crate::output::check_writable(d)?;
+    }
+    let watch = (a.monitor.is_some() || a.learn.is_some()).then(|| WatchConfig {
+        mode: if a.learn.is_some() {
+            Mode::Learn
+        } else {
+            Mode::Monitor
+        },
+        events: a.monitor.as_deref().map(|m| match m {
+            "-" => Events::Stderr,
+            path => Events::File(PathBuf::from(path)),
+        }),
+        learn: a.learn.is_some(),
+        id: a
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("run-{}", std::process::id())),
+    });
     let seccomp = a.seccomp.map(|s| match s.as_str() {
         "unconfined" => SeccompChoice::Unconfined,
         _ => SeccompChoice::File(PathBuf::from(s)),
@@ -118,6 +154,18 @@ pub fn run(a: RunArgs) -> Result<i32, Error> {
         ulimits: a.ulimit,
         strict: a.strict,
         verbose: a.verbose,
+        watch,
     };
-    Ok(sandbox::run(&cfg)?)
+    let outcome = sandbox::run(&cfg)?;
+    if let (Some(delta), Some((learned, calls))) = (&a.learn, outcome.learned) {
+        // Written when the workload ends, however it ends (a SIGTERM to syscage included).
+        crate::output::write_atomic(delta, learned.to_json().as_bytes())?;
+        eprintln!(
+            "syscage: learn: {} syscalls outside the profile were allowed ({calls} calls); written to {} (heal the profile: syscage merge PROFILE {} -o NEW.json)",
+            learned.syscalls.len(),
+            delta.display(),
+            delta.display()
+        );
+    }
+    Ok(outcome.code)
 }

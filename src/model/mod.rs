@@ -5,6 +5,7 @@ pub mod abi;
 pub mod args;
 pub mod files;
 pub mod recording;
+pub mod violation;
 
 pub use abi::Abi;
 pub use recording::{Recording, SyscallStats};

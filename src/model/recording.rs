@@ -183,6 +183,13 @@ impl Builder {
         );
     }
 
+    /// Adds an argument sample (`model::args`) to a syscall already added.
+    pub fn add_arg(&mut self, abi: Abi, name: &str, label: &str, value: u64) {
+        if let Some(s) = self.map.get_mut(&(abi, name.to_string())) {
+            s.args.entry(label.to_string()).or_default().insert(value);
+        }
+    }
+
     /// Adds a syscall already counted elsewhere.
     pub fn add_stats(&mut self, s: SyscallStats) {
         let (abi, name) = (s.abi, s.name.clone());

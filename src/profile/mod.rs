@@ -9,3 +9,4 @@ pub mod merge;
 pub mod oci;
 pub mod report;
 pub mod seccomp;
+pub mod watch;

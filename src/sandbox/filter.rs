@@ -18,6 +18,7 @@ use super::filter_cache;
 use crate::profile::seccomp::{
     self, Action, ArgCmp, ProfileError, ResolvedFilter, Target, arch_name, known_syscall,
 };
+use crate::profile::watch;
 
 /// Docker's default profile (moby/profiles `seccomp/default.json`), built in so that `run` with no
 /// options is already confined. Provenance in `profiles/README.md`.
@@ -115,6 +116,54 @@ pub fn prepare(
     };
     filter_cache::store(&key, &compiled);
     Ok(Some(name_entries(compiled, &name)))
+}
+
+/// The filter for `run --monitor/--learn` with the chosen profile: its denials routed to the
+/// supervisor (`profile::watch`), and what the supervisor answers. Not cached: the answers need
+/// the resolved profile anyway.
+pub fn prepare_watch(
+    choice: &SeccompChoice,
+    caps: &BTreeSet<String>,
+    mode: watch::Mode,
+) -> Result<(CompiledFilter, watch::Watch), SandboxError> {
+    let (name, bytes): (String, Vec<u8>) = match choice {
+        SeccompChoice::Unconfined => {
+            return Err(SandboxError::Message(format!(
+                "--{} needs a seccomp profile to watch, not --seccomp unconfined",
+                mode.name()
+            )));
+        }
+        SeccompChoice::Builtin => (BUILTIN_NAME.into(), BUILTIN_PROFILE.as_bytes().to_vec()),
+        SeccompChoice::File(path) => {
+            let bytes = std::fs::read(path).map_err(|source| ProfileError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            (path.display().to_string(), bytes)
+        }
+    };
+    let target = Target {
+        arch: native_arch(),
+        caps: caps.clone(),
+        kernel: seccomp::parse_kernel(&kernel_release()).unwrap_or((0, 0)),
+    };
+    let path = Path::new(&name);
+    let (profile, mut warnings) = seccomp::parse(&bytes, path)?;
+    let resolved = seccomp::resolve(&profile, &target, path)?;
+    let (routed, w) = watch::prepare(&resolved, mode);
+    let (program, compile_warnings, rules) = compile(&routed, path)?;
+    warnings.extend(compile_warnings);
+    let compiled = CompiledFilter {
+        program,
+        load_flags: load_flags(&resolved.flags) | super::sys::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+        summary: format!(
+            "{rules} rules; default {}, whose denials go to syscage ({} mode)",
+            resolved.default_action,
+            mode.name()
+        ),
+        warnings,
+    };
+    Ok((name_entries(compiled, &name), w))
 }
 
 /// Cached entries are shared by identical profiles under different names; name them per use.

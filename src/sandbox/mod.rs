@@ -10,12 +10,14 @@ pub mod compiled;
 pub mod exec;
 pub mod filter;
 pub mod filter_cache;
+pub mod handoff;
 pub mod identity;
 pub mod landlock;
 pub mod monitor;
 pub mod mounts;
 pub(crate) mod sys;
 pub mod userns;
+pub mod watch;
 
 use std::convert::Infallible;
 use std::ffi::OsString;
@@ -82,6 +84,8 @@ pub struct RunConfig {
     pub ulimits: Vec<String>,
     pub strict: bool,
     pub verbose: bool,
+    /// `--monitor`, `--learn`: the profile's denials go to syscage.
+    pub watch: Option<watch::WatchConfig>,
 }
 
 fn warn(msg: &str) {
@@ -111,14 +115,44 @@ struct Plan {
     ulimits: Vec<identity::Ulimit>,
     signals: sys::SignalSet,
     old_mask: sys::SignalSet,
+    watch: Option<WatchPlan>,
 }
 
-/// Runs the command confined; returns the exit code syscage should exit with.
-pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
+/// `--monitor`/`--learn`: the answers, and the socket the workload hands its listener over on.
+struct WatchPlan {
+    watch: crate::profile::watch::Watch,
+    parent_sock: OwnedFd,
+    child_sock: OwnedFd,
+}
+
+/// How a run ended: the exit code syscage should exit with, and with `--learn` what the
+/// workload was let do beyond its profile (for the caller to write) and how many calls.
+pub struct Outcome {
+    pub code: i32,
+    pub learned: Option<(crate::model::Recording, u64)>,
+}
+
+impl From<i32> for Outcome {
+    fn from(code: i32) -> Outcome {
+        Outcome {
+            code,
+            learned: None,
+        }
+    }
+}
+
+/// Runs the command confined.
+pub fn run(cfg: &RunConfig) -> Result<Outcome, SandboxError> {
     // Parent: everything that can fail is checked before any namespace exists.
     let kept = caps::parse(&cfg.cap_add)?;
     let choice = cfg.seccomp.clone().unwrap_or(SeccompChoice::Builtin);
-    let filter = filter::prepare(&choice, &kept.names)?;
+    let (filter, watch) = match &cfg.watch {
+        Some(w) => {
+            let (f, answers) = filter::prepare_watch(&choice, &kept.names, w.mode)?;
+            (Some(f), Some(answers))
+        }
+        None => (filter::prepare(&choice, &kept.names)?, None),
+    };
     match &filter {
         Some(f) if choice != SeccompChoice::Builtin => f.warnings.iter().for_each(|w| warn(w)),
         // The built-in profile's warnings are known and reviewed: notes, and only on request.
@@ -183,6 +217,24 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
         step: "blocking signals".into(),
         source,
     })?;
+    let watch = match watch {
+        Some(w) => {
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+            let (parent_sock, child_sock) = socketpair(
+                AddressFamily::Unix,
+                SockType::SeqPacket,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| step_err("creating the listener hand-over socket", e))?;
+            Some(WatchPlan {
+                watch: w,
+                parent_sock,
+                child_sock,
+            })
+        }
+        None => None,
+    };
     let plan = Plan {
         cfg: cfg.clone(),
         filter,
@@ -196,6 +248,7 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
         ulimits,
         signals,
         old_mask,
+        watch,
     };
     let (release_rx, release_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| step_err("creating the release pipe", e))?;
@@ -230,10 +283,80 @@ pub fn run(cfg: &RunConfig) -> Result<i32, SandboxError> {
     // The write end stays open for our lifetime: the init sees it hang up if we die early.
     let _lifeline = release_tx;
 
+    if let (Some(wp), Some(wc)) = (&plan.watch, &cfg.watch) {
+        return supervise_watched(child, &plan, wp, wc);
+    }
     // Monitor: forward signals to the init until it exits with the workload's status.
-    monitor::forward_until_exit(child, &plan.signals, false).map_err(|source| SandboxError::Step {
-        step: "waiting for the sandbox".into(),
+    monitor::forward_until_exit(child, &plan.signals, false)
+        .map(Outcome::from)
+        .map_err(|source| SandboxError::Step {
+            step: "waiting for the sandbox".into(),
+            source,
+        })
+}
+
+/// `--monitor`/`--learn`: takes the workload's listener, then serves it until the init exits.
+fn supervise_watched(
+    child: Pid,
+    plan: &Plan,
+    wp: &WatchPlan,
+    wc: &watch::WatchConfig,
+) -> Result<Outcome, SandboxError> {
+    use std::os::fd::AsRawFd;
+    let wait = || {
+        monitor::forward_until_exit(child, &plan.signals, false).map_err(|source| {
+            SandboxError::Step {
+                step: "waiting for the sandbox".into(),
+                source,
+            }
+        })
+    };
+    // The workload says nothing if it fails before its filter (command not found...).
+    let Some((pidfd, fd_no)) = handoff::receive_pidfd(&wp.parent_sock)? else {
+        return wait().map(Outcome::from);
+    };
+    let listener = match handoff::take_listener(&pidfd, fd_no) {
+        Ok(l) => l,
+        Err(e) => {
+            let code = wait()?;
+            if code == exit::SYSCAGE_ERROR {
+                return Err(e);
+            }
+            return Ok(code.into());
+        }
+    };
+    let pid = sys::pidfd_pid(&pidfd).map_err(|source| SandboxError::Step {
+        step: "finding the workload's pid".into(),
         source,
+    })?;
+    // The workload waits for this before it execs: its listener is ours by now.
+    nix::unistd::write(&wp.parent_sock, b"G").map_err(|e| step_err("releasing the workload", e))?;
+    if wc.mode == crate::profile::watch::Mode::Learn {
+        eprintln!(
+            "syscage: learn mode: syscalls the profile does not list are allowed (not enforced) and recorded"
+        );
+    }
+    let command = plan
+        .cfg
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let watched = watch::supervise(
+        child,
+        &plan.signals,
+        listener,
+        Some(watch::Handshake {
+            pid: pid as u32,
+            fd: wp.child_sock.as_raw_fd(),
+        }),
+        wp.watch.clone(),
+        wc,
+        command,
+    )?;
+    Ok(Outcome {
+        code: watched.code,
+        learned: watched.learned,
     })
 }
 
@@ -422,8 +545,13 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
     // A new session without a terminal: the workload cannot push input into the caller's
     // terminal with TIOCSTI.
     nix::unistd::setsid().map_err(|e| step_err("setsid", e))?;
-    // Only stdin, stdout, stderr and the descriptors passed with --preserve-fds stay open.
-    sys::close_from(3 + cfg.preserve_fds).map_err(|source| SandboxError::Step {
+    // Only stdin, stdout, stderr and the descriptors passed with --preserve-fds stay open (and
+    // the listener hand-over socket, which is close-on-exec).
+    let mut keep: Vec<std::os::fd::RawFd> = (3..3 + cfg.preserve_fds as i32).collect();
+    if let Some(wp) = &plan.watch {
+        keep.push(std::os::fd::AsRawFd::as_raw_fd(&wp.child_sock));
+    }
+    sys::close_all_except(&keep).map_err(|source| SandboxError::Step {
         step: "closing inherited file descriptors".into(),
         source,
     })?;
@@ -477,7 +605,7 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         })?;
     // The init keeps nothing it could be robbed of: no capabilities, no descriptors the workload
     // was not given, and it cannot be ptraced by it.
-    if cfg.preserve_fds > 0 {
+    if cfg.preserve_fds > 0 || plan.watch.is_some() {
         let _ = sys::close_from(3);
     }
     let _ = caps::drop_bounding(0, plan.last_cap);
@@ -546,6 +674,14 @@ fn workload(plan: &Plan) -> ! {
     if let Err(e) = caps::drop_to(plan.kept.mask, ambient) {
         fail(exit::SYSCAGE_ERROR, &format!("error: {e}"));
     }
+    // --monitor/--learn: the supervisor takes the listener the filter load creates.
+    let _pidfd = match &plan.watch {
+        Some(wp) => match handoff::send_pidfd(&wp.child_sock) {
+            Ok(fd) => Some(fd),
+            Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: {e}")),
+        },
+        None => None,
+    };
     // Seccomp last: nothing syscage does after this needs to be allowed by the profile.
     if let Some(f) = &plan.filter
         && let Err(e) = sys::load_seccomp_filter(&f.program, f.load_flags)
@@ -554,6 +690,12 @@ fn workload(plan: &Plan) -> ! {
             exit::SYSCAGE_ERROR,
             &format!("error: loading the seccomp filter: {e}"),
         );
+    }
+    if let Some(wp) = &plan.watch {
+        // Until the supervisor holds the listener; any answer will do (the supervisor lets
+        // this one read through if the profile routes it).
+        let mut go = [0u8];
+        let _ = nix::unistd::read(&wp.child_sock, &mut go);
     }
     exec::exec(&plan.exec, &path)
 }

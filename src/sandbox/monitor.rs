@@ -68,6 +68,11 @@ pub fn forward_until_exit(target: Pid, set: &SignalSet, reap_all: bool) -> std::
     }
 }
 
+/// The target's exit code once it has exited (only it is reaped).
+pub fn reap_exited(target: Pid) -> std::io::Result<Option<i32>> {
+    reap(target, false)
+}
+
 /// Reaps whatever has exited; returns the target's exit code once it has.
 fn reap(target: Pid, reap_all: bool) -> std::io::Result<Option<i32>> {
     let which = if reap_all { None } else { Some(target) };

@@ -439,6 +439,27 @@ pub fn notif_continue(listener: &OwnedFd, id: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Takes ownership of a descriptor received with SCM_RIGHTS.
+pub fn adopt_received_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the kernel installed this descriptor in our table for us alone (SCM_RIGHTS), and
+    // nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Fails a notified syscall with `errno` (its return value is `-errno`).
+pub fn notif_error(listener: &OwnedFd, id: u64, errno: i32) -> io::Result<()> {
+    let resp = SeccompNotifResp {
+        id,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: resp is a seccomp_notif_resp of the size encoded in the ioctl number.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+    check(libc::c_long::from(r))?;
+    Ok(())
+}
+
 #[repr(C)]
 struct PtraceSyscallInfo {
     op: u8,

@@ -16,16 +16,12 @@ mod ptrace;
 
 use std::convert::Infallible;
 use std::ffi::OsString;
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use nix::sched::CloneFlags;
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
-use nix::sys::socket::{
-    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
-    sendmsg, socketpair,
-};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::unistd::Pid;
 
 use crate::exit;
@@ -261,7 +257,7 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     let _lifeline = release_tx;
 
     // The workload sends a pidfd of itself and the number its listener will get.
-    let Some((pidfd, fd_no)) = receive_pidfd(&sock)? else {
+    let Some((pidfd, fd_no)) = crate::sandbox::handoff::receive_pidfd(&sock)? else {
         // It never got that far (command not found, setup error): its status says why.
         let code = wait_child(child, &sigfd)?;
         return Ok(Outcome {
@@ -302,44 +298,6 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
         backend_reason,
         losses: Vec::new(),
     })
-}
-
-fn receive_pidfd(sock: &OwnedFd) -> Result<Option<(OwnedFd, i32)>, SandboxError> {
-    let mut buf = [0u8; 4];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = loop {
-        match recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            r => break r.map_err(step("receiving the workload's pidfd"))?,
-        }
-    };
-    if msg.bytes == 0 {
-        return Ok(None);
-    }
-    let mut fd = None;
-    for c in msg
-        .cmsgs()
-        .map_err(step("reading the workload's message"))?
-    {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY-free: from_raw_fd on a descriptor the kernel just installed for us.
-            fd = fds.first().copied().map(owned_fd);
-        }
-    }
-    let fd = fd.ok_or_else(|| SandboxError::Message("the workload sent no pidfd".into()))?;
-    Ok(Some((fd, i32::from_ne_bytes(buf))))
-}
-
-fn owned_fd(fd: std::os::fd::RawFd) -> OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: SCM_RIGHTS installed this descriptor in our table for us alone.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// Waits for the init to exit, forwarding signals meanwhile; returns its exit code.
@@ -443,29 +401,11 @@ fn workload(plan: &Plan, sock: &OwnedFd) -> ! {
     let fail = exec::die;
     // Looked up before the filter is loaded: the lookup is syscage's, not the workload's.
     let path = exec::start_child(&plan.exec, &plan.old_mask);
-    let pidfd = match sys::pidfd_open(nix::unistd::getpid().as_raw()) {
+    // A pidfd of this process and the number its listener will get go to the supervisor.
+    let _pidfd = match crate::sandbox::handoff::send_pidfd(sock) {
         Ok(fd) => fd,
-        Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: pidfd_open: {e}")),
+        Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: {e}")),
     };
-    // The listener will get the lowest free descriptor; tell the supervisor which.
-    let next_fd = match sys::lowest_free_fd() {
-        Ok(fd) => fd,
-        Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: F_DUPFD: {e}")),
-    };
-    let fds = [pidfd.as_raw_fd()];
-    let bytes = next_fd.to_ne_bytes();
-    if let Err(e) = sendmsg::<()>(
-        sock.as_raw_fd(),
-        &[IoSlice::new(&bytes)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    ) {
-        fail(
-            exit::SYSCAGE_ERROR,
-            &format!("error: handing the pidfd over: {e}"),
-        );
-    }
     let mut flags = 0;
     match plan.cfg.backend {
         // Wait until the supervisor is attached (a traced syscall without a tracer fails), or

@@ -2,7 +2,6 @@
 //! recorded it and answered CONTINUE.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::unistd::Pid;
@@ -12,34 +11,6 @@ use super::{io_step, reaped};
 use crate::sandbox::SandboxError;
 use crate::sandbox::sys;
 
-/// Takes the workload's listener (descriptor `fd_no` in it, created by its filter load).
-fn take_listener(pidfd: &OwnedFd, fd_no: i32) -> Result<OwnedFd, SandboxError> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(fd) = sys::pidfd_getfd(pidfd, fd_no) {
-            let link = std::fs::read_link(format!(
-                "/proc/self/fd/{}",
-                std::os::fd::AsRawFd::as_raw_fd(&fd)
-            ));
-            if link.is_ok_and(|l| l.to_string_lossy() == "anon_inode:seccomp notify") {
-                return Ok(fd);
-            }
-        }
-        // Not loaded yet, or the workload failed (it says why on stderr and exits).
-        if Instant::now() > deadline {
-            return Err(SandboxError::Message(
-                "the workload did not load its tracing filter within 10 s".into(),
-            ));
-        }
-        if sys::pidfd_exited(pidfd) {
-            return Err(SandboxError::Message(
-                "the workload exited before it could be traced".into(),
-            ));
-        }
-        std::thread::sleep(Duration::from_micros(20));
-    }
-}
-
 /// Records every notified syscall until the init exits; returns the exit code.
 pub fn supervise(
     child: Pid,
@@ -48,7 +19,7 @@ pub fn supervise(
     sigfd: &OwnedFd,
     recorder: &mut Recorder,
 ) -> Result<i32, SandboxError> {
-    let listener = match take_listener(pidfd, fd_no) {
+    let listener = match crate::sandbox::handoff::take_listener(pidfd, fd_no) {
         Ok(l) => Some(l),
         Err(e) => {
             let code = super::wait_child(child, sigfd)?;

@@ -1,0 +1,287 @@
+//! `run --monitor` and `run --learn`: the parent serves the workload's seccomp listener. Only the
+//! syscalls the profile denies reach it (`profile::watch`); it answers as the profile would
+//! (monitor) or lets unlisted ones through (learn), and reports each in JSON lines
+//! (`model::violation`), bounded under floods. Signals are forwarded as in a plain run.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::unistd::Pid;
+
+use super::{SandboxError, monitor, sys};
+use crate::model::recording::Builder;
+use crate::model::violation::{Call, Throttle};
+use crate::model::{Abi, Recording, args};
+use crate::profile::seccomp::Action;
+use crate::profile::watch::{Answer, Mode, Watch};
+
+/// Where events go: a file (appended to) or syscage's standard error (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Events {
+    Stderr,
+    File(PathBuf),
+}
+
+/// What `run --monitor/--learn` was asked for.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub mode: Mode,
+    pub events: Option<Events>,
+    /// `--learn`: what is let through is recorded (the caller writes it).
+    pub learn: bool,
+    /// Names the run in every event.
+    pub id: String,
+}
+
+/// How often repeated calls are reported.
+const PERIOD: Duration = Duration::from_secs(1);
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+struct Sink {
+    out: Option<Box<dyn Write>>,
+}
+
+impl Sink {
+    fn open(e: &Option<Events>) -> Result<Sink, SandboxError> {
+        let out: Option<Box<dyn Write>> = match e {
+            None => None,
+            Some(Events::Stderr) => Some(Box::new(std::io::stderr())),
+            Some(Events::File(p)) => Some(Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|source| SandboxError::Step {
+                        step: format!("--monitor {}", p.display()),
+                        source,
+                    })?,
+            )),
+        };
+        Ok(Sink { out })
+    }
+
+    fn lines(&mut self, lines: impl IntoIterator<Item = String>) {
+        if let Some(o) = &mut self.out {
+            for l in lines {
+                let _ = writeln!(o, "{l}");
+            }
+            let _ = o.flush();
+        }
+    }
+}
+
+/// The first `read` of the workload on its handshake socket, made after its filter is loaded:
+/// syscage's own, let through without an event (once).
+pub struct Handshake {
+    pub pid: u32,
+    pub fd: i32,
+}
+
+/// The state of one watched workload: answers, events, the learned recording.
+pub struct Watcher {
+    watch: Watch,
+    throttle: Throttle,
+    learned: Builder,
+    exe_of: BTreeMap<u32, String>,
+    last_tick: Instant,
+}
+
+impl Watcher {
+    pub fn new(watch: Watch, id: &str) -> Watcher {
+        Watcher {
+            watch,
+            throttle: Throttle::new(id),
+            learned: Builder::default(),
+            exe_of: BTreeMap::new(),
+            last_tick: Instant::now(),
+        }
+    }
+
+    fn exe(&mut self, pid: u32) -> String {
+        // Looked up every time: the task may have exec'd since.
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "?".into());
+        self.exe_of.insert(pid, exe.clone());
+        exe
+    }
+
+    /// Receives and answers one notification; returns the event lines to print.
+    pub fn serve(&mut self, listener: &OwnedFd, handshake: &mut Option<Handshake>) -> Vec<String> {
+        let ev = match sys::notif_recv(listener) {
+            Ok(ev) => ev,
+            // The task died while its notification waited: nothing to answer.
+            Err(_) => return Vec::new(),
+        };
+        let Some((abi, nr)) = Abi::from_audit(ev.arch, ev.nr) else {
+            let _ = sys::notif_error(listener, ev.id, libc::ENOSYS);
+            return Vec::new();
+        };
+        let name = abi
+            .syscall_name(nr)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("unknown_{nr}"));
+        if let Some(h) = handshake
+            && h.pid == ev.pid
+            && name == "read"
+            && ev.args[0] as i32 == h.fd
+        {
+            *handshake = None;
+            let _ = sys::notif_continue(listener, ev.id);
+            return Vec::new();
+        }
+        let (answer, why) = self.watch.decide(&name);
+        let exe = self.exe(ev.pid);
+        match answer {
+            Answer::Allow => {
+                if self.watch.mode == Mode::Learn {
+                    self.learned.add(abi, &name, ev.pid, &exe);
+                }
+                let _ = sys::notif_continue(listener, ev.id);
+            }
+            Answer::Deny(a) => deny(listener, ev.id, ev.pid, a),
+        }
+        let call = Call {
+            pid: ev.pid,
+            exe,
+            abi,
+            syscall: name,
+            args: ev.args,
+            action: answer.describe(self.watch.mode),
+            why: why.name(),
+        };
+        if answer == Answer::Allow
+            && abi == Abi::X86_64
+            && let Some((label, value)) = args::sample(&call.syscall, &call.args)
+        {
+            self.learned.add_arg(abi, &call.syscall, label, value);
+        }
+        self.throttle.see(&call, now()).into_iter().collect()
+    }
+
+    /// The periodic lines, once a period has passed.
+    pub fn tick(&mut self) -> Vec<String> {
+        if self.last_tick.elapsed() < PERIOD {
+            return Vec::new();
+        }
+        self.last_tick = Instant::now();
+        self.throttle.tick(now())
+    }
+
+    /// The final lines and the learned recording.
+    pub fn finish(self, command: Vec<String>) -> (Vec<String>, Recording, u64) {
+        let calls = self.throttle.calls();
+        (
+            self.throttle.finish(now()),
+            self.learned.finish(command),
+            calls,
+        )
+    }
+}
+
+/// Denies a notified call as `action` would.
+fn deny(listener: &OwnedFd, id: u64, pid: u32, action: Action) {
+    let errno = match action {
+        Action::Errno(e) => i32::from(e),
+        Action::KillProcess | Action::KillThread => {
+            // seccomp kills with SIGSYS; a process cannot catch SIGKILL, so nothing it does
+            // after this call runs.
+            let _ = sys::send_signal(pid as i32, libc::SIGKILL);
+            libc::EPERM
+        }
+        Action::Trap => {
+            let _ = sys::send_signal(pid as i32, libc::SIGSYS);
+            libc::ENOSYS
+        }
+        // No tracer: the kernel fails a traced syscall with ENOSYS.
+        _ => libc::ENOSYS,
+    };
+    let _ = sys::notif_error(listener, id, errno);
+}
+
+/// Serves `listener` and forwards signals to `init` until it exits, writing the events.
+pub fn supervise(
+    init: Pid,
+    signals: &sys::SignalSet,
+    listener: OwnedFd,
+    mut handshake: Option<Handshake>,
+    watch: Watch,
+    cfg: &WatchConfig,
+    command: Vec<String>,
+) -> Result<Watched, SandboxError> {
+    let step = |what: &str| {
+        let what = what.to_string();
+        move |source: std::io::Error| SandboxError::Step { step: what, source }
+    };
+    let sigfd = sys::signalfd(signals).map_err(step("creating a signalfd"))?;
+    let mut sink = Sink::open(&cfg.events)?;
+    let mut w = Watcher::new(watch, &cfg.id);
+    let mut listener = Some(listener);
+    let code = loop {
+        if let Some(code) = monitor::reap_exited(init).map_err(step("waiting for the sandbox"))? {
+            break code;
+        }
+        let (sig, note) = {
+            let mut fds = vec![PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
+            if let Some(l) = &listener {
+                fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::from(200u16)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(step("poll")(e.into())),
+            }
+            let r = |i: usize| fds.get(i).and_then(|f| f.revents());
+            (r(0).is_some_and(|e| e.contains(PollFlags::POLLIN)), r(1))
+        };
+        if let Some(ev) = note {
+            if ev.contains(PollFlags::POLLIN) {
+                if let Some(l) = &listener {
+                    let lines = w.serve(l, &mut handshake);
+                    sink.lines(lines);
+                }
+            } else if ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+                // Every task of the filter is gone.
+                listener = None;
+            }
+        }
+        sink.lines(w.tick());
+        if sig {
+            let s = sys::signalfd_read(&sigfd).map_err(step("reading signals"))?;
+            if s != libc::SIGCHLD {
+                let _ = sys::send_signal(init.as_raw(), s);
+            }
+        }
+    };
+    let (lines, learned, calls) = w.finish(command);
+    sink.lines(lines);
+    if !cfg.learn && calls > 0 {
+        eprintln!(
+            "syscage: monitor: {calls} calls denied by the profile{}",
+            match &cfg.events {
+                Some(Events::File(p)) => format!("; events in {}", p.display()),
+                _ => String::new(),
+            }
+        );
+    }
+    Ok(Watched {
+        code,
+        learned: cfg.learn.then_some((learned, calls)),
+    })
+}
+
+/// How a watched run ended: the init's exit code, and in learn mode what was let through (to
+/// be written by the caller) with the number of calls.
+pub struct Watched {
+    pub code: i32,
+    pub learned: Option<(Recording, u64)>,
+}

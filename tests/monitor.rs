@@ -1,0 +1,373 @@
+//! `run --monitor` and `run --learn`: a workload doing A then B, where B needs syscalls a profile
+//! recorded from A alone lacks. Enforced, B fails; monitored, B still fails and the events name
+//! exactly the missing syscalls; learning, everything runs and the delta holds exactly them;
+//! merged, the healed profile runs A and B enforced. Nothing is weakened meanwhile.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// A: read a file and print. B: ask the scheduler for the process's priority and the system
+/// for its uptime and load (syscalls A never makes). (Nothing whose failure makes python fall
+/// back to other syscalls: the events would rightly name those too.)
+const SCRIPT: &str = r#"
+import sys, os
+open("/etc/hostname").read()
+print("A ok", flush=True)
+if len(sys.argv) > 1:
+    denied = 0
+    for call in (lambda: os.getpriority(os.PRIO_PROCESS, 0), lambda: os.sched_getscheduler(0)):
+        try:
+            call()
+        except PermissionError:
+            denied += 1
+    print("B EPERM" if denied else "B ok")
+"#;
+
+fn workload(b: bool) -> Vec<String> {
+    let mut v = vec!["/usr/bin/python3".to_string(), "-c".into(), SCRIPT.into()];
+    if b {
+        v.push("B".into());
+    }
+    v
+}
+
+fn record(dir: &TempDir, name: &str, extra: &[&str], cmd: &[String]) -> (PathBuf, PathBuf) {
+    let (profile, rec) = (
+        dir.join(&format!("{name}.json")),
+        dir.join(&format!("{name}.rec")),
+    );
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "--backend", "notify", "-o"])
+        .arg(&profile)
+        .arg("--recording")
+        .arg(&rec)
+        .args(extra)
+        .arg("--")
+        .args(cmd);
+    run_command(c).assert_code(0);
+    (profile, rec)
+}
+
+fn run(opts: &[&str], cmd: &[String]) -> Out {
+    let mut c = clean_command(syscage());
+    c.arg("run").args(opts).arg("--").args(cmd);
+    run_command(c)
+}
+
+/// The event lines of a monitor file.
+fn events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn names_of(events: &[serde_json::Value], kind: &str) -> BTreeSet<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == kind)
+        .map(|e| e["syscall"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What A+B makes that the profile recorded from A does not allow.
+fn missing(dir: &TempDir, profile: &Path) -> BTreeSet<String> {
+    let (_, full) = record(dir, "full", &[], &workload(true));
+    let allowed = allowed_names(profile);
+    recorded_names(&full)
+        .into_iter()
+        .filter(|(abi, _)| abi == "x86_64")
+        .map(|(_, n)| n)
+        .filter(|n| !allowed.contains(n))
+        .collect()
+}
+
+#[test]
+fn monitor_names_exactly_what_fails_learn_heals_it() {
+    let dir = TempDir::new("monitor");
+    let (p, _) = record(&dir, "a", &[], &workload(false));
+    let p_str = p.to_str().unwrap();
+    let missing = missing(&dir, &p);
+    assert!(missing.contains("getpriority"), "{missing:?}");
+
+    // Enforced: B fails.
+    let out = run(&["--seccomp", p_str], &workload(true));
+    assert_eq!(
+        out.assert_code(0).stdout,
+        "A ok\nB EPERM\n",
+        "{}",
+        out.stderr
+    );
+
+    // Monitored: B still fails; the events name exactly the missing syscalls, with the
+    // executable, and the profile's action.
+    let ev_file = dir.join("events.jsonl");
+    let out = run(
+        &[
+            "--seccomp",
+            p_str,
+            "--monitor",
+            ev_file.to_str().unwrap(),
+            "--id",
+            "job-7",
+        ],
+        &workload(true),
+    );
+    assert_eq!(
+        out.assert_code(0).stdout,
+        "A ok\nB EPERM\n",
+        "{}",
+        out.stderr
+    );
+    let ev = events(&ev_file);
+    assert_eq!(names_of(&ev, "first"), missing, "{ev:?}");
+    assert_eq!(names_of(&ev, "total"), missing);
+    let call = ev
+        .iter()
+        .find(|e| e["syscall"] == "getpriority" && e["event"] == "first")
+        .unwrap();
+    let python = std::fs::canonicalize("/usr/bin/python3").unwrap();
+    assert_eq!(call["executable"], python.to_str().unwrap());
+    assert_eq!(call["action"], "errno 1 (EPERM)");
+    assert_eq!(call["reason"], "unlisted");
+    assert_eq!(call["abi"], "x86_64");
+    assert_eq!(call["id"], "job-7");
+    assert_eq!(call["args"][0], "0x0", "PRIO_PROCESS");
+    assert!(call["pid"].as_u64().unwrap() > 0 && call["time"].as_f64().unwrap() > 1.7e9);
+
+    // Learning: everything runs; the delta holds exactly the missing syscalls.
+    let delta = dir.join("delta.rec");
+    let out = run(
+        &["--seccomp", p_str, "--learn", delta.to_str().unwrap()],
+        &workload(true),
+    );
+    assert_eq!(out.assert_code(0).stdout, "A ok\nB ok\n", "{}", out.stderr);
+    assert!(out.stderr.contains("learn mode"), "{}", out.stderr);
+    let learned: BTreeSet<String> = recorded_names(&delta).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(learned, missing);
+
+    // Merged: the healed profile runs A and B, enforced.
+    let p2 = dir.join("p2.json");
+    let mut c = clean_command(syscage());
+    c.args(["merge", p_str]).arg(&delta).arg("-o").arg(&p2);
+    run_command(c).assert_code(0);
+    let out = run(&["--seccomp", p2.to_str().unwrap()], &workload(true));
+    assert_eq!(out.assert_code(0).stdout, "A ok\nB ok\n", "{}", out.stderr);
+}
+
+#[test]
+fn argument_rules_still_stop_disallowed_values_under_monitor_and_learn() {
+    let dir = TempDir::new("monargs");
+    // Recorded with --args from a workload that opens only AF_UNIX sockets.
+    let unix_only = vec![
+        "/usr/bin/python3".to_string(),
+        "-c".into(),
+        "import socket\nsocket.socket(socket.AF_UNIX).close()\nprint('unix ok')".into(),
+    ];
+    let (p, _) = record(&dir, "unix", &["--args"], &unix_only);
+    let inet = vec![
+        "/usr/bin/python3".to_string(),
+        "-c".into(),
+        "import socket\ntry:\n    socket.socket(socket.AF_INET6); print('inet ok')\nexcept PermissionError: print('inet EPERM')".into(),
+    ];
+    let delta = dir.join("delta.rec");
+    let ev_file = dir.join("ev.jsonl");
+    for opts in [
+        vec!["--monitor", ev_file.to_str().unwrap()],
+        vec![
+            "--learn",
+            delta.to_str().unwrap(),
+            "--monitor",
+            ev_file.to_str().unwrap(),
+        ],
+    ] {
+        let mut all = vec!["--seccomp", p.to_str().unwrap()];
+        all.extend(opts.iter().copied());
+        let out = run(&all, &inet);
+        assert_eq!(
+            out.assert_code(0).stdout,
+            "inet EPERM\n",
+            "{opts:?}: {}",
+            out.stderr
+        );
+    }
+    let ev = events(&ev_file);
+    let socket: Vec<_> = ev.iter().filter(|e| e["syscall"] == "socket").collect();
+    assert!(!socket.is_empty(), "{ev:?}");
+    assert!(
+        socket
+            .iter()
+            .all(|e| e["reason"] == "arguments" && e["action"] == "errno 1 (EPERM)")
+    );
+    let learned: BTreeSet<String> = recorded_names(&delta).into_iter().map(|(_, n)| n).collect();
+    assert!(!learned.contains("socket"), "{learned:?}");
+}
+
+#[test]
+fn monitored_probes_are_blocked_as_enforced_ones() {
+    let dir = TempDir::new("monsec");
+    let probe = probe();
+    let (p, _) = record(
+        &dir,
+        "probe",
+        &[],
+        &[
+            probe.display().to_string(),
+            "syscall".into(),
+            "getppid".into(),
+        ],
+    );
+    let ev_file = dir.join("ev.jsonl");
+    for attack in [
+        "keyctl",
+        "unshare-user",
+        "ptrace",
+        "mount",
+        "bpf",
+        "personality",
+        "netlink",
+    ] {
+        let out = probe_run(
+            &[
+                "--seccomp",
+                p.to_str().unwrap(),
+                "--monitor",
+                ev_file.to_str().unwrap(),
+            ],
+            &["syscall", attack],
+        );
+        assert_eq!(
+            out.assert_code(0).line(&format!("{attack}:")),
+            format!("{attack}: EPERM"),
+            "{attack} under --monitor: {}",
+            out.stderr
+        );
+    }
+    // int 0x80 from a 64-bit-only profile is still killed (the bad-arch action stays in the
+    // kernel).
+    let out = probe_run(
+        &[
+            "--seccomp",
+            p.to_str().unwrap(),
+            "--monitor",
+            ev_file.to_str().unwrap(),
+        ],
+        &["int80", "getpid"],
+    );
+    out.assert_code(128 + libc::SIGSYS);
+    let names = names_of(&events(&ev_file), "first");
+    for n in [
+        "keyctl",
+        "unshare",
+        "ptrace",
+        "mount",
+        "bpf",
+        "personality",
+        "socket",
+    ] {
+        assert!(names.contains(n), "{n} not reported: {names:?}");
+    }
+}
+
+#[test]
+fn floods_are_bounded_and_counted_exactly() {
+    let dir = TempDir::new("monflood");
+    let base = vec![
+        "/usr/bin/python3".to_string(),
+        "-c".into(),
+        "import os\nprint('ok')".into(),
+    ];
+    let (p, _) = record(&dir, "base", &[], &base);
+    // 10,000 denied uname calls, and the workload goes on.
+    let flood = vec![
+        "/usr/bin/python3".to_string(),
+        "-c".into(),
+        "import os\nn = 0\nfor _ in range(10000):\n    try: os.uname()\n    except PermissionError: n += 1\nprint(n)".into(),
+    ];
+    let ev_file = dir.join("ev.jsonl");
+    let out = run(
+        &[
+            "--seccomp",
+            p.to_str().unwrap(),
+            "--monitor",
+            ev_file.to_str().unwrap(),
+        ],
+        &flood,
+    );
+    assert_eq!(out.assert_code(0).stdout, "10000\n", "{}", out.stderr);
+    let ev = events(&ev_file);
+    let uname: Vec<_> = ev.iter().filter(|e| e["syscall"] == "uname").collect();
+    assert!(uname.len() <= 2 + 30, "bounded: {} lines", uname.len());
+    let total = uname.iter().find(|e| e["event"] == "total").unwrap();
+    assert_eq!(total["count"], 10000);
+}
+
+#[test]
+fn learn_writes_its_delta_when_stopped_and_works_unprivileged() {
+    let dir = TempDir::new("monlearn");
+    let (p, _) = record(&dir, "a", &[], &workload(false));
+    // Stopped by SIGTERM mid-run: the delta is still written, atomically.
+    let delta = dir.join("stopped.rec");
+    let mut c = clean_command(syscage());
+    c.args(["run", "--seccomp", p.to_str().unwrap(), "--learn"])
+        .arg(&delta)
+        .args([
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            "import os, time\nos.uname()\nprint('started', flush=True)\ntime.sleep(30)",
+        ]);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "started\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    finish(child);
+    let learned: BTreeSet<String> = recorded_names(&delta).into_iter().map(|(_, n)| n).collect();
+    assert!(learned.contains("uname"), "{learned:?}");
+
+    // Unprivileged: the same learn run as a plain user.
+    let user = TestUser::new(false);
+    let shared = TempDir::new("monlearnu");
+    std::fs::set_permissions(
+        shared.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let up = shared.join("p.json");
+    std::fs::copy(&p, &up).unwrap();
+    std::fs::set_permissions(&up, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let udelta = shared.join("delta.rec");
+    let mut args = vec![
+        "run".to_string(),
+        "--seccomp".into(),
+        up.display().to_string(),
+        "--learn".into(),
+        udelta.display().to_string(),
+        "--".into(),
+    ];
+    args.extend(workload(true));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = user.run(&args);
+    assert_eq!(out.assert_code(0).stdout, "A ok\nB ok\n", "{}", out.stderr);
+    let learned: BTreeSet<String> = recorded_names(&udelta)
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert!(learned.contains("getpriority"), "{learned:?}");
+}
