@@ -11,6 +11,8 @@
 //!     probe fds                              (lists open descriptors above 2)
 //!     probe fd-escape N                      (creates a file through inherited descriptor N)
 //!     probe tiocsti                          (pushes a byte into the terminal on stdin)
+//!     probe after MS NAME...                 (sleeps MS ms, then the syscall checks)
+//!     probe repeat N NAME                    (the check N times; one line: NAME xN: ERRNO...)
 
 use std::ffi::CString;
 use std::io::Write;
@@ -44,9 +46,29 @@ fn c(s: &str) -> CString {
 }
 
 fn syscall_check(name: &str) {
+    report(name, syscall_raw(name));
+}
+
+/// `NAME xN: ok|ERRNO[ xCOUNT]...`: the outcomes of N calls, counted.
+fn repeat(n: u64, name: &str) {
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    for _ in 0..n {
+        let r = syscall_raw(name);
+        let key = if r < 0 {
+            format!("{:?}", Errno::last())
+        } else {
+            "ok".into()
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+    let _ = writeln!(std::io::stdout(), "{name} x{n}: {}", parts.join(" "));
+}
+
+fn syscall_raw(name: &str) -> i64 {
     // SAFETY: (whole block) every call passes either no pointers or valid pointers to live data;
     // the probe exists to make these calls.
-    let r: i64 = unsafe {
+    unsafe {
         match name {
             "keyctl" => libc::syscall(libc::SYS_keyctl, 0, 0x7fff_fff0i64, 0),
             "unshare-user" => libc::unshare(libc::CLONE_NEWUSER) as i64,
@@ -73,8 +95,7 @@ fn syscall_check(name: &str) {
                 std::process::exit(2);
             }
         }
-    };
-    report(name, r);
+    }
 }
 
 /// Raw clone(flags|SIGCHLD) with no new stack: the child exits at once, the parent reaps it.
@@ -221,6 +242,13 @@ fn main() {
         "int80" => args[1..].iter().for_each(|n| int80_check(n)),
         "cap" => args[1..].iter().for_each(|n| cap_check(n)),
         "fds" => fds(),
+        "after" => {
+            let ms: u64 = arg(1).parse().unwrap_or(0);
+            // Always slept (also for 0 ms), so that a profile recorded with 0 allows it.
+            std::thread::sleep(std::time::Duration::from_millis(ms.max(1)));
+            args[2..].iter().for_each(|n| syscall_check(n));
+        }
+        "repeat" => repeat(arg(1).parse().unwrap_or(1), arg(2)),
         "fd-escape" => {
             let fd: i32 = arg(1).parse().unwrap_or(3);
             let name = c("escaped-through-fd");

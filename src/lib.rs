@@ -1,6 +1,7 @@
 //! syscage: record the syscalls a workload makes, generate least-privilege profiles from the
 //! recording, and run processes confined by them.
 
+pub mod agent;
 pub mod cli;
 pub mod error;
 pub mod exit;

@@ -47,6 +47,9 @@ pub enum Command {
     /// OCI bundles.
     #[command(subcommand)]
     Oci(oci::OciCommand),
+    /// Serve seccomp listeners that crun and runc hand over (`oci apply --agent`): report or
+    /// learn the syscalls containers' profiles do not list, for every container at once.
+    Agent(AgentArgs),
     /// Print a shell completion script (bash: source it, or install it as
     /// /usr/share/bash-completion/completions/syscage).
     Completions {
@@ -78,6 +81,21 @@ pub struct HookArgs {
     pub backend: HookBackendArg,
 }
 
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).multiple(true).args(["monitor", "learn"])))]
+pub struct AgentArgs {
+    /// The socket runtimes connect to (the bundles' `linux.seccomp.listenerPath`).
+    #[arg(long, value_name = "PATH")]
+    pub socket: std::path::PathBuf,
+    /// Report every routed syscall, one JSON object per line, to FILE (appended) or stderr ("-").
+    #[arg(long, value_name = "FILE|-")]
+    pub monitor: Option<String>,
+    /// Write one delta per container beneath DIR when it ends (named by container id, or by its
+    /// io.syscage.learn=PATH annotation, relative to DIR), for containers in learn mode.
+    #[arg(long, value_name = "DIR")]
+    pub learn: Option<std::path::PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum HookBackendArg {
     Auto,
@@ -106,6 +124,14 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Merge(args) => profiles::merge(args),
         Command::Report(args) => profiles::report(args),
         Command::Oci(cmd) => oci::run(cmd),
+        Command::Agent(a) => crate::agent::main(crate::agent::AgentOptions {
+            socket: a.socket,
+            events: a.monitor.map(|m| match m.as_str() {
+                "-" => crate::sandbox::watch::Events::Stderr,
+                path => crate::sandbox::watch::Events::File(path.into()),
+            }),
+            learn_dir: a.learn,
+        }),
         Command::Generate(cmd) => generate::run(cmd),
         Command::Completions { shell } => {
             use clap::CommandFactory;

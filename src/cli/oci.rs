@@ -24,6 +24,17 @@ pub struct ApplyArgs {
     /// The profile: Docker or OCI seccomp JSON (e.g. from `syscage record`).
     #[arg(long, value_name = "PROFILE")]
     pub seccomp: PathBuf,
+    /// Route the syscalls the profile does not list to `syscage agent` listening at SOCKET
+    /// (`linux.seccomp.listenerPath`), with --monitor or --learn. Every rule of the profile keeps
+    /// its action; `write` is never routed (runc refuses it).
+    #[arg(long, value_name = "SOCKET")]
+    pub agent: Option<PathBuf>,
+    /// With --agent: the agent denies them as the profile does, and reports them.
+    #[arg(long, requires = "agent", conflicts_with = "learn")]
+    pub monitor: bool,
+    /// With --agent: the agent allows them (not enforced) and records them per container.
+    #[arg(long, requires = "agent")]
+    pub learn: bool,
 }
 
 fn invalid(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
@@ -72,7 +83,47 @@ pub fn run(cmd: OciCommand) -> Result<i32, Error> {
         .unwrap_or((0, 0)),
     };
     let resolved = seccomp::resolve(&profile, &target, &a.seccomp)?;
-    let value = serde_json::to_value(resolved.to_oci()).map_err(|e| invalid(&a.seccomp, e))?;
+    let mut oci_profile = resolved.to_oci();
+    let mut routed_note = String::new();
+    if let Some(agent) = &a.agent {
+        use crate::profile::watch::{self, Metadata, Mode};
+        let mode = match (a.monitor, a.learn) {
+            (true, false) => Mode::Monitor,
+            (false, true) => Mode::Learn,
+            _ => return Err(Error::Usage("--agent needs --monitor or --learn".into())),
+        };
+        if !agent.is_absolute() {
+            return Err(Error::Usage(format!(
+                "--agent {}: the runtime connects to it from the bundle's context: give an absolute path",
+                agent.display()
+            )));
+        }
+        // Each listed ABI's table, as the runtime's libseccomp knows it.
+        let names = resolved
+            .arches
+            .iter()
+            .filter_map(|arch| crate::model::Abi::from_seccomp_arch(*arch))
+            .flat_map(|abi| abi.syscall_names())
+            .filter(|n| libseccomp::ScmpSyscall::from_name(n).is_ok())
+            .map(str::to_string)
+            .collect();
+        let (routed, n) = watch::route_to_agent(&resolved, &names);
+        oci_profile = routed.to_oci();
+        oci_profile.listener_path = Some(agent.display().to_string());
+        oci_profile.listener_metadata = Some(
+            Metadata {
+                mode,
+                default: resolved.default_action,
+            }
+            .encode(),
+        );
+        routed_note = format!(
+            "; {n} unlisted syscalls routed to the agent at {} ({} mode)",
+            agent.display(),
+            mode.name()
+        );
+    }
+    let value = serde_json::to_value(oci_profile).map_err(|e| invalid(&a.seccomp, e))?;
     let updated = oci::set_seccomp(&text, &value).map_err(|e| invalid(&config, e))?;
     // Validate what we are about to write: it must still be an OCI config with our profile.
     let check: oci_spec::runtime::Spec =
@@ -87,7 +138,7 @@ pub fn run(cmd: OciCommand) -> Result<i32, Error> {
     }
     output::write_atomic(&config, updated.as_bytes())?;
     eprintln!(
-        "syscage: {}: linux.seccomp set from {} ({} rules)",
+        "syscage: {}: linux.seccomp set from {} ({} rules{routed_note})",
         config.display(),
         a.seccomp.display(),
         resolved.rules.len()

@@ -47,6 +47,18 @@ impl Abi {
         }
     }
 
+    /// The ABI of a profile's architecture, if syscage has its syscall table.
+    pub fn from_seccomp_arch(arch: Arch) -> Option<Abi> {
+        [Abi::X86_64, Abi::I386, Abi::X32, Abi::Aarch64]
+            .into_iter()
+            .find(|a| a.seccomp_arch() == arch)
+    }
+
+    /// Every syscall name in this ABI's table.
+    pub fn syscall_names(self) -> impl Iterator<Item = &'static str> {
+        (0..1024).filter_map(move |nr| self.syscall_name(nr))
+    }
+
     /// The syscall's name in this ABI's table (x32 shares x86_64's names).
     pub fn syscall_name(self, nr: i64) -> Option<&'static str> {
         let nr = usize::try_from(nr).ok()?;

@@ -135,6 +135,116 @@ pub fn prepare(filter: &ResolvedFilter, mode: Mode) -> (ResolvedFilter, Watch) {
     (out, watch)
 }
 
+impl Watch {
+    /// For a container whose runtime routes to the agent exactly the syscalls its profile does
+    /// not list (`route_to_agent`): every notification is an unlisted syscall.
+    pub fn for_agent(mode: Mode, default: Action) -> Watch {
+        Watch {
+            mode,
+            default,
+            explicit: BTreeMap::new(),
+            listed: BTreeSet::new(),
+        }
+    }
+}
+
+/// Syscalls no runtime lets a profile route to a listener: runc refuses SCMP_ACT_NOTIFY for
+/// `write` (measured with runc 1.1.5), so they keep the profile's default action.
+pub const NEVER_ROUTED: [&str; 1] = ["write"];
+
+/// For `oci apply --monitor/--learn --agent`: the profile with an explicit notify rule for every
+/// syscall of `names` (each listed ABI's table, as the caller's libseccomp knows it) that it
+/// does not list. runc refuses a notify default action, so the complement is spelled out; every
+/// rule of the profile keeps its action, and so does its default for listed syscalls whose
+/// arguments no rule allows. Returns the filter and the routed names.
+pub fn route_to_agent(
+    filter: &ResolvedFilter,
+    names: &BTreeSet<String>,
+) -> (ResolvedFilter, usize) {
+    let listed: BTreeSet<&str> = filter.rules.iter().map(|r| r.name.as_str()).collect();
+    let mut out = filter.clone();
+    if filter.default_action == Action::Allow {
+        return (out, 0);
+    }
+    let mut routed = 0;
+    for n in names {
+        if !listed.contains(n.as_str()) && !NEVER_ROUTED.contains(&n.as_str()) {
+            out.rules.push(super::seccomp::ResolvedRule {
+                name: n.clone(),
+                action: Action::Notify,
+                args: Vec::new(),
+                location: "syscage: routed to the agent".into(),
+            });
+            routed += 1;
+        }
+    }
+    (out, routed)
+}
+
+/// What a container's `listenerMetadata` tells the agent: the mode and the profile's default
+/// action, e.g. `syscage mode=learn default=errno:1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metadata {
+    pub mode: Mode,
+    pub default: Action,
+}
+
+impl Metadata {
+    pub fn encode(&self) -> String {
+        let d = match self.default {
+            Action::KillProcess => "kill-process".to_string(),
+            Action::KillThread => "kill-thread".into(),
+            Action::Trap => "trap".into(),
+            Action::Errno(e) => format!("errno:{e}"),
+            Action::Trace(v) => format!("trace:{v}"),
+            Action::Log => "log".into(),
+            Action::Allow => "allow".into(),
+            Action::Notify => "notify".into(),
+        };
+        format!("syscage mode={} default={d}", self.mode.name())
+    }
+
+    /// Parses `encode`'s output; an error names what is wrong.
+    pub fn parse(text: &str) -> Result<Metadata, String> {
+        let mut words = text.split_whitespace();
+        if words.next() != Some("syscage") {
+            return Err(format!(
+                "listenerMetadata {text:?} is not syscage's (expected \"syscage mode=... default=...\")"
+            ));
+        }
+        let (mut mode, mut default) = (None, None);
+        for w in words {
+            match w.split_once('=') {
+                Some(("mode", "monitor")) => mode = Some(Mode::Monitor),
+                Some(("mode", "learn")) => mode = Some(Mode::Learn),
+                Some(("default", d)) => {
+                    let num = |s: &str| {
+                        s.parse::<u16>()
+                            .map_err(|_| format!("listenerMetadata: bad number in {w:?}"))
+                    };
+                    default = Some(match d.split_once(':') {
+                        Some(("errno", e)) => Action::Errno(num(e)?),
+                        Some(("trace", v)) => Action::Trace(num(v)?),
+                        _ => match d {
+                            "kill-process" => Action::KillProcess,
+                            "kill-thread" => Action::KillThread,
+                            "trap" => Action::Trap,
+                            "log" => Action::Log,
+                            "allow" => Action::Allow,
+                            _ => return Err(format!("listenerMetadata: unknown action in {w:?}")),
+                        },
+                    });
+                }
+                _ => return Err(format!("listenerMetadata: unknown word {w:?}")),
+            }
+        }
+        Ok(Metadata {
+            mode: mode.ok_or("listenerMetadata: no mode=")?,
+            default: default.ok_or("listenerMetadata: no default=")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +319,60 @@ mod tests {
             (Answer::Deny(Action::Errno(38)), Why::Rule)
         );
         assert_eq!(Answer::Allow.describe(Mode::Learn), "allowed (learn)");
+    }
+
+    #[test]
+    fn the_agent_gets_exactly_the_unlisted_syscalls_but_write() {
+        let names: BTreeSet<String> = ["read", "write", "socket", "uname", "clone3", "ptrace"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (f, n) = route_to_agent(&profile(), &names);
+        let routed: Vec<&str> = f
+            .rules
+            .iter()
+            .filter(|r| r.action == Action::Notify)
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(routed, ["uname"]);
+        assert_eq!(n, 1);
+        assert_eq!(
+            f.default_action,
+            Action::Errno(1),
+            "runc refuses a notify default"
+        );
+        let w = Watch::for_agent(Mode::Monitor, Action::Errno(1));
+        assert_eq!(
+            w.decide("uname"),
+            (Answer::Deny(Action::Errno(1)), Why::Unlisted)
+        );
+    }
+
+    #[test]
+    fn metadata_round_trips_and_bad_metadata_is_named() {
+        for default in [
+            Action::Errno(1),
+            Action::Errno(38),
+            Action::KillProcess,
+            Action::Trap,
+            Action::Log,
+        ] {
+            for mode in [Mode::Monitor, Mode::Learn] {
+                let m = Metadata { mode, default };
+                assert_eq!(Metadata::parse(&m.encode()), Ok(m));
+            }
+        }
+        for bad in [
+            "",
+            "other mode=learn",
+            "syscage mode=teach default=errno:1",
+            "syscage mode=learn",
+            "syscage mode=learn default=errno:x",
+            "syscage mode=learn default=errno:99999",
+            "syscage mode=learn default=nuke",
+        ] {
+            assert!(Metadata::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! (monitor) or lets unlisted ones through (learn), and reports each in JSON lines
 //! (`model::violation`), bounded under floods. Signals are forwarded as in a plain run.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
@@ -47,12 +46,13 @@ fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-struct Sink {
+/// Where event lines are written.
+pub struct Sink {
     out: Option<Box<dyn Write>>,
 }
 
 impl Sink {
-    fn open(e: &Option<Events>) -> Result<Sink, SandboxError> {
+    pub fn open(e: &Option<Events>) -> Result<Sink, SandboxError> {
         let out: Option<Box<dyn Write>> = match e {
             None => None,
             Some(Events::Stderr) => Some(Box::new(std::io::stderr())),
@@ -70,7 +70,7 @@ impl Sink {
         Ok(Sink { out })
     }
 
-    fn lines(&mut self, lines: impl IntoIterator<Item = String>) {
+    pub fn lines(&mut self, lines: impl IntoIterator<Item = String>) {
         if let Some(o) = &mut self.out {
             for l in lines {
                 let _ = writeln!(o, "{l}");
@@ -90,9 +90,11 @@ pub struct Handshake {
 /// The state of one watched workload: answers, events, the learned recording.
 pub struct Watcher {
     watch: Watch,
+    /// A container runtime's init (pid, executable) that has not exec'd the container's program
+    /// yet: until it does, the runtime's own calls are let through (see `exempt_runtime`).
+    runtime: Option<(u32, String)>,
     throttle: Throttle,
     learned: Builder,
-    exe_of: BTreeMap<u32, String>,
     last_tick: Instant,
 }
 
@@ -100,20 +102,41 @@ impl Watcher {
     pub fn new(watch: Watch, id: &str) -> Watcher {
         Watcher {
             watch,
+            runtime: None,
             throttle: Throttle::new(id),
             learned: Builder::default(),
-            exe_of: BTreeMap::new(),
             last_tick: Instant::now(),
         }
     }
 
-    fn exe(&mut self, pid: u32) -> String {
-        // Looked up every time: the task may have exec'd since.
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+    /// Looked up on every call: the task may have exec'd since the last one.
+    fn exe(pid: u32) -> String {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
             .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "?".into());
-        self.exe_of.insert(pid, exe.clone());
-        exe
+            .unwrap_or_else(|_| "?".into())
+    }
+
+    /// A runtime handing a container's listener over still has work to do under the filter
+    /// before it execs the container's program (crun forks a helper to send the listener and
+    /// waits for it): calls from processes running the runtime's executable, while the
+    /// container's init (`init_pid`) still runs it, are the runtime's and are let through,
+    /// unreported. Once the init has exec'd, never again.
+    pub fn exempt_runtime(&mut self, init_pid: u32) {
+        let exe = Self::exe(init_pid);
+        if exe != "?" {
+            self.runtime = Some((init_pid, exe));
+        }
+    }
+
+    fn is_runtime(&mut self, pid: u32) -> bool {
+        let Some((init, exe)) = &self.runtime else {
+            return false;
+        };
+        if Self::exe(*init) != *exe {
+            self.runtime = None;
+            return false;
+        }
+        Self::exe(pid) == *exe
     }
 
     /// Receives and answers one notification; returns the event lines to print.
@@ -140,8 +163,12 @@ impl Watcher {
             let _ = sys::notif_continue(listener, ev.id);
             return Vec::new();
         }
+        if self.is_runtime(ev.pid) {
+            let _ = sys::notif_continue(listener, ev.id);
+            return Vec::new();
+        }
         let (answer, why) = self.watch.decide(&name);
-        let exe = self.exe(ev.pid);
+        let exe = Self::exe(ev.pid);
         match answer {
             Answer::Allow => {
                 if self.watch.mode == Mode::Learn {

@@ -1,0 +1,318 @@
+//! `syscage agent` with crun and runc: `oci apply --agent` routes the syscalls a profile does not
+//! list to the agent, which reports them (monitor) or lets them through and writes a delta per
+//! container (learn); the merged profile then runs the container enforced. What happens when the
+//! agent is down or dies, and 20 containers violating at once through one agent.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A bundle running `/bin/probe ARGS` with no seccomp yet.
+fn probe_bundle(runtime: &'static str, probe_args: &[&str]) -> Bundle {
+    let dir = TempDir::new("agentopen");
+    let open = dir.join("open.json");
+    std::fs::write(&open, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+    let mut args = vec!["/bin/probe".to_string()];
+    args.extend(probe_args.iter().map(|s| s.to_string()));
+    let bundle = Bundle::new(runtime, &args, &open, false);
+    std::fs::copy(probe(), bundle.dir.join("rootfs/bin/probe")).unwrap();
+    bundle
+}
+
+/// The profile of `probe ARGS` as recorded on the host for `runtime`.
+fn record_probe(dir: &TempDir, runtime: &str, probe_args: &[&str]) -> PathBuf {
+    let p = dir.join(&format!("{runtime}.json"));
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "--runtime", runtime, "-o"])
+        .arg(&p)
+        .arg("--")
+        .arg(probe())
+        .args(probe_args);
+    run_command(c).assert_code(0);
+    p
+}
+
+fn apply(bundle: &Bundle, profile: &Path, agent: Option<(&Path, &str)>) {
+    let mut c = clean_command(syscage());
+    c.args(["oci", "apply", "--bundle", bundle.dir.str(), "--seccomp"])
+        .arg(profile);
+    if let Some((sock, mode)) = agent {
+        c.arg("--agent").arg(sock).arg(mode);
+    }
+    run_command(c).assert_code(0);
+}
+
+/// A running agent, stopped (SIGTERM) and waited for on drop.
+struct Agent {
+    child: Option<Child>,
+    socket: PathBuf,
+}
+
+impl Agent {
+    fn start(socket: &Path, events: &Path, learn: &Path) -> Agent {
+        let child = Command::new(syscage())
+            .args(["agent", "--socket"])
+            .arg(socket)
+            .arg("--monitor")
+            .arg(events)
+            .arg("--learn")
+            .arg(learn)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            assert!(Instant::now() < deadline, "the agent did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent {
+            child: Some(child),
+            socket: socket.to_path_buf(),
+        }
+    }
+
+    /// SIGTERM; returns its stderr.
+    fn stop(&mut self) -> String {
+        let child = self.child.take().unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let out = finish(child);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!self.socket.exists(), "the agent removes its socket");
+        out.stderr
+    }
+
+    fn kill(&mut self) {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.kill();
+        }
+    }
+}
+
+fn events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn crun_and_runc_monitor_learn_and_heal_through_the_agent() {
+    for runtime in ["crun", "runc"] {
+        let dir = TempDir::new("agent");
+        let (sock, ev, learn) = (
+            dir.join("agent.sock"),
+            dir.join("ev.jsonl"),
+            dir.join("learn"),
+        );
+        // A: getppid. B: personality, which a profile recorded from A does not list.
+        let p = record_probe(&dir, runtime, &["syscall", "getppid"]);
+        let enforced = probe_bundle(runtime, &["syscall", "getppid", "personality"]);
+        apply(&enforced, &p, None);
+        let out = enforced.run();
+        assert_eq!(out.assert_code(0).line("personality"), "personality: EPERM");
+
+        let mut agent = Agent::start(&sock, &ev, &learn);
+        // Monitor: still denied, and reported with the container's id.
+        let b = probe_bundle(runtime, &["syscall", "getppid", "personality"]);
+        apply(&b, &p, Some((&sock, "--monitor")));
+        let out = b.run();
+        assert_eq!(
+            out.assert_code(0).line("getppid"),
+            "getppid: ok",
+            "{runtime}"
+        );
+        assert_eq!(out.line("personality"), "personality: EPERM", "{runtime}");
+        // Learn: allowed; the delta (named by the container id) holds exactly what was missing.
+        let l = probe_bundle(runtime, &["syscall", "getppid", "personality"]);
+        apply(&l, &p, Some((&sock, "--learn")));
+        let out = l.run();
+        assert_eq!(
+            out.assert_code(0).line("personality"),
+            "personality: ok",
+            "{runtime}"
+        );
+        let delta = learn.join(format!("{}.rec", l.id));
+        wait_for(&delta);
+        let learned: BTreeSet<String> =
+            recorded_names(&delta).into_iter().map(|(_, n)| n).collect();
+        assert_eq!(
+            learned,
+            BTreeSet::from(["personality".to_string()]),
+            "{runtime}"
+        );
+        let stderr = agent.stop();
+        assert!(
+            stderr.contains(&format!("serving container {}", b.id)),
+            "{stderr}"
+        );
+
+        let ev = events(&ev);
+        let first: Vec<_> = ev
+            .iter()
+            .filter(|e| e["event"] == "first" && e["id"] == b.id.as_str())
+            .collect();
+        assert_eq!(first.len(), 1, "{runtime}: {ev:?}");
+        assert_eq!(first[0]["syscall"], "personality");
+        assert_eq!(first[0]["action"], "errno 1 (EPERM)");
+        assert!(
+            first[0]["executable"]
+                .as_str()
+                .unwrap()
+                .ends_with("/bin/probe")
+        );
+        assert!(
+            ev.iter()
+                .any(|e| e["id"] == l.id.as_str() && e["action"] == "allowed (learn)")
+        );
+
+        // Healed: the merged profile runs B enforced, with no agent.
+        let p2 = dir.join("p2.json");
+        let mut c = clean_command(syscage());
+        c.arg("merge").arg(&p).arg(&delta).arg("-o").arg(&p2);
+        run_command(c).assert_code(0);
+        let healed = probe_bundle(runtime, &["syscall", "getppid", "personality"]);
+        apply(&healed, &p2, None);
+        let out = healed.run();
+        assert_eq!(
+            out.assert_code(0).line("personality"),
+            "personality: ok",
+            "{runtime}"
+        );
+    }
+}
+
+#[test]
+fn without_the_agent_containers_do_not_start_and_routed_calls_fail_after_it_dies() {
+    let runtime = "crun";
+    let dir = TempDir::new("agentdown");
+    let (sock, ev, learn) = (
+        dir.join("agent.sock"),
+        dir.join("ev.jsonl"),
+        dir.join("learn"),
+    );
+    let p = record_probe(&dir, runtime, &["after", "0", "getppid"]);
+    // Nobody listens: the runtime cannot hand the listener over and refuses to start.
+    let b = probe_bundle(runtime, &["after", "0", "personality"]);
+    apply(&b, &p, Some((&sock, "--learn")));
+    let out = b.run();
+    assert_ne!(out.code, 0, "started without its agent: {}", out.stdout);
+    assert!(!out.stdout.contains("personality"), "{}", out.stdout);
+
+    // The agent dies while the container runs: its routed syscall fails (ENOSYS), it is not
+    // allowed, although the container was in learn mode.
+    let mut agent = Agent::start(&sock, &ev, &learn);
+    let b = probe_bundle(runtime, &["after", "1500", "personality"]);
+    apply(&b, &p, Some((&sock, "--learn")));
+    let child = {
+        let mut c = b.command();
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    agent.kill();
+    let out = finish(child);
+    assert_eq!(
+        out.assert_code(0).line("personality"),
+        "personality: ENOSYS"
+    );
+
+    // A restarted agent (its dead predecessor's socket replaced) serves new containers.
+    let mut agent = Agent::start(&sock, &ev, &learn);
+    let b = probe_bundle(runtime, &["after", "0", "personality"]);
+    apply(&b, &p, Some((&sock, "--learn")));
+    assert_eq!(
+        b.run().assert_code(0).line("personality"),
+        "personality: ok"
+    );
+    agent.stop();
+}
+
+#[test]
+fn twenty_containers_violating_at_once_through_one_agent() {
+    let runtime = "crun";
+    let dir = TempDir::new("agentload");
+    let (sock, ev, learn) = (
+        dir.join("agent.sock"),
+        dir.join("ev.jsonl"),
+        dir.join("learn"),
+    );
+    let p = record_probe(&dir, runtime, &["repeat", "3", "getppid"]);
+    let mut agent = Agent::start(&sock, &ev, &learn);
+    let bundles: Vec<Bundle> = (0..20)
+        .map(|_| {
+            let b = probe_bundle(runtime, &["repeat", "10000", "personality"]);
+            apply(&b, &p, Some((&sock, "--monitor")));
+            b
+        })
+        .collect();
+    let started = Instant::now();
+    let children: Vec<Child> = bundles
+        .iter()
+        .map(|b| {
+            let mut c = b.command();
+            c.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = finish(child);
+        assert_eq!(
+            out.assert_code(0).stdout.trim(),
+            "personality x10000: EPERM x10000"
+        );
+    }
+    let took = started.elapsed();
+    agent.stop();
+    let ev = events(&ev);
+    for b in &bundles {
+        let total: Vec<_> = ev
+            .iter()
+            .filter(|e| e["id"] == b.id.as_str() && e["event"] == "total")
+            .collect();
+        assert_eq!(total.len(), 1, "{}", b.id);
+        assert_eq!(total[0]["count"], 10000, "exact count for {}", b.id);
+    }
+    // Bounded: per container a first line, a repeat per second at most, a total.
+    let bound = 20 * (2 + took.as_secs() as usize + 1);
+    assert!(ev.len() <= bound, "{} lines for {took:?}", ev.len());
+    eprintln!(
+        "20 x 10,000 violations through one agent: {took:?}, {} event lines",
+        ev.len()
+    );
+}
