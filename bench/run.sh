@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${SYSCAGE_CGROUP2_NS:-}" ]; then
   SYSCAGE_CGROUP2_NS=1 exec ./scripts/cgroup2-ns.sh "$0" "$@"
 fi
-# SECTIONS="startup record hook" by default; pick one with SECTIONS=record.
-SECTIONS=${SECTIONS:-startup record hook}
+# SECTIONS="startup record hook watch" by default; pick one with SECTIONS=record.
+SECTIONS=${SECTIONS:-startup record hook watch}
 S=$(realpath "${1:-target/release/syscage}")
 RUNS=${RUNS:-300}
 cargo build --release --examples -q
@@ -93,9 +93,52 @@ for i in 1 2 3; do
     -n "syscage record (ebpf)" "$S record -q --backend ebpf -o $P -- $wl" \
     >/dev/null
 done
+# The same workloads timed from inside (date before and after, in the traced shell): what the
+# workload pays while the recorder is attached, each tool's own start-up and teardown left out.
+# Runs alternate between tools so that they share the machine's state.
+for i in 1 2 3; do
+  case $i in
+    1) body='/bin/busybox find /usr/share -type f >/dev/null' ;;
+    2) body="$W/loop 2000000" ;;
+    3) body='for i in $(seq 200); do /bin/true; done' ;;
+  esac
+  printf '#!/bin/sh\nt0=$(date +%%s%%N)\n%s\nt1=$(date +%%s%%N)\necho $(( (t1 - t0) / 1000 )) >> "$1"\n' "$body" > "$W/timed$i"
+  for run in $(seq "$RRUNS"); do
+    /bin/sh "$W/timed$i" "$W/t$i-untraced"
+    [ "$i" = 2 ] || strace -f -o /dev/null /bin/sh "$W/timed$i" "$W/t$i-strace"
+    "$S" record -q --backend notify -o "$P" -- /bin/sh "$W/timed$i" "$W/t$i-notify"
+    "$S" record -q --backend ptrace -o "$P" -- /bin/sh "$W/timed$i" "$W/t$i-ptrace"
+    bpftrace -q -o /dev/null -e "$TREE" -c "/bin/sh $W/timed$i $W/t$i-bpftrace"
+    "$S" record -q --backend ebpf -o "$P" -- /bin/sh "$W/timed$i" "$W/t$i-ebpf"
+  done
+done
+python3 - "$W" <<'PY'
+import json, os, statistics, sys
+w = sys.argv[1]
+names = ["busybox find /usr/share -type f", "C loop, 2M getppid()", "sh loop, 200 fork+exec /bin/true"]
+tools = ["strace", "notify", "ptrace", "bpftrace", "ebpf"]
+print()
+print("Timed inside the workload (recorder attached; its start-up and teardown excluded):")
+print()
+print("| workload | untraced ms | strace -f | syscage notify | syscage ptrace | bpftrace tree counter | **syscage ebpf** |")
+print("|---|---|---|---|---|---|---|")
+for i, name in enumerate(names, 1):
+    def med(tool):
+        f = f"{w}/t{i}-{tool}"
+        return statistics.median(int(x) for x in open(f).read().split()) / 1000 if os.path.exists(f) else None
+    u = med("untraced")
+    cells = []
+    for t in tools:
+        m = med(t)
+        cells.append("-" if m is None else f"{m:.0f} ({m/u:.2f}x)")
+    print(f"| {name} | {u:.0f} | " + " | ".join(cells) + " |")
+PY
 python3 - "$W" <<'PY'
 import json, statistics, sys
 w = sys.argv[1]
+print()
+print("Whole commands (hyperfine; each tool's start-up and teardown included):")
+print()
 names = ["busybox find /usr/share -type f", "C loop, 2M getppid()", "sh loop, 200 fork+exec /bin/true"]
 cols = ["strace -f", "syscage record (notify)", "syscage record (ptrace)", "bpftrace tree counter", "syscage record (ebpf)"]
 print("| workload | untraced ms | strace -f | syscage notify | syscage ptrace | bpftrace tree counter | **syscage ebpf** |")
@@ -151,6 +194,39 @@ print("| crun container, `busybox find /usr/lib -type f` | median ms | vs no hoo
 print("|---|---|---|")
 for v, label in (("none", "no hook"), ("ebpf", "syscage hook (eBPF, default)"), ("ptrace", "syscage hook --backend ptrace"), ("twice", "syscage hook listed twice (eBPF)")):
     print(f"| {label} | {med[v]:.0f} | {med[v]/med['none']:.2f}x |")
+PY
+}
+
+# --- run --monitor / --learn ------------------------------------------------------------------
+# A workload whose profile is complete (recorded from it) under plain enforcement, --monitor and
+# --learn: only unlisted syscalls reach syscage, so these should cost nothing. Then 10,000
+# violations (the probe's `repeat`) enforced and monitored: the difference per call is a
+# violation's round trip through syscage.
+watch() {
+WRUNS=${WRUNS:-10}
+P="$W/watch-find.json"
+"$S" record -q --backend notify -o "$P" -- /bin/busybox find /usr/lib -type f >/dev/null
+PROBE=$(realpath target/release/examples/probe)
+PP="$W/watch-probe.json"
+"$S" record -q --backend notify -o "$PP" -- "$PROBE" repeat 3 getppid >/dev/null
+hyperfine -N --warmup 2 --runs "$WRUNS" --export-json "$W/watch.json" \
+  -n "enforced" "$S run --seccomp $P -- /bin/busybox find /usr/lib -type f" \
+  -n "monitor" "$S run --seccomp $P --monitor $W/ev.jsonl -- /bin/busybox find /usr/lib -type f" \
+  -n "learn" "$S run --seccomp $P --learn $W/delta.rec -- /bin/busybox find /usr/lib -type f" \
+  -n "10k violations, enforced" "$S run --seccomp $PP -- $PROBE repeat 10000 personality" \
+  -n "10k violations, monitored" "$S run --seccomp $PP --monitor $W/ev2.jsonl -- $PROBE repeat 10000 personality" \
+  >/dev/null
+python3 - "$W/watch.json" <<'PY'
+import json, statistics, sys
+res = json.load(open(sys.argv[1]))["results"]
+med = {r["command"]: statistics.median(r["times"]) * 1000 for r in res}
+print("| `syscage run`, busybox find /usr/lib -type f (complete profile) | median ms | vs enforced |")
+print("|---|---|---|")
+for k in ("enforced", "monitor", "learn"):
+    print(f"| {k} | {med[k]:.1f} | {med[k]/med['enforced']:.3f}x |")
+rt = (med["10k violations, monitored"] - med["10k violations, enforced"]) * 1000 / 10000
+print(f"\nA violation's round trip through syscage (--monitor): {rt:.1f} us "
+      f"({med['10k violations, enforced']:.1f} ms enforced vs {med['10k violations, monitored']:.1f} ms monitored, 10,000 calls)")
 PY
 }
 

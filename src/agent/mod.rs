@@ -216,6 +216,8 @@ fn accept(stream: &UnixStream, learn_dir: Option<&Path>) -> Result<Served, Strin
     let (data, mut fds) = receive(stream)?;
     let r = request::parse(&data, fds.len(), learn_dir.unwrap_or(Path::new("/")))?;
     let listener = fds.swap_remove(r.fd_index);
+    // The container waits for each answer: wake it on this CPU (Linux 6.6; best effort).
+    let _ = sys::notif_sync_wakeup(&listener);
     let mode = match (r.meta.mode, learn_dir) {
         (Mode::Learn, None) => {
             eprintln!(
