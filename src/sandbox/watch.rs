@@ -116,14 +116,19 @@ impl Watcher {
             .unwrap_or_else(|_| "?".into())
     }
 
-    /// A runtime handing a container's listener over still has work to do under the filter
-    /// before it execs the container's program (crun forks a helper to send the listener and
-    /// waits for it): calls from processes running the runtime's executable, while the
+    /// A runtime handing a container's listener over may still have work to do under the
+    /// filter before it execs the container's program (crun forks a helper to send the listener
+    /// and waits for it): calls from processes running the runtime's executable, while the
     /// container's init (`init_pid`) still runs it, are the runtime's and are let through,
     /// unreported. Once the init has exec'd, never again.
-    pub fn exempt_runtime(&mut self, init_pid: u32) {
+    ///
+    /// `runtime_pid` is the process that handed the listener over (the runtime, or crun's
+    /// helper): only if the init still runs that same executable is anything exempted — a
+    /// runtime whose init has already exec'd the container's program (runc does not wait for
+    /// the agent) gets no exemption at all.
+    pub fn exempt_runtime(&mut self, init_pid: u32, runtime_pid: u32) {
         let exe = Self::exe(init_pid);
-        if exe != "?" {
+        if exe != "?" && exe == Self::exe(runtime_pid) {
             self.runtime = Some((init_pid, exe));
         }
     }
