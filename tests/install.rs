@@ -62,6 +62,7 @@ fn make_install_puts_binary_man_pages_completions_and_hooks_in_place() {
         "syscage-generate-k8s",
         "syscage-oci",
         "syscage-oci-apply",
+        "syscage-agent",
         "syscage-completions",
     ] {
         want.insert(format!("usr/share/man/man1/{page}.1"));
