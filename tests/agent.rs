@@ -316,3 +316,214 @@ fn twenty_containers_violating_at_once_through_one_agent() {
         ev.len()
     );
 }
+
+/// Rootless: crun and the agent run as an ordinary user (crun through `scripts/cgroup2-ns.sh`,
+/// which only fixes this hybrid-cgroup host's mount view, then drops to the user). In learn mode
+/// the container runs and the user's agent writes its delta.
+#[test]
+fn a_rootless_crun_learns_through_a_rootless_agent() {
+    let user = TestUser::new(true);
+    let dir = TempDir::new("agentrl");
+    let d = dir.path().to_path_buf();
+    let root = d.join("b/rootfs");
+    for sub in ["bin", "proc", "dev", "usr", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::copy(busybox(), root.join("bin/busybox")).unwrap();
+    std::fs::copy(probe(), root.join("bin/probe")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+    std::os::unix::fs::symlink("usr/lib64", root.join("lib64")).unwrap();
+    let chown_all = || {
+        let out = Command::new("chown")
+            .args(["-R", &user.name])
+            .arg(&d)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    };
+    chown_all();
+    let as_user = |args: &[&str]| {
+        let mut c = Command::new("runuser");
+        c.args(["-u", &user.name, "--"]).args(args).current_dir(&d);
+        c
+    };
+    let out = run_command({
+        let mut c = as_user(&["crun", "spec", "--rootless"]);
+        c.current_dir(d.join("b"));
+        c
+    });
+    out.assert_code(0);
+    let cfg_path = d.join("b/config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["args"] = serde_json::json!(["/bin/probe", "syscall", "getppid", "personality"]);
+    cfg["process"]["terminal"] = serde_json::json!(false);
+    cfg["root"] = serde_json::json!({"path": "rootfs", "readonly": true});
+    cfg["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+        {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}));
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    let p = record_probe(&dir, "crun", &["syscall", "getppid"]);
+    let bundle_dir = d.join("b");
+    let sock = d.join("agent.sock");
+    let mut c = clean_command(syscage());
+    c.args(["oci", "apply", "--bundle"])
+        .arg(&bundle_dir)
+        .arg("--seccomp")
+        .arg(&p)
+        .arg("--agent")
+        .arg(&sock)
+        .arg("--learn");
+    run_command(c).assert_code(0);
+    chown_all();
+
+    let (ev, learn) = (d.join("ev.jsonl"), d.join("learn"));
+    let agent = {
+        let mut c = as_user(&[
+            &user.syscage(),
+            "agent",
+            "--socket",
+            sock.to_str().unwrap(),
+            "--monitor",
+            ev.to_str().unwrap(),
+            "--learn",
+            learn.to_str().unwrap(),
+        ]);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let mut agent = Agent {
+        child: Some(agent),
+        socket: sock.clone(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the rootless agent did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let id = unique("rl");
+    let out = run_command({
+        let mut c = Command::new(cgroup2_ns());
+        c.args(["runuser", "-u", &user.name, "--", "crun", "--root"])
+            .arg(d.join("state"))
+            .args(["--cgroup-manager=disabled", "run", "-b"])
+            .arg(&bundle_dir)
+            .arg(&id)
+            .current_dir(&d);
+        c
+    });
+    assert_eq!(
+        out.assert_code(0).line("personality"),
+        "personality: ok",
+        "{}",
+        out.stderr
+    );
+    let delta = learn.join(format!("{id}.rec"));
+    wait_for(&delta);
+    let learned: BTreeSet<String> = recorded_names(&delta).into_iter().map(|(_, n)| n).collect();
+    assert!(learned.contains("personality"), "{learned:?}");
+    // The agent ran as the user: its socket and delta are the user's.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&delta).unwrap().uid(), user.uid());
+    agent.kill();
+}
+
+/// podman passes `listenerPath` on from `--security-opt seccomp=FILE`: a profile written by
+/// `syscage oci profile` routes a podman container through the agent.
+#[test]
+fn podman_routes_through_the_agent_with_a_standalone_profile() {
+    let work = TempDir::new("agentpodman");
+    let root = work.join("rootfs");
+    busybox_rootfs(&root);
+    std::fs::copy(probe(), root.join("bin/probe")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+    std::os::unix::fs::symlink("usr/lib64", root.join("lib64")).unwrap();
+    std::fs::create_dir_all(root.join("usr")).unwrap();
+    let tar = work.join("rootfs.tar");
+    let mut c = Command::new("tar");
+    c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
+    run_command(c).assert_code(0);
+    let podman = |args: &[&str]| {
+        let mut c = runtime_command("podman");
+        c.args(args);
+        run_command(c)
+    };
+    let image = format!("localhost/{}:test", unique("syscage-agent"));
+    let imported = podman(&["import", "-q", tar.to_str().unwrap(), &image]);
+    assert_eq!(
+        imported.code, 0,
+        "podman import: {} (install the Debian package podman; .ci/run does)",
+        imported.stderr
+    );
+    struct RemoveImage(String);
+    impl Drop for RemoveImage {
+        fn drop(&mut self) {
+            let _ = runtime_command("podman")
+                .args(["rmi", "-f", &self.0])
+                .output();
+        }
+    }
+    let _image = RemoveImage(image.clone());
+
+    let p = record_probe(&work, "crun", &["syscall", "getppid"]);
+    let (sock, ev, learn) = (
+        work.join("agent.sock"),
+        work.join("ev.jsonl"),
+        work.join("learn"),
+    );
+    let routed = work.join("routed.json");
+    let mut c = clean_command(syscage());
+    c.args(["oci", "profile", "--seccomp"])
+        .arg(&p)
+        .arg("--agent")
+        .arg(&sock)
+        .arg("--monitor")
+        .arg("-o")
+        .arg(&routed);
+    run_command(c).assert_code(0);
+    let mut agent = Agent::start(&sock, &ev, &learn);
+    let sec = format!("seccomp={}", routed.display());
+    let name = unique("sc-podman");
+    let out = podman(&[
+        "run",
+        "--rm",
+        "--name",
+        &name,
+        "--net=none",
+        "--cgroups=disabled",
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+        "-v",
+        "/usr:/usr:ro",
+        "--security-opt",
+        &sec,
+        &image,
+        "/bin/probe",
+        "syscall",
+        "getppid",
+        "personality",
+    ]);
+    assert_eq!(
+        out.assert_code(0).line("getppid"),
+        "getppid: ok",
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.line("personality"), "personality: EPERM");
+    agent.stop();
+    let ev = events(&ev);
+    assert!(
+        ev.iter()
+            .any(|e| e["event"] == "first" && e["syscall"] == "personality"),
+        "{ev:?}"
+    );
+}

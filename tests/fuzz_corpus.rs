@@ -103,3 +103,30 @@ fn hook_states() {
     }
     assert!(requests > 0, "some corpus inputs must be accepted requests");
 }
+
+#[test]
+fn agent_requests() {
+    use std::path::Component;
+    let dir = Path::new("/var/lib/syscage/learn");
+    let mut accepted = 0;
+    for f in corpus("agent_request") {
+        let data = std::fs::read(&f).unwrap();
+        let nfds = data.first().map_or(0, |b| usize::from(b % 4));
+        if let Ok(r) = syscage::agent::request::parse(data.get(1..).unwrap_or_default(), nfds, dir)
+        {
+            accepted += 1;
+            assert!(r.fd_index < nfds);
+            assert!(
+                r.delta
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_)))
+            );
+        }
+        if let Ok(s) = std::str::from_utf8(&data)
+            && let Ok(m) = syscage::profile::watch::Metadata::parse(s)
+        {
+            assert_eq!(syscage::profile::watch::Metadata::parse(&m.encode()), Ok(m));
+        }
+    }
+    assert!(accepted > 0, "some corpus inputs must be accepted requests");
+}

@@ -62,6 +62,7 @@ fn make_install_puts_binary_man_pages_completions_and_hooks_in_place() {
         "syscage-generate-k8s",
         "syscage-oci",
         "syscage-oci-apply",
+        "syscage-oci-profile",
         "syscage-agent",
         "syscage-completions",
     ] {

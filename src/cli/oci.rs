@@ -14,7 +14,46 @@ pub enum OciCommand {
     /// bundle's bounding capabilities, as Docker does); everything else in config.json is kept
     /// byte for byte, and the result is validated as an OCI runtime spec.
     Apply(ApplyArgs),
+    /// Write a profile routed to `syscage agent` as a standalone OCI seccomp file, for runtimes
+    /// that take one (podman: `--security-opt seccomp=FILE`, which passes listenerPath on).
+    /// Resolved for Docker's and podman's default capabilities.
+    Profile(ProfileArgs),
 }
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The profile: Docker or OCI seccomp JSON (e.g. from `syscage record`).
+    #[arg(long, value_name = "PROFILE")]
+    pub seccomp: PathBuf,
+    /// The agent's socket (`syscage agent --socket`).
+    #[arg(long, value_name = "SOCKET")]
+    pub agent: PathBuf,
+    /// The agent denies what the profile does not list, and reports it.
+    #[arg(long, conflicts_with = "learn")]
+    pub monitor: bool,
+    /// The agent allows what the profile does not list (not enforced) and records it.
+    #[arg(long)]
+    pub learn: bool,
+    /// Where to write the OCI seccomp JSON.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Docker's (and podman's) default capabilities: what a profile's `includes.caps` is resolved for
+/// when no bundle says otherwise.
+const DEFAULT_CAPS: [&str; 11] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -44,8 +83,93 @@ fn invalid(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// The profile with the syscalls it does not list routed to the agent at `agent`, and a note
+/// saying how many.
+fn route(
+    resolved: &seccomp::ResolvedFilter,
+    agent: &std::path::Path,
+    monitor: bool,
+    learn: bool,
+) -> Result<(seccomp::SeccompProfile, String), Error> {
+    use crate::profile::watch::{self, Metadata, Mode};
+    let mode = match (monitor, learn) {
+        (true, false) => Mode::Monitor,
+        (false, true) => Mode::Learn,
+        _ => return Err(Error::Usage("--agent needs --monitor or --learn".into())),
+    };
+    if !agent.is_absolute() {
+        return Err(Error::Usage(format!(
+            "--agent {}: the runtime connects to it from the bundle's context: give an absolute path",
+            agent.display()
+        )));
+    }
+    // Each listed ABI's table, as the runtime's libseccomp knows it.
+    let names = resolved
+        .arches
+        .iter()
+        .filter_map(|arch| crate::model::Abi::from_seccomp_arch(*arch))
+        .flat_map(|abi| abi.syscall_names())
+        .filter(|n| libseccomp::ScmpSyscall::from_name(n).is_ok())
+        .map(str::to_string)
+        .collect();
+    let (routed, n) = watch::route_to_agent(resolved, &names);
+    let mut oci_profile = routed.to_oci();
+    oci_profile.listener_path = Some(agent.display().to_string());
+    oci_profile.listener_metadata = Some(
+        Metadata {
+            mode,
+            default: resolved.default_action,
+        }
+        .encode(),
+    );
+    Ok((
+        oci_profile,
+        format!(
+            "; {n} unlisted syscalls routed to the agent at {} ({} mode)",
+            agent.display(),
+            mode.name()
+        ),
+    ))
+}
+
+fn target(caps: std::collections::BTreeSet<String>) -> seccomp::Target {
+    seccomp::Target {
+        arch: crate::sandbox::filter::native_arch(),
+        caps,
+        kernel: seccomp::parse_kernel(
+            std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim(),
+        )
+        .unwrap_or((0, 0)),
+    }
+}
+
+/// `oci profile`: the routed profile as a standalone file.
+fn profile(a: ProfileArgs) -> Result<i32, Error> {
+    let (profile, warnings) = seccomp::load(&a.seccomp)?;
+    for w in warnings {
+        eprintln!("syscage: warning: {}: {w}", a.seccomp.display());
+    }
+    let caps = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+    let resolved = seccomp::resolve(&profile, &target(caps), &a.seccomp)?;
+    let (routed, note) = route(&resolved, &a.agent, a.monitor, a.learn)?;
+    let text = serde_json::to_string_pretty(&routed).map_err(|e| invalid(&a.seccomp, e))?;
+    output::write_atomic(&a.output, format!("{text}\n").as_bytes())?;
+    eprintln!(
+        "syscage: {}: written from {} ({} rules{note})",
+        a.output.display(),
+        a.seccomp.display(),
+        resolved.rules.len()
+    );
+    Ok(0)
+}
+
 pub fn run(cmd: OciCommand) -> Result<i32, Error> {
-    let OciCommand::Apply(a) = cmd;
+    let a = match cmd {
+        OciCommand::Apply(a) => a,
+        OciCommand::Profile(p) => return profile(p),
+    };
     let config = a.bundle.join("config.json");
     let text = std::fs::read_to_string(&config).map_err(|source| Error::Io {
         path: config.clone(),
@@ -72,56 +196,13 @@ pub fn run(cmd: OciCommand) -> Result<i32, Error> {
     for w in warnings {
         eprintln!("syscage: warning: {}: {w}", a.seccomp.display());
     }
-    let target = seccomp::Target {
-        arch: crate::sandbox::filter::native_arch(),
-        caps,
-        kernel: seccomp::parse_kernel(
-            std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .unwrap_or_default()
-                .trim(),
-        )
-        .unwrap_or((0, 0)),
-    };
-    let resolved = seccomp::resolve(&profile, &target, &a.seccomp)?;
+    let resolved = seccomp::resolve(&profile, &target(caps), &a.seccomp)?;
     let mut oci_profile = resolved.to_oci();
     let mut routed_note = String::new();
     if let Some(agent) = &a.agent {
-        use crate::profile::watch::{self, Metadata, Mode};
-        let mode = match (a.monitor, a.learn) {
-            (true, false) => Mode::Monitor,
-            (false, true) => Mode::Learn,
-            _ => return Err(Error::Usage("--agent needs --monitor or --learn".into())),
-        };
-        if !agent.is_absolute() {
-            return Err(Error::Usage(format!(
-                "--agent {}: the runtime connects to it from the bundle's context: give an absolute path",
-                agent.display()
-            )));
-        }
-        // Each listed ABI's table, as the runtime's libseccomp knows it.
-        let names = resolved
-            .arches
-            .iter()
-            .filter_map(|arch| crate::model::Abi::from_seccomp_arch(*arch))
-            .flat_map(|abi| abi.syscall_names())
-            .filter(|n| libseccomp::ScmpSyscall::from_name(n).is_ok())
-            .map(str::to_string)
-            .collect();
-        let (routed, n) = watch::route_to_agent(&resolved, &names);
-        oci_profile = routed.to_oci();
-        oci_profile.listener_path = Some(agent.display().to_string());
-        oci_profile.listener_metadata = Some(
-            Metadata {
-                mode,
-                default: resolved.default_action,
-            }
-            .encode(),
-        );
-        routed_note = format!(
-            "; {n} unlisted syscalls routed to the agent at {} ({} mode)",
-            agent.display(),
-            mode.name()
-        );
+        let (routed, note) = route(&resolved, agent, a.monitor, a.learn)?;
+        oci_profile = routed;
+        routed_note = note;
     }
     let value = serde_json::to_value(oci_profile).map_err(|e| invalid(&a.seccomp, e))?;
     let updated = oci::set_seccomp(&text, &value).map_err(|e| invalid(&config, e))?;
