@@ -318,8 +318,9 @@ fn twenty_containers_violating_at_once_through_one_agent() {
 }
 
 /// Rootless: crun and the agent run as an ordinary user (crun through `scripts/cgroup2-ns.sh`,
-/// which only fixes this hybrid-cgroup host's mount view, then drops to the user). In learn mode
-/// the container runs and the user's agent writes its delta.
+/// which only fixes this hybrid-cgroup host's mount view, then drops to the user). Learning from
+/// a profile holding only crun's base set records the whole container — no root, no ptrace —
+/// and the merged profile then runs it, rootless and enforced.
 #[test]
 fn a_rootless_crun_learns_through_a_rootless_agent() {
     let user = TestUser::new(true);
@@ -365,7 +366,11 @@ fn a_rootless_crun_learns_through_a_rootless_agent() {
         .push(serde_json::json!(
         {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}));
     std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-    let p = record_probe(&dir, "crun", &["syscall", "getppid"]);
+    let p = d.join("base.json");
+    let mut c = clean_command(syscage());
+    c.args(["generate", "base", "--runtime", "crun", "-o"])
+        .arg(&p);
+    run_command(c).assert_code(0);
     let bundle_dir = d.join("b");
     let sock = d.join("agent.sock");
     let mut c = clean_command(syscage());
@@ -428,11 +433,47 @@ fn a_rootless_crun_learns_through_a_rootless_agent() {
     let delta = learn.join(format!("{id}.rec"));
     wait_for(&delta);
     let learned: BTreeSet<String> = recorded_names(&delta).into_iter().map(|(_, n)| n).collect();
-    assert!(learned.contains("personality"), "{learned:?}");
+    for n in ["personality", "getppid", "mmap", "openat"] {
+        assert!(
+            learned.contains(n),
+            "the whole container is learned: {n} in {learned:?}"
+        );
+    }
     // The agent ran as the user: its socket and delta are the user's.
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&delta).unwrap().uid(), user.uid());
     agent.kill();
+
+    // The base set plus what was learned runs the container, rootless and enforced.
+    let healed = d.join("healed.json");
+    let mut c = clean_command(syscage());
+    c.arg("merge").arg(&p).arg(&delta).arg("-o").arg(&healed);
+    run_command(c).assert_code(0);
+    let mut c = clean_command(syscage());
+    c.args(["oci", "apply", "--bundle"])
+        .arg(&bundle_dir)
+        .arg("--seccomp")
+        .arg(&healed);
+    run_command(c).assert_code(0);
+    chown_all();
+    let id = unique("rl");
+    let out = run_command({
+        let mut c = Command::new(cgroup2_ns());
+        c.args(["runuser", "-u", &user.name, "--", "crun", "--root"])
+            .arg(d.join("state"))
+            .args(["--cgroup-manager=disabled", "run", "-b"])
+            .arg(&bundle_dir)
+            .arg(&id)
+            .current_dir(&d);
+        c
+    });
+    assert_eq!(
+        out.assert_code(0).line("personality"),
+        "personality: ok",
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.line("getppid"), "getppid: ok");
 }
 
 /// podman passes `listenerPath` on from `--security-opt seccomp=FILE`: a profile written by

@@ -60,6 +60,7 @@ fn make_install_puts_binary_man_pages_completions_and_hooks_in_place() {
         "syscage-report",
         "syscage-generate",
         "syscage-generate-k8s",
+        "syscage-generate-base",
         "syscage-oci",
         "syscage-oci-apply",
         "syscage-oci-profile",

@@ -308,7 +308,7 @@ fn floods_are_bounded_and_counted_exactly() {
 }
 
 #[test]
-fn learn_writes_its_delta_when_stopped_and_works_unprivileged() {
+fn learn_writes_its_delta_when_stopped_and_both_modes_work_unprivileged() {
     let dir = TempDir::new("monlearn");
     let (p, _) = record(&dir, "a", &[], &workload(false));
     // Stopped by SIGTERM mid-run: the delta is still written, atomically.
@@ -370,4 +370,25 @@ fn learn_writes_its_delta_when_stopped_and_works_unprivileged() {
         .map(|(_, n)| n)
         .collect();
     assert!(learned.contains("getpriority"), "{learned:?}");
+
+    // And monitored as a plain user: still denied, reported.
+    let uev = shared.join("ev.jsonl");
+    let mut args = vec![
+        "run".to_string(),
+        "--seccomp".into(),
+        up.display().to_string(),
+        "--monitor".into(),
+        uev.display().to_string(),
+        "--".into(),
+    ];
+    args.extend(workload(true));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = user.run(&args);
+    assert_eq!(
+        out.assert_code(0).stdout,
+        "A ok\nB EPERM\n",
+        "{}",
+        out.stderr
+    );
+    assert!(names_of(&events(&uev), "first").contains("getpriority"));
 }

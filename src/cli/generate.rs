@@ -13,7 +13,36 @@ use crate::profile::{generate, k8s, seccomp};
 pub enum GenerateCommand {
     /// A SeccompProfile (and, from a recording, an AppArmorProfile) for the Security Profiles
     /// Operator, plus the container securityContext that uses them ("restricted" Pod Security).
-    K8s(K8sArgs),
+    K8s(Box<K8sArgs>),
+    /// A profile holding only what a runtime itself needs after loading a container's filter
+    /// (its measured base set, plus execve/exit/exit_group): the starting point of a
+    /// whole-container recording in learn mode (`oci apply --agent ... --learn`), which needs
+    /// neither root nor ptrace.
+    Base(BaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BaseArgs {
+    /// The runtime: syscage, crun or runc.
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: String,
+    /// Where to write the profile.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: std::path::PathBuf,
+}
+
+fn base(a: BaseArgs) -> Result<i32, Error> {
+    let base = super::record::runtime_base(&a.runtime)?;
+    let rec = crate::model::Recording::new(vec![format!("{} base set", a.runtime)]);
+    let (profile, summary) = generate::seccomp_profile(&rec, &base);
+    output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
+    eprintln!(
+        "syscage: {}: the {} base set ({} syscalls allowed)",
+        a.output.display(),
+        a.runtime,
+        summary.allowed
+    );
+    Ok(0)
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +110,10 @@ fn valid_name(n: &str) -> bool {
 }
 
 pub fn run(cmd: GenerateCommand) -> Result<i32, Error> {
-    let GenerateCommand::K8s(a) = cmd;
+    let a = match cmd {
+        GenerateCommand::K8s(a) => *a,
+        GenerateCommand::Base(b) => return base(b),
+    };
     if a.apparmor && a.recording.is_none() {
         return Err(Error::Usage(
             "--apparmor needs --recording (AppArmor rules come from recorded files and sockets)"

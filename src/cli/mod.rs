@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command confined: user namespace, read-only root, no capabilities, no_new_privs, seccomp.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Trace a command and write the minimal seccomp profile that runs it.
     Record(record::RecordArgs),
     /// Lint a seccomp profile: dangerous syscalls, missing essentials, EPERM/ENOSYS mistakes, and
@@ -118,7 +118,7 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Record(args) => record::run(args),
         Command::Check(args) => profiles::check(args),
         Command::Merge(args) => profiles::merge(args),
