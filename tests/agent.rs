@@ -568,3 +568,52 @@ fn podman_routes_through_the_agent_with_a_standalone_profile() {
         "{ev:?}"
     );
 }
+
+/// An argument rule of the profile (socket families, from `record --args`) still refuses a
+/// value outside it through the agent, in learn mode too: the rule's mismatch falls to the
+/// profile's own default action in the kernel, never to the agent.
+#[test]
+fn argument_rules_hold_through_the_agent_in_learn_mode() {
+    let runtime = "crun";
+    let dir = TempDir::new("agentargs");
+    let (sock, ev, learn) = (
+        dir.join("agent.sock"),
+        dir.join("ev.jsonl"),
+        dir.join("learn"),
+    );
+    let p = dir.join("unix.json");
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "--args", "--runtime", runtime, "-o"])
+        .arg(&p)
+        .args([
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            "import socket\nsocket.socket(socket.AF_UNIX).close()",
+        ]);
+    run_command(c).assert_code(0);
+    let mut agent = Agent::start(&sock, &ev, &learn);
+    let dir2 = TempDir::new("agentargsopen");
+    let open = dir2.join("open.json");
+    std::fs::write(&open, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+    let script = "import socket\ntry:\n    socket.socket(socket.AF_INET6); print('inet ok')\nexcept PermissionError: print('inet EPERM')\nsocket.socket(socket.AF_UNIX).close(); print('unix ok')";
+    let b = Bundle::new(
+        runtime,
+        &["/usr/bin/python3".into(), "-c".into(), script.into()],
+        &open,
+        false,
+    );
+    apply(&b, &p, Some((&sock, "--learn")));
+    let out = b.run();
+    assert_eq!(
+        out.assert_code(0).stdout,
+        "inet EPERM\nunix ok\n",
+        "{}",
+        out.stderr
+    );
+    let delta = learn.join(format!("{}.rec", b.id));
+    wait_for(&delta);
+    agent.stop();
+    let learned: BTreeSet<String> = recorded_names(&delta).into_iter().map(|(_, n)| n).collect();
+    assert!(!learned.contains("socket"), "{learned:?}");
+}
