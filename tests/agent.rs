@@ -474,6 +474,75 @@ fn a_rootless_crun_learns_through_a_rootless_agent() {
         out.stderr
     );
     assert_eq!(out.line("getppid"), "getppid: ok");
+
+    // Monitor mode, rootless: crun's own pre-exec calls (its listener helper's wait4 and kill)
+    // are told apart from the container's without reading crun's non-dumpable init (it has not
+    // exec'd since its fork); the container's personality is denied and reported.
+    let p = record_probe(&dir, "crun", &["syscall", "getppid"]);
+    let mut c = clean_command(syscage());
+    c.args(["oci", "apply", "--bundle"])
+        .arg(&bundle_dir)
+        .arg("--seccomp")
+        .arg(&p)
+        .arg("--agent")
+        .arg(&sock)
+        .arg("--monitor");
+    run_command(c).assert_code(0);
+    chown_all();
+    let agent2 = {
+        let mut c = as_user(&[
+            &user.syscage(),
+            "agent",
+            "--socket",
+            sock.to_str().unwrap(),
+            "--monitor",
+            ev.to_str().unwrap(),
+        ]);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create("/var/tmp/agent2.err").unwrap());
+        c.spawn().unwrap()
+    };
+    let _agent2 = Agent {
+        child: Some(agent2),
+        socket: sock.clone(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the rootless agent did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let id = unique("rl");
+    let out = run_command({
+        let mut c = Command::new(cgroup2_ns());
+        c.args(["runuser", "-u", &user.name, "--", "crun", "--root"])
+            .arg(d.join("state"))
+            .args(["--cgroup-manager=disabled", "run", "-b"])
+            .arg(&bundle_dir)
+            .arg(&id)
+            .current_dir(&d);
+        c
+    });
+    assert_eq!(
+        out.assert_code(0).line("getppid"),
+        "getppid: ok",
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.line("personality"), "personality: EPERM");
+    let reported: Vec<String> = events(&ev)
+        .into_iter()
+        .filter(|e| e["id"] == id.as_str() && e["event"] == "first")
+        .map(|e| e["syscall"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        reported,
+        ["personality"],
+        "crun's own calls are not reported"
+    );
 }
 
 /// podman passes `listenerPath` on from `--security-opt seccomp=FILE`: a profile written by

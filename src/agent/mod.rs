@@ -235,11 +235,7 @@ fn accept(stream: &UnixStream, learn_dir: Option<&Path>) -> Result<Served, Strin
         mode.name()
     );
     let mut watcher = Watcher::new(Watch::for_agent(mode, r.meta.default), &r.id);
-    if let Ok(peer) =
-        nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
-    {
-        watcher.exempt_runtime(r.pid as u32, peer.pid() as u32);
-    }
+    watcher.exempt_runtime(r.pid as u32);
     Ok(Served {
         watcher,
         delta: (mode == Mode::Learn).then_some(r.delta),

@@ -87,12 +87,27 @@ pub struct Handshake {
     pub fd: i32,
 }
 
+/// PF_FORKNOEXEC: the task was forked and has not exec'd since.
+const PF_FORKNOEXEC: u64 = 0x40;
+
+/// Whether `pid` has not exec'd since it was forked (field 9 of /proc/PID/stat, after the
+/// parenthesised command name, which may itself hold spaces and parentheses).
+fn fork_no_exec(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().nth(6)?.parse::<u64>().ok()
+        })
+        .is_some_and(|flags| flags & PF_FORKNOEXEC != 0)
+}
+
 /// The state of one watched workload: answers, events, the learned recording.
 pub struct Watcher {
     watch: Watch,
-    /// A container runtime's init (pid, executable) that has not exec'd the container's program
-    /// yet: until it does, the runtime's own calls are let through (see `exempt_runtime`).
-    runtime: Option<(u32, String)>,
+    /// A container runtime's init that has not exec'd the container's program yet: until it
+    /// does, the runtime's own calls are let through (see `exempt_runtime`).
+    runtime: Option<u32>,
     throttle: Throttle,
     learned: Builder,
     last_tick: Instant,
@@ -117,31 +132,27 @@ impl Watcher {
     }
 
     /// A runtime handing a container's listener over may still have work to do under the
-    /// filter before it execs the container's program (crun forks a helper to send the listener
-    /// and waits for it): calls from processes running the runtime's executable, while the
-    /// container's init (`init_pid`) still runs it, are the runtime's and are let through,
-    /// unreported. Once the init has exec'd, never again.
-    ///
-    /// `runtime_pid` is the process that handed the listener over (the runtime, or crun's
-    /// helper): only if the init still runs that same executable is anything exempted — a
-    /// runtime whose init has already exec'd the container's program (runc does not wait for
-    /// the agent) gets no exemption at all.
-    pub fn exempt_runtime(&mut self, init_pid: u32, runtime_pid: u32) {
-        let exe = Self::exe(init_pid);
-        if exe != "?" && exe == Self::exe(runtime_pid) {
-            self.runtime = Some((init_pid, exe));
-        }
+    /// filter before it execs the container's program (crun's container init forks a helper
+    /// to send the listener, waits for it and kills it): those calls are the runtime's, let
+    /// through unreported, and only while the container's init (`init_pid`) has not exec'd
+    /// since it was forked (PF_FORKNOEXEC in /proc/PID/stat: readable by anyone, where a
+    /// rootless agent cannot read the executable of crun's non-dumpable init), and only from
+    /// tasks that have not exec'd either. The container's own code runs only after the init's
+    /// exec, which clears the flag: from then on, never again. A runtime whose init has exec'd
+    /// itself (`runc init`) gets no exemption at all, and needs none.
+    pub fn exempt_runtime(&mut self, init_pid: u32) {
+        self.runtime = fork_no_exec(init_pid).then_some(init_pid);
     }
 
     fn is_runtime(&mut self, pid: u32) -> bool {
-        let Some((init, exe)) = &self.runtime else {
+        let Some(init) = self.runtime else {
             return false;
         };
-        if Self::exe(*init) != *exe {
+        if !fork_no_exec(init) {
             self.runtime = None;
             return false;
         }
-        Self::exe(pid) == *exe
+        fork_no_exec(pid)
     }
 
     /// Receives and answers one notification; returns the event lines to print.
@@ -327,4 +338,37 @@ pub fn supervise(
 pub struct Watched {
     pub code: i32,
     pub learned: Option<(Recording, u64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fork_no_exec_tells_a_forked_runtime_from_an_execd_program() {
+        use std::os::unix::process::CommandExt;
+        // A subshell is a fork of sh that never execs; this test binary was exec'd.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "(sleep 5; :) & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let subshell: u32 = line.trim().parse().unwrap();
+        assert!(fork_no_exec(subshell));
+        assert!(!fork_no_exec(std::process::id()));
+        assert!(!fork_no_exec(child.id()), "sh itself was exec'd");
+        // The whole group: sh, the subshell and its sleep.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = child.wait();
+    }
 }
