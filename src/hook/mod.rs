@@ -385,7 +385,7 @@ fn wait_unlocked(
                     return Err(f);
                 }
                 file = f;
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(5));
             }
         }
     }

@@ -118,8 +118,11 @@ fn record(
         match probe {
             Ok(probe) => {
                 say(ready, ATTACHED);
-                let (traced, rec, losses) =
+                let (traced, rec, losses, detach) =
                     ebpf::follow(probe, p.pid as u32, &sys::stop_requested)?;
+                // Detaching waits for RCU grace periods: the poststop hook must not. The
+                // programs go when this process exits, after the result and the lock.
+                std::mem::forget(detach);
                 return Ok((traced, rec, losses.describe()));
             }
             Err(why) if p.backend == super::HookBackend::Ebpf => {

@@ -449,8 +449,7 @@ pub fn strace_workload_syscalls(trace: &str) -> std::collections::BTreeSet<Strin
         .filter(|(_, l)| l.contains(" clone(") || l.contains("<... clone resumed>"))
         .find_map(|(i, l)| Some((i, l.rsplit("= ").next()?.trim().parse::<u32>().ok()?)))
         .map_or((usize::MAX, None), |(i, p)| (i, Some(p)));
-    // The supervisor's own threads (the eBPF loader parses the kernel's BTF on a second one)
-    // have all run before it starts the init.
+    // The supervisor's own threads, if it starts any, have all run before it starts the init.
     let own: std::collections::BTreeSet<u32> = trace
         .lines()
         .take(init_at)

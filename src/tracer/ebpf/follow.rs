@@ -17,11 +17,12 @@ use crate::tracer::attach::Traced;
 const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 /// Follows `pid` (already passed to `probe.track`) until its processes are gone or `stop()`.
+/// The programs come back still attached: drop them once the results are out.
 pub fn follow(
     mut probe: Probe,
     pid: u32,
     stop: &dyn Fn() -> bool,
-) -> Result<(Traced, Recording, Losses), String> {
+) -> Result<(Traced, Recording, Losses, super::Detach), String> {
     let first = sys::pidfd_open(pid as i32).map_err(|e| format!("pidfd_open({pid}): {e}"))?;
     let mut attr = Attribution::new(pid);
     let mut pruned = Instant::now();
@@ -59,6 +60,6 @@ pub fn follow(
             break Traced::Finished;
         }
     };
-    let (rec, losses) = probe.finish(attr, vec![format!("container process {pid}")])?;
-    Ok((traced, rec, losses))
+    let (rec, losses, detach) = probe.finish(attr, vec![format!("container process {pid}")])?;
+    Ok((traced, rec, losses, detach))
 }

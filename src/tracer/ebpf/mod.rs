@@ -5,6 +5,7 @@
 //! workload: its syscalls run at full speed.
 
 pub mod attribution;
+mod btf_ids;
 mod facts;
 mod follow;
 mod supervise;
@@ -97,6 +98,10 @@ impl Losses {
     }
 }
 
+/// The programs, still attached after `finish` (tracking no task any more): dropping this
+/// detaches them, which waits for RCU grace periods — keep it until the results are out.
+pub struct Detach(#[allow(dead_code)] Ebpf);
+
 /// The loaded and attached recorder.
 pub struct Probe {
     bpf: Ebpf,
@@ -141,6 +146,23 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
         .unwrap_or(0)
 }
 
+/// A BTF holding the tracepoints' `btf_trace_*` typedefs at their kernel ids (`btf_ids`).
+fn tracepoint_btf() -> Result<Btf, aya::BtfError> {
+    let raw =
+        std::fs::read("/sys/kernel/btf/vmlinux").map_err(|error| aya::BtfError::FileError {
+            path: "/sys/kernel/btf/vmlinux".into(),
+            error,
+        })?;
+    let names: Vec<String> = HOOKS
+        .iter()
+        .chain(std::iter::once(&"sys_exit"))
+        .map(|h| format!("btf_trace_{h}"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = btf_ids::typedef_ids(&raw, &names).ok_or(aya::BtfError::InvalidHeader)?;
+    Btf::parse(&btf_ids::minimal(&names, &ids), aya::Endianness::default())
+}
+
 /// Why eBPF cannot be used here, checked before loading: root or CAP_BPF+CAP_PERFMON, and the
 /// kernel's BTF.
 pub fn unavailable() -> Option<String> {
@@ -166,11 +188,12 @@ impl Probe {
         }
         // Copied: the ELF parser wants aligned data, include_bytes! gives no alignment.
         let object = OBJECT.to_vec();
-        // The kernel's BTF (5 MB that sysfs hands out 4 KB at a time) is parsed twice: by
-        // aya's loader for the CO-RE relocations, and here for finding the tracepoints. Both at
-        // once, on two cores: the main part of the load time. (The thread is joined before
-        // this returns: the caller forks a single-threaded process afterwards.)
-        let parse = std::thread::spawn(Btf::from_sys_fs);
+        // The tracepoints' BTF ids, from a walk of the kernel's raw BTF and a minimal BTF
+        // holding just them (aya's own loader parses the whole 5.5 MB once more for CO-RE;
+        // parsing it twice cost ~10 ms on two cores here). The full parse remains the fallback.
+        let btf = tracepoint_btf()
+            .or_else(|_| Btf::from_sys_fs())
+            .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
         // Task storage is used by the kernel program only; aya has no wrapper for it.
         let want_args = u32::from(wants.args);
         let want_files = u32::from(wants.files);
@@ -181,10 +204,6 @@ impl Probe {
             .map_max_entries("events", if wants.files { RING_FILES } else { RING })
             .load(&object)
             .map_err(|e| format!("loading the eBPF recorder: {e}"));
-        let btf = parse
-            .join()
-            .map_err(|_| "reading the kernel's BTF: the parser panicked".to_string())?
-            .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
         let mut bpf = loaded?;
         if wants.args {
             set_argspecs(&mut bpf)?;
@@ -275,7 +294,7 @@ impl Probe {
         mut self,
         mut attr: Attribution,
         command: Vec<String>,
-    ) -> Result<(Recording, Losses), String> {
+    ) -> Result<(Recording, Losses, Detach), String> {
         self.drain(&mut attr);
         let per_cpu = |bpf: &Ebpf, name: &str, len: usize| -> Result<Vec<u64>, String> {
             let map: PerCpuArray<_, u64> = PerCpuArray::try_from(
@@ -327,7 +346,7 @@ impl Probe {
         }
         let mut rec = attr.finish(&counts, command);
         self.facts.apply(&mut rec);
-        Ok((rec, losses))
+        Ok((rec, losses, Detach(self.bpf)))
     }
 }
 

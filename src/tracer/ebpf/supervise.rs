@@ -53,6 +53,7 @@ pub fn supervise(
             }
         }
     };
-    let (rec, losses) = probe.finish(attr, command).map_err(SandboxError::Message)?;
+    let (rec, losses, _detached_on_return) =
+        probe.finish(attr, command).map_err(SandboxError::Message)?;
     Ok((code, rec, losses))
 }
