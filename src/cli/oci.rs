@@ -132,19 +132,6 @@ fn route(
     ))
 }
 
-fn target(caps: std::collections::BTreeSet<String>) -> seccomp::Target {
-    seccomp::Target {
-        arch: crate::sandbox::filter::native_arch(),
-        caps,
-        kernel: seccomp::parse_kernel(
-            std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .unwrap_or_default()
-                .trim(),
-        )
-        .unwrap_or((0, 0)),
-    }
-}
-
 /// `oci profile`: the routed profile as a standalone file.
 fn profile(a: ProfileArgs) -> Result<i32, Error> {
     let (profile, warnings) = seccomp::load(&a.seccomp)?;
@@ -152,7 +139,7 @@ fn profile(a: ProfileArgs) -> Result<i32, Error> {
         eprintln!("syscage: warning: {}: {w}", a.seccomp.display());
     }
     let caps = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
-    let resolved = seccomp::resolve(&profile, &target(caps), &a.seccomp)?;
+    let resolved = seccomp::resolve(&profile, &crate::sandbox::filter::target(caps), &a.seccomp)?;
     let (routed, note) = route(&resolved, &a.agent, a.monitor, a.learn)?;
     let text = serde_json::to_string_pretty(&routed).map_err(|e| invalid(&a.seccomp, e))?;
     output::write_atomic(&a.output, format!("{text}\n").as_bytes())?;
@@ -196,7 +183,7 @@ pub fn run(cmd: OciCommand) -> Result<i32, Error> {
     for w in warnings {
         eprintln!("syscage: warning: {}: {w}", a.seccomp.display());
     }
-    let resolved = seccomp::resolve(&profile, &target(caps), &a.seccomp)?;
+    let resolved = seccomp::resolve(&profile, &crate::sandbox::filter::target(caps), &a.seccomp)?;
     let mut oci_profile = resolved.to_oci();
     let mut routed_note = String::new();
     if let Some(agent) = &a.agent {

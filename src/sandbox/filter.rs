@@ -53,12 +53,9 @@ fn kernel_release() -> String {
         .unwrap_or_default()
 }
 
-/// Parses, resolves and compiles the chosen profile for a workload keeping `caps` (`CAP_*` names).
-pub fn prepare(
-    choice: &SeccompChoice,
-    caps: &BTreeSet<String>,
-) -> Result<Option<CompiledFilter>, SandboxError> {
-    let (name, bytes): (String, Vec<u8>) = match choice {
+/// The chosen profile's name and bytes; `None` for unconfined.
+fn source(choice: &SeccompChoice) -> Result<Option<(String, Vec<u8>)>, SandboxError> {
+    Ok(Some(match choice {
         SeccompChoice::Unconfined => return Ok(None),
         SeccompChoice::Builtin => (BUILTIN_NAME.into(), BUILTIN_PROFILE.as_bytes().to_vec()),
         SeccompChoice::File(path) => {
@@ -68,13 +65,27 @@ pub fn prepare(
             })?;
             (path.display().to_string(), bytes)
         }
-    };
-    let release = kernel_release();
-    let target = Target {
+    }))
+}
+
+/// What a profile is resolved for on this machine, for a workload keeping `caps`.
+pub fn target(caps: BTreeSet<String>) -> Target {
+    Target {
         arch: native_arch(),
-        caps: caps.clone(),
-        kernel: seccomp::parse_kernel(&release).unwrap_or((0, 0)),
+        caps,
+        kernel: seccomp::parse_kernel(&kernel_release()).unwrap_or((0, 0)),
+    }
+}
+
+/// Parses, resolves and compiles the chosen profile for a workload keeping `caps` (`CAP_*` names).
+pub fn prepare(
+    choice: &SeccompChoice,
+    caps: &BTreeSet<String>,
+) -> Result<Option<CompiledFilter>, SandboxError> {
+    let Some((name, bytes)) = source(choice)? else {
+        return Ok(None);
     };
+    let target = target(caps.clone());
     // Everything the compiled program depends on goes into the cache key.
     let key = filter_cache::key(&[
         env!("CARGO_PKG_VERSION").as_bytes(),
@@ -126,27 +137,13 @@ pub fn prepare_watch(
     caps: &BTreeSet<String>,
     mode: watch::Mode,
 ) -> Result<(CompiledFilter, watch::Watch), SandboxError> {
-    let (name, bytes): (String, Vec<u8>) = match choice {
-        SeccompChoice::Unconfined => {
-            return Err(SandboxError::Message(format!(
-                "--{} needs a seccomp profile to watch, not --seccomp unconfined",
-                mode.name()
-            )));
-        }
-        SeccompChoice::Builtin => (BUILTIN_NAME.into(), BUILTIN_PROFILE.as_bytes().to_vec()),
-        SeccompChoice::File(path) => {
-            let bytes = std::fs::read(path).map_err(|source| ProfileError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            (path.display().to_string(), bytes)
-        }
+    let Some((name, bytes)) = source(choice)? else {
+        return Err(SandboxError::Message(format!(
+            "--{} needs a seccomp profile to watch, not --seccomp unconfined",
+            mode.name()
+        )));
     };
-    let target = Target {
-        arch: native_arch(),
-        caps: caps.clone(),
-        kernel: seccomp::parse_kernel(&kernel_release()).unwrap_or((0, 0)),
-    };
+    let target = target(caps.clone());
     let path = Path::new(&name);
     let (profile, mut warnings) = seccomp::parse(&bytes, path)?;
     let resolved = seccomp::resolve(&profile, &target, path)?;

@@ -52,6 +52,16 @@ pub struct Recorder {
     exec_seen: HashSet<String>,
 }
 
+/// The interpreter the kernel itself opens (and needs execute permission on) when the file at
+/// `on_disk` is exec'd: a script's `#!` program or an ELF's loader, as an absolute path.
+pub(crate) fn interpreter_on_disk(on_disk: &str) -> Option<String> {
+    let mut head = vec![0u8; 4096];
+    let n = std::fs::File::open(on_disk)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    files::interpreter(&head[..n]).map(|i| files::join("/", &i))
+}
+
 fn nr(abi: Abi, name: &str) -> i64 {
     abi.syscall_nr(name).unwrap_or(-1)
 }
@@ -228,18 +238,11 @@ impl Recorder {
                 }
                 (None, None) => Vec::new(),
             };
-            if acc.contains(&files::EXEC) && self.exec_seen.insert(path.clone()) {
-                // The kernel opens a script's or ELF's interpreter itself: it needs execute too.
-                let mut head = vec![0u8; 4096];
-                let n = std::fs::File::open(Self::seen_by(pid, &path))
-                    .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-                    .unwrap_or(0);
-                if let Some(interp) = files::interpreter(&head[..n]) {
-                    self.files
-                        .entry(files::join("/", &interp))
-                        .or_default()
-                        .insert(files::EXEC);
-                }
+            if acc.contains(&files::EXEC)
+                && self.exec_seen.insert(path.clone())
+                && let Some(interp) = interpreter_on_disk(&Self::seen_by(pid, &path))
+            {
+                self.files.entry(interp).or_default().insert(files::EXEC);
             }
             if !acc.is_empty() {
                 self.files.entry(path).or_default().extend(acc);

@@ -73,17 +73,11 @@ impl Facts {
                 .map(|(_, a)| *a)
                 .collect()
         };
-        if acc.contains(&files::EXEC) && self.exec_seen.insert(path.clone()) {
-            let mut head = vec![0u8; 4096];
-            let n = std::fs::File::open(on_disk(&path))
-                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-                .unwrap_or(0);
-            if let Some(interp) = files::interpreter(&head[..n]) {
-                self.files
-                    .entry(files::join("/", &interp))
-                    .or_default()
-                    .insert(files::EXEC);
-            }
+        if acc.contains(&files::EXEC)
+            && self.exec_seen.insert(path.clone())
+            && let Some(interp) = crate::tracer::events::interpreter_on_disk(&on_disk(&path))
+        {
+            self.files.entry(interp).or_default().insert(files::EXEC);
         }
         if !acc.is_empty() {
             self.files.entry(path).or_default().extend(acc);
