@@ -38,8 +38,14 @@ fn record_probe(dir: &TempDir, runtime: &str, probe_args: &[&str]) -> PathBuf {
 }
 
 fn apply(bundle: &Bundle, profile: &Path, agent: Option<(&Path, &str)>) {
+    apply_dir(bundle.dir.path(), profile, agent);
+}
+
+fn apply_dir(bundle: &Path, profile: &Path, agent: Option<(&Path, &str)>) {
     let mut c = clean_command(syscage());
-    c.args(["oci", "apply", "--bundle", bundle.dir.str(), "--seccomp"])
+    c.args(["oci", "apply", "--bundle"])
+        .arg(bundle)
+        .arg("--seccomp")
         .arg(profile);
     if let Some((sock, mode)) = agent {
         c.arg("--agent").arg(sock).arg(mode);
@@ -55,13 +61,19 @@ struct Agent {
 
 impl Agent {
     fn start(socket: &Path, events: &Path, learn: &Path) -> Agent {
-        let child = Command::new(syscage())
-            .args(["agent", "--socket"])
+        let mut c = Command::new(syscage());
+        c.args(["agent", "--socket"])
             .arg(socket)
             .arg("--monitor")
             .arg(events)
             .arg("--learn")
-            .arg(learn)
+            .arg(learn);
+        Agent::spawn(c, socket)
+    }
+
+    /// Starts `agent` (a `syscage agent --socket SOCKET ...` command) and waits until it listens.
+    fn spawn(mut agent: Command, socket: &Path) -> Agent {
+        let child = agent
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -357,14 +369,8 @@ fn a_rootless_crun_learns_through_a_rootless_agent() {
     let cfg_path = d.join("b/config.json");
     let mut cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
-    cfg["process"]["args"] = serde_json::json!(["/bin/probe", "syscall", "getppid", "personality"]);
-    cfg["process"]["terminal"] = serde_json::json!(false);
-    cfg["root"] = serde_json::json!({"path": "rootfs", "readonly": true});
-    cfg["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!(
-        {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}));
+    let args = ["/bin/probe", "syscall", "getppid", "personality"].map(String::from);
+    run_from_busybox_root(&mut cfg, &args);
     std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
     let p = d.join("base.json");
     let mut c = clean_command(syscage());
@@ -373,57 +379,36 @@ fn a_rootless_crun_learns_through_a_rootless_agent() {
     run_command(c).assert_code(0);
     let bundle_dir = d.join("b");
     let sock = d.join("agent.sock");
-    let mut c = clean_command(syscage());
-    c.args(["oci", "apply", "--bundle"])
-        .arg(&bundle_dir)
-        .arg("--seccomp")
-        .arg(&p)
-        .arg("--agent")
-        .arg(&sock)
-        .arg("--learn");
-    run_command(c).assert_code(0);
+    apply_dir(&bundle_dir, &p, Some((&sock, "--learn")));
     chown_all();
 
     let (ev, learn) = (d.join("ev.jsonl"), d.join("learn"));
-    let agent = {
-        let mut c = as_user(&[
-            &user.syscage(),
-            "agent",
-            "--socket",
-            sock.to_str().unwrap(),
-            "--monitor",
-            ev.to_str().unwrap(),
-            "--learn",
-            learn.to_str().unwrap(),
-        ]);
-        c.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        c.spawn().unwrap()
+    let rootless_agent = |extra: &[&str]| {
+        let mut args = vec![user.syscage(), "agent".into(), "--socket".into()];
+        args.push(sock.display().to_string());
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Agent::spawn(as_user(&args), &sock)
     };
-    let mut agent = Agent {
-        child: Some(agent),
-        socket: sock.clone(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the rootless agent did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let id = unique("rl");
-    let out = run_command({
+    // A crun container run by the user (the host's cgroup view fixed by cgroup2-ns.sh).
+    let run_rootless = |id: &str| {
         let mut c = Command::new(cgroup2_ns());
         c.args(["runuser", "-u", &user.name, "--", "crun", "--root"])
             .arg(d.join("state"))
             .args(["--cgroup-manager=disabled", "run", "-b"])
             .arg(&bundle_dir)
-            .arg(&id)
+            .arg(id)
             .current_dir(&d);
-        c
-    });
+        run_command(c)
+    };
+    let mut agent = rootless_agent(&[
+        "--monitor",
+        ev.to_str().unwrap(),
+        "--learn",
+        learn.to_str().unwrap(),
+    ]);
+    let id = unique("rl");
+    let out = run_rootless(&id);
     assert_eq!(
         out.assert_code(0).line("personality"),
         "personality: ok",
@@ -449,24 +434,10 @@ fn a_rootless_crun_learns_through_a_rootless_agent() {
     let mut c = clean_command(syscage());
     c.arg("merge").arg(&p).arg(&delta).arg("-o").arg(&healed);
     run_command(c).assert_code(0);
-    let mut c = clean_command(syscage());
-    c.args(["oci", "apply", "--bundle"])
-        .arg(&bundle_dir)
-        .arg("--seccomp")
-        .arg(&healed);
-    run_command(c).assert_code(0);
+    apply_dir(&bundle_dir, &healed, None);
     chown_all();
     let id = unique("rl");
-    let out = run_command({
-        let mut c = Command::new(cgroup2_ns());
-        c.args(["runuser", "-u", &user.name, "--", "crun", "--root"])
-            .arg(d.join("state"))
-            .args(["--cgroup-manager=disabled", "run", "-b"])
-            .arg(&bundle_dir)
-            .arg(&id)
-            .current_dir(&d);
-        c
-    });
+    let out = run_rootless(&id);
     assert_eq!(
         out.assert_code(0).line("personality"),
         "personality: ok",
@@ -479,53 +450,11 @@ fn a_rootless_crun_learns_through_a_rootless_agent() {
     // are told apart from the container's without reading crun's non-dumpable init (it has not
     // exec'd since its fork); the container's personality is denied and reported.
     let p = record_probe(&dir, "crun", &["syscall", "getppid"]);
-    let mut c = clean_command(syscage());
-    c.args(["oci", "apply", "--bundle"])
-        .arg(&bundle_dir)
-        .arg("--seccomp")
-        .arg(&p)
-        .arg("--agent")
-        .arg(&sock)
-        .arg("--monitor");
-    run_command(c).assert_code(0);
+    apply_dir(&bundle_dir, &p, Some((&sock, "--monitor")));
     chown_all();
-    let agent2 = {
-        let mut c = as_user(&[
-            &user.syscage(),
-            "agent",
-            "--socket",
-            sock.to_str().unwrap(),
-            "--monitor",
-            ev.to_str().unwrap(),
-        ]);
-        c.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create("/var/tmp/agent2.err").unwrap());
-        c.spawn().unwrap()
-    };
-    let _agent2 = Agent {
-        child: Some(agent2),
-        socket: sock.clone(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the rootless agent did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _agent2 = rootless_agent(&["--monitor", ev.to_str().unwrap()]);
     let id = unique("rl");
-    let out = run_command({
-        let mut c = Command::new(cgroup2_ns());
-        c.args(["runuser", "-u", &user.name, "--", "crun", "--root"])
-            .arg(d.join("state"))
-            .args(["--cgroup-manager=disabled", "run", "-b"])
-            .arg(&bundle_dir)
-            .arg(&id)
-            .current_dir(&d);
-        c
-    });
+    let out = run_rootless(&id);
     assert_eq!(
         out.assert_code(0).line("getppid"),
         "getppid: ok",
@@ -550,38 +479,9 @@ fn a_rootless_crun_learns_through_a_rootless_agent() {
 #[test]
 fn podman_routes_through_the_agent_with_a_standalone_profile() {
     let work = TempDir::new("agentpodman");
-    let root = work.join("rootfs");
-    busybox_rootfs(&root);
-    std::fs::copy(probe(), root.join("bin/probe")).unwrap();
-    std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
-    std::os::unix::fs::symlink("usr/lib64", root.join("lib64")).unwrap();
-    std::fs::create_dir_all(root.join("usr")).unwrap();
-    let tar = work.join("rootfs.tar");
-    let mut c = Command::new("tar");
-    c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
-    run_command(c).assert_code(0);
-    let podman = |args: &[&str]| {
-        let mut c = runtime_command("podman");
-        c.args(args);
-        run_command(c)
-    };
-    let image = format!("localhost/{}:test", unique("syscage-agent"));
-    let imported = podman(&["import", "-q", tar.to_str().unwrap(), &image]);
-    assert_eq!(
-        imported.code, 0,
-        "podman import: {} (install the Debian package podman; .ci/run does)",
-        imported.stderr
-    );
-    struct RemoveImage(String);
-    impl Drop for RemoveImage {
-        fn drop(&mut self) {
-            let _ = runtime_command("podman")
-                .args(["rmi", "-f", &self.0])
-                .output();
-        }
-    }
-    let _image = RemoveImage(image.clone());
-
+    // Removed when the test ends.
+    let imported = PodmanImage::with_probe(&work, "syscage-agent");
+    let image = imported.0.as_str();
     let p = record_probe(&work, "crun", &["syscall", "getppid"]);
     let (sock, ev, learn) = (
         work.join("agent.sock"),
@@ -616,7 +516,7 @@ fn podman_routes_through_the_agent_with_a_standalone_profile() {
         "/usr:/usr:ro",
         "--security-opt",
         &sec,
-        &image,
+        image,
         "/bin/probe",
         "syscall",
         "getppid",

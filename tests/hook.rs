@@ -457,46 +457,12 @@ fn a_recorder_stopped_by_sigterm_detaches_and_leaves_a_partial_profile() {
     }
 }
 
-fn podman(args: &[&str]) -> Out {
-    let mut c = runtime_command("podman");
-    c.args(args);
-    run_command(c)
-}
-
 #[test]
 fn podman_records_through_hooks_d_and_enforces_the_result() {
     let work = TempDir::new("podman");
-    // Image: the busybox root with the probe; the host's /usr is mounted at run time.
-    let root = work.join("rootfs");
-    busybox_rootfs(&root);
-    std::fs::copy(probe(), root.join("bin/probe")).unwrap();
-    std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
-    std::os::unix::fs::symlink("usr/lib64", root.join("lib64")).unwrap();
-    std::fs::create_dir_all(root.join("usr")).unwrap();
-    let tar = work.join("rootfs.tar");
-    let t = run_command({
-        let mut c = Command::new("tar");
-        c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
-        c
-    });
-    t.assert_code(0);
-    let image = format!("localhost/{}:test", unique("syscage-hook"));
-    let imported = podman(&["import", "-q", tar.to_str().unwrap(), &image]);
-    assert_eq!(
-        imported.code, 0,
-        "podman import: {} (install the Debian package podman; .ci/run does)",
-        imported.stderr
-    );
-    struct RemoveImage(String);
-    impl Drop for RemoveImage {
-        fn drop(&mut self) {
-            let _ = runtime_command("podman")
-                .args(["rmi", "-f", &self.0])
-                .output();
-        }
-    }
-    let _image = RemoveImage(image.clone());
-
+    // Removed when the test ends.
+    let imported = PodmanImage::with_probe(&work, "syscage-hook");
+    let image = imported.0.as_str();
     let hooks = work.join("hooks.d");
     std::fs::create_dir(&hooks).unwrap();
     let shipped = std::fs::read_to_string(concat!(
@@ -534,7 +500,7 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
         hooks.to_str().unwrap(),
         "--annotation",
         &annotation,
-        &image,
+        image,
         "/bin/probe",
         "syscall",
         "getppid",
@@ -557,7 +523,7 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
         (["syscall", "keyctl"], "keyctl", "keyctl: EPERM"),
     ] {
         let mut args: Vec<&str> = base.to_vec();
-        args.extend(["--security-opt", &sec, &image, "/bin/probe"]);
+        args.extend(["--security-opt", &sec, image, "/bin/probe"]);
         args.extend(probe_args);
         let out = podman(&args);
         assert_eq!(out.assert_code(0).line(line), expect, "{}", out.stderr);

@@ -223,15 +223,7 @@ fn monitored_probes_are_blocked_as_enforced_ones() {
         ],
     );
     let ev_file = dir.join("ev.jsonl");
-    for attack in [
-        "keyctl",
-        "unshare-user",
-        "ptrace",
-        "mount",
-        "bpf",
-        "personality",
-        "netlink",
-    ] {
+    for attack in PROBE_ATTACKS {
         let out = probe_run(
             &[
                 "--seccomp",

@@ -35,15 +35,7 @@ fn a_recorded_probe_cannot_make_one_extra_syscall() {
             "getppid: ok",
             "{backend}: the benign mode runs"
         );
-        for attack in [
-            "keyctl",
-            "unshare-user",
-            "ptrace",
-            "mount",
-            "bpf",
-            "personality",
-            "netlink",
-        ] {
+        for attack in PROBE_ATTACKS {
             let out = probe_run(
                 &["--seccomp", profile.to_str().unwrap()],
                 &["syscall", attack],

@@ -501,6 +501,74 @@ pub fn runtime_command(runtime: &str) -> Command {
 
 /// An OCI bundle: a busybox-static root filesystem with the host's /usr bound read-only (for
 /// python3, dash and coreutils), running `args` under `profile`.
+/// A `RUNTIME spec` config edited to run `args` (no terminal, PATH, cwd /) in a read-only
+/// `rootfs` with the host's /usr bound read-only (the busybox roots the tests build).
+pub fn run_from_busybox_root(cfg: &mut serde_json::Value, args: &[String]) {
+    cfg["process"]["args"] = serde_json::json!(args);
+    cfg["process"]["terminal"] = serde_json::json!(false);
+    cfg["process"]["env"] = serde_json::json!([format!("PATH={WORKLOAD_PATH}")]);
+    cfg["process"]["cwd"] = serde_json::json!("/");
+    cfg["root"] = serde_json::json!({"path": "rootfs", "readonly": true});
+    cfg["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+        {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}));
+}
+
+/// The probe's syscall attacks a profile recorded from its benign mode must refuse with EPERM.
+pub const PROBE_ATTACKS: [&str; 7] = [
+    "keyctl",
+    "unshare-user",
+    "ptrace",
+    "mount",
+    "bpf",
+    "personality",
+    "netlink",
+];
+
+/// `podman ARGS...` (through `runtime_command`).
+pub fn podman(args: &[&str]) -> Out {
+    let mut c = runtime_command("podman");
+    c.args(args);
+    run_command(c)
+}
+
+/// A local podman image (removed on drop): the busybox root with the probe, the host's /usr to
+/// be mounted at run time.
+pub struct PodmanImage(pub String);
+
+impl PodmanImage {
+    pub fn with_probe(work: &TempDir, tag: &str) -> PodmanImage {
+        let root = work.join("rootfs");
+        busybox_rootfs(&root);
+        std::fs::copy(probe(), root.join("bin/probe")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        std::os::unix::fs::symlink("usr/lib64", root.join("lib64")).unwrap();
+        std::fs::create_dir_all(root.join("usr")).unwrap();
+        let tar = work.join("rootfs.tar");
+        let mut c = Command::new("tar");
+        c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
+        run_command(c).assert_code(0);
+        let image = format!("localhost/{}:test", unique(tag));
+        let imported = podman(&["import", "-q", tar.to_str().unwrap(), &image]);
+        assert_eq!(
+            imported.code, 0,
+            "podman import: {} (install the Debian package podman; .ci/run does)",
+            imported.stderr
+        );
+        PodmanImage(image)
+    }
+}
+
+impl Drop for PodmanImage {
+    fn drop(&mut self) {
+        let _ = runtime_command("podman")
+            .args(["rmi", "-f", &self.0])
+            .output();
+    }
+}
+
 pub struct Bundle {
     pub dir: TempDir,
     pub runtime: &'static str,
@@ -539,16 +607,7 @@ impl Bundle {
         let cfg_path = dir.join("config.json");
         let mut cfg: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
-        cfg["process"]["args"] = serde_json::json!(args);
-        cfg["process"]["terminal"] = serde_json::json!(false);
-        cfg["process"]["env"] = serde_json::json!([format!("PATH={WORKLOAD_PATH}")]);
-        cfg["process"]["cwd"] = serde_json::json!("/");
-        cfg["root"] = serde_json::json!({"path": "rootfs", "readonly": true});
-        cfg["mounts"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!(
-            {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}));
+        run_from_busybox_root(&mut cfg, args);
         if host_network {
             let ns = cfg["linux"]["namespaces"].as_array_mut().unwrap();
             ns.retain(|n| n["type"] != "network");
