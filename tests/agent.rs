@@ -53,6 +53,15 @@ fn apply_dir(bundle: &Path, profile: &Path, agent: Option<(&Path, &str)>) {
     run_command(c).assert_code(0);
 }
 
+/// The agent's socket, event file and learn directory beneath `dir`.
+fn agent_paths(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join("agent.sock"),
+        dir.join("ev.jsonl"),
+        dir.join("learn"),
+    )
+}
+
 /// A running agent, stopped (SIGTERM) and waited for on drop.
 struct Agent {
     child: Option<Child>,
@@ -143,11 +152,7 @@ fn wait_for(path: &Path) {
 fn crun_and_runc_monitor_learn_and_heal_through_the_agent() {
     for runtime in ["crun", "runc"] {
         let dir = TempDir::new("agent");
-        let (sock, ev, learn) = (
-            dir.join("agent.sock"),
-            dir.join("ev.jsonl"),
-            dir.join("learn"),
-        );
+        let (sock, ev, learn) = agent_paths(&dir);
         // A: getppid. B: personality, which a profile recorded from A does not list.
         let p = record_probe(&dir, runtime, &["syscall", "getppid"]);
         let enforced = probe_bundle(runtime, &["syscall", "getppid", "personality"]);
@@ -229,11 +234,7 @@ fn crun_and_runc_monitor_learn_and_heal_through_the_agent() {
 fn without_the_agent_containers_do_not_start_and_routed_calls_fail_after_it_dies() {
     let runtime = "crun";
     let dir = TempDir::new("agentdown");
-    let (sock, ev, learn) = (
-        dir.join("agent.sock"),
-        dir.join("ev.jsonl"),
-        dir.join("learn"),
-    );
+    let (sock, ev, learn) = agent_paths(&dir);
     let p = record_probe(&dir, runtime, &["after", "0", "getppid"]);
     // Nobody listens: the runtime cannot hand the listener over and refuses to start.
     let b = probe_bundle(runtime, &["after", "0", "personality"]);
@@ -277,11 +278,7 @@ fn without_the_agent_containers_do_not_start_and_routed_calls_fail_after_it_dies
 fn twenty_containers_violating_at_once_through_one_agent() {
     let runtime = "crun";
     let dir = TempDir::new("agentload");
-    let (sock, ev, learn) = (
-        dir.join("agent.sock"),
-        dir.join("ev.jsonl"),
-        dir.join("learn"),
-    );
+    let (sock, ev, learn) = agent_paths(&dir);
     let p = record_probe(&dir, runtime, &["repeat", "3", "getppid"]);
     let mut agent = Agent::start(&sock, &ev, &learn);
     let bundles: Vec<Bundle> = (0..20)
@@ -483,11 +480,7 @@ fn podman_routes_through_the_agent_with_a_standalone_profile() {
     let imported = PodmanImage::with_probe(&work, "syscage-agent");
     let image = imported.0.as_str();
     let p = record_probe(&work, "crun", &["syscall", "getppid"]);
-    let (sock, ev, learn) = (
-        work.join("agent.sock"),
-        work.join("ev.jsonl"),
-        work.join("learn"),
-    );
+    let (sock, ev, learn) = agent_paths(&work);
     let routed = work.join("routed.json");
     let mut c = clean_command(syscage());
     c.args(["oci", "profile", "--seccomp"])
@@ -501,19 +494,10 @@ fn podman_routes_through_the_agent_with_a_standalone_profile() {
     let mut agent = Agent::start(&sock, &ev, &learn);
     let sec = format!("seccomp={}", routed.display());
     let name = unique("sc-podman");
-    let out = podman(&[
-        "run",
-        "--rm",
+    let mut args: Vec<&str> = PODMAN_RUN.to_vec();
+    args.extend([
         "--name",
         &name,
-        "--net=none",
-        "--cgroups=disabled",
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
-        "-v",
-        "/usr:/usr:ro",
         "--security-opt",
         &sec,
         image,
@@ -522,6 +506,7 @@ fn podman_routes_through_the_agent_with_a_standalone_profile() {
         "getppid",
         "personality",
     ]);
+    let out = podman(&args);
     assert_eq!(
         out.assert_code(0).line("getppid"),
         "getppid: ok",
@@ -545,11 +530,7 @@ fn podman_routes_through_the_agent_with_a_standalone_profile() {
 fn argument_rules_hold_through_the_agent_in_learn_mode() {
     let runtime = "crun";
     let dir = TempDir::new("agentargs");
-    let (sock, ev, learn) = (
-        dir.join("agent.sock"),
-        dir.join("ev.jsonl"),
-        dir.join("learn"),
-    );
+    let (sock, ev, learn) = agent_paths(&dir);
     let p = dir.join("unix.json");
     let mut c = clean_command(syscage());
     c.args(["record", "-q", "--args", "--runtime", runtime, "-o"])

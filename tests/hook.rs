@@ -479,20 +479,7 @@ fn podman_records_through_hooks_d_and_enforces_the_result() {
     )
     .unwrap();
     let profile = out_dir.join("podman.json");
-    // This VM: explicit ulimits (podman asks for more than the hard limit) and no cgroup setup
-    // (crun runs in a pure-cgroup2 private namespace, see `runtime_command`).
-    let base = [
-        "run",
-        "--rm",
-        "--net=none",
-        "--cgroups=disabled",
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
-        "-v",
-        "/usr:/usr:ro",
-    ];
+    let base = PODMAN_RUN;
     let annotation = "io.syscage.record=podman.json".to_string();
     let mut args: Vec<&str> = base.to_vec();
     args.extend([

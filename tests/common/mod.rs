@@ -527,6 +527,22 @@ pub const PROBE_ATTACKS: [&str; 7] = [
     "netlink",
 ];
 
+/// `podman run` on this VM kind: explicit ulimits (podman asks for more than the hard limit),
+/// no cgroup setup (crun runs in a pure-cgroup2 private namespace, see `runtime_command`), no
+/// network, the host's /usr for the probe image's libraries.
+pub const PODMAN_RUN: [&str; 10] = [
+    "run",
+    "--rm",
+    "--net=none",
+    "--cgroups=disabled",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+    "-v",
+    "/usr:/usr:ro",
+];
+
 /// `podman ARGS...` (through `runtime_command`).
 pub fn podman(args: &[&str]) -> Out {
     let mut c = runtime_command("podman");
