@@ -5,8 +5,6 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-
 use super::attribution::Attribution;
 use super::{Losses, Probe};
 use crate::model::Recording;
@@ -30,19 +28,9 @@ pub fn follow(
         if stop() {
             break Traced::Detached;
         }
-        let first_gone = {
-            let mut fds = [
-                PollFd::new(probe.events_fd(), PollFlags::POLLIN),
-                PollFd::new(first.as_fd(), PollFlags::POLLIN),
-            ];
-            let every = PollTimeout::try_from(super::READ_EVERY).unwrap_or(PollTimeout::MAX);
-            match poll(&mut fds, every) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(format!("poll: {e}")),
-            }
-            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-            ready(&fds[1])
-        };
+        let first_gone = probe
+            .wait(first.as_fd())
+            .map_err(|e| format!("poll: {e}"))?;
         // Read on every turn: the kernel wakes this loop early only when the ring fills up.
         probe.drain(&mut attr);
         if !attr.started() {

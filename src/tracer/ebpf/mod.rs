@@ -49,7 +49,7 @@ const EV_EXEC_LEN: usize = EV_LAST + 4;
 const EV_EXEC_PATH: usize = EV_EXEC_LEN + 4;
 /// How often user space reads the ring: the kernel wakes it earlier only when a quarter of the
 /// ring is used, so that forks, execs and exits cost no context switch.
-pub const READ_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+const READ_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Slots of the `stats` map.
 const STATS: [&str; 7] = [
     "tasks could not be tracked (no kernel memory for their storage): their syscalls are missing",
@@ -250,9 +250,22 @@ impl Probe {
             .map_err(|e| format!("tracking process {pid}: {e}"))
     }
 
-    /// The ring buffer's descriptor, readable when events wait.
-    pub fn events_fd(&self) -> BorrowedFd<'_> {
-        self.ring.as_fd()
+    /// Waits until `other` is ready, the ring fills up (the kernel wakes readers early only
+    /// then) or `READ_EVERY` has passed; returns whether `other` is ready (readable, or hung up).
+    pub fn wait(&self, other: BorrowedFd<'_>) -> Result<bool, nix::errno::Errno> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [
+            PollFd::new(self.ring.as_fd(), PollFlags::POLLIN),
+            PollFd::new(other, PollFlags::POLLIN),
+        ];
+        let every = PollTimeout::try_from(READ_EVERY).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, every) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(fds[1].revents().is_some_and(|r| {
+            r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+        }))
     }
 
     /// Hands every waiting event to `attr` (and the facts).

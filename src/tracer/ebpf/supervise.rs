@@ -4,7 +4,6 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::unistd::Pid;
 
 use super::attribution::Attribution;
@@ -31,19 +30,7 @@ pub fn supervise(
         if let Some(code) = reaped(child)? {
             break code;
         }
-        let signal = {
-            let mut fds = [
-                PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
-                PollFd::new(probe.events_fd(), PollFlags::POLLIN),
-            ];
-            let every = PollTimeout::try_from(super::READ_EVERY).unwrap_or(PollTimeout::MAX);
-            match poll(&mut fds, every) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(step("poll")(e)),
-            }
-            let ready = |f: &PollFd| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
-            ready(&fds[0])
-        };
+        let signal = probe.wait(sigfd.as_fd()).map_err(step("poll"))?;
         // Read on every turn: the kernel wakes this loop early only when the ring fills up.
         probe.drain(&mut attr);
         if signal {
