@@ -174,7 +174,7 @@ pub fn main(opts: AgentOptions) -> Result<i32, Error> {
                 continue;
             };
             if ev.contains(PollFlags::POLLIN) {
-                sink.lines(s.watcher.serve(&s.listener, &mut None));
+                sink.lines(s.watcher.serve(&s.listener));
             } else if ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
                 gone.push(i);
             }
@@ -235,7 +235,7 @@ fn accept(stream: &UnixStream, learn_dir: Option<&Path>) -> Result<Served, Strin
         mode.name()
     );
     let mut watcher = Watcher::new(Watch::for_agent(mode, r.meta.default), &r.id);
-    watcher.exempt_runtime(r.pid as u32);
+    watcher.exempt_launcher(r.pid as u32);
     Ok(Served {
         watcher,
         delta: (mode == Mode::Learn).then_some(r.delta),

@@ -302,7 +302,6 @@ fn supervise_watched(
     wp: &WatchPlan,
     wc: &watch::WatchConfig,
 ) -> Result<Outcome, SandboxError> {
-    use std::os::fd::AsRawFd;
     let wait = || {
         monitor::forward_until_exit(child, &plan.signals, false).map_err(|source| {
             SandboxError::Step {
@@ -346,10 +345,7 @@ fn supervise_watched(
         child,
         &plan.signals,
         listener,
-        Some(watch::Handshake {
-            pid: pid as u32,
-            fd: wp.child_sock.as_raw_fd(),
-        }),
+        pid as u32,
         wp.watch.clone(),
         wc,
         command,

@@ -80,13 +80,6 @@ impl Sink {
     }
 }
 
-/// The first `read` of the workload on its handshake socket, made after its filter is loaded:
-/// syscage's own, let through without an event (once).
-pub struct Handshake {
-    pub pid: u32,
-    pub fd: i32,
-}
-
 /// PF_FORKNOEXEC: the task was forked and has not exec'd since.
 const PF_FORKNOEXEC: u64 = 0x40;
 
@@ -105,9 +98,9 @@ fn fork_no_exec(pid: u32) -> bool {
 /// The state of one watched workload: answers, events, the learned recording.
 pub struct Watcher {
     watch: Watch,
-    /// A container runtime's init that has not exec'd the container's program yet: until it
-    /// does, the runtime's own calls are let through (see `exempt_runtime`).
-    runtime: Option<u32>,
+    /// The task that will exec the workload's program, while it has not: until it does, the
+    /// launcher's own calls are let through (see `exempt_launcher`).
+    launcher: Option<u32>,
     throttle: Throttle,
     learned: Builder,
     last_tick: Instant,
@@ -117,7 +110,7 @@ impl Watcher {
     pub fn new(watch: Watch, id: &str) -> Watcher {
         Watcher {
             watch,
-            runtime: None,
+            launcher: None,
             throttle: Throttle::new(id),
             learned: Builder::default(),
             last_tick: Instant::now(),
@@ -131,32 +124,33 @@ impl Watcher {
             .unwrap_or_else(|_| "?".into())
     }
 
-    /// A runtime handing a container's listener over may still have work to do under the
-    /// filter before it execs the container's program (crun's container init forks a helper
-    /// to send the listener, waits for it and kills it): those calls are the runtime's, let
-    /// through unreported, and only while the container's init (`init_pid`) has not exec'd
-    /// since it was forked (PF_FORKNOEXEC in /proc/PID/stat: readable by anyone, where a
-    /// rootless agent cannot read the executable of crun's non-dumpable init), and only from
-    /// tasks that have not exec'd either. The container's own code runs only after the init's
-    /// exec, which clears the flag: from then on, never again. A runtime whose init has exec'd
-    /// itself (`runc init`) gets no exemption at all, and needs none.
-    pub fn exempt_runtime(&mut self, init_pid: u32) {
-        self.runtime = fork_no_exec(init_pid).then_some(init_pid);
+    /// Whoever loaded the filter may still have work to do under it before it execs the
+    /// workload's program: syscage's own workload task waits for the supervisor to hold the
+    /// listener (a `read`), crun's container init forks a helper to send the listener, waits
+    /// for it and kills it. Those calls are the launcher's, let through unreported, and only
+    /// while `init_pid` (the task that will exec the program) has not exec'd since it was
+    /// forked (PF_FORKNOEXEC in /proc/PID/stat: readable by anyone, where a rootless agent
+    /// cannot read the executable of crun's non-dumpable init), and only from tasks that have
+    /// not exec'd either. The workload's own code runs only after that exec, which clears the
+    /// flag: from then on, never again. A launcher that exec'd itself (`runc init`) gets no
+    /// exemption at all, and needs none.
+    pub fn exempt_launcher(&mut self, init_pid: u32) {
+        self.launcher = fork_no_exec(init_pid).then_some(init_pid);
     }
 
-    fn is_runtime(&mut self, pid: u32) -> bool {
-        let Some(init) = self.runtime else {
+    fn is_launcher(&mut self, pid: u32) -> bool {
+        let Some(init) = self.launcher else {
             return false;
         };
         if !fork_no_exec(init) {
-            self.runtime = None;
+            self.launcher = None;
             return false;
         }
         fork_no_exec(pid)
     }
 
     /// Receives and answers one notification; returns the event lines to print.
-    pub fn serve(&mut self, listener: &OwnedFd, handshake: &mut Option<Handshake>) -> Vec<String> {
+    pub fn serve(&mut self, listener: &OwnedFd) -> Vec<String> {
         let ev = match sys::notif_recv(listener) {
             Ok(ev) => ev,
             // The task died while its notification waited: nothing to answer.
@@ -170,16 +164,7 @@ impl Watcher {
             .syscall_name(nr)
             .map(str::to_string)
             .unwrap_or_else(|| format!("unknown_{nr}"));
-        if let Some(h) = handshake
-            && h.pid == ev.pid
-            && name == "read"
-            && ev.args[0] as i32 == h.fd
-        {
-            *handshake = None;
-            let _ = sys::notif_continue(listener, ev.id);
-            return Vec::new();
-        }
-        if self.is_runtime(ev.pid) {
+        if self.is_launcher(ev.pid) {
             let _ = sys::notif_continue(listener, ev.id);
             return Vec::new();
         }
@@ -253,11 +238,13 @@ fn deny(listener: &OwnedFd, id: u64, pid: u32, action: Action) {
 }
 
 /// Serves `listener` and forwards signals to `init` until it exits, writing the events.
+/// `workload` is the task that loaded the filter and will exec the program (see
+/// `Watcher::exempt_launcher`).
 pub fn supervise(
     init: Pid,
     signals: &sys::SignalSet,
     listener: OwnedFd,
-    mut handshake: Option<Handshake>,
+    workload: u32,
     watch: Watch,
     cfg: &WatchConfig,
     command: Vec<String>,
@@ -269,6 +256,7 @@ pub fn supervise(
     let sigfd = sys::signalfd(signals).map_err(step("creating a signalfd"))?;
     let mut sink = Sink::open(&cfg.events)?;
     let mut w = Watcher::new(watch, &cfg.id);
+    w.exempt_launcher(workload);
     // The workload waits for each answer: wake it on this CPU (Linux 6.6; best effort).
     let _ = sys::notif_sync_wakeup(&listener);
     let mut listener = Some(listener);
@@ -298,7 +286,7 @@ pub fn supervise(
         if let Some(ev) = note {
             if ev.contains(PollFlags::POLLIN) {
                 if let Some(l) = &listener {
-                    let lines = w.serve(l, &mut handshake);
+                    let lines = w.serve(l);
                     sink.lines(lines);
                 }
             } else if ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
