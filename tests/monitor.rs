@@ -384,3 +384,47 @@ fn learn_writes_its_delta_when_stopped_and_both_modes_work_unprivileged() {
     );
     assert!(names_of(&events(&uev), "first").contains("getpriority"));
 }
+
+/// A profile without `read`: syscage's own wait for the supervisor (a `read` before the
+/// program's exec) is let through unreported, and the program's own reads are denied and
+/// reported under its name — the launcher's exemption ends at the exec.
+#[test]
+fn the_launchers_own_calls_are_exempt_only_until_the_exec() {
+    let dir = TempDir::new("monlaunch");
+    let (p, _) = record(&dir, "true", &[], &["/bin/true".to_string()]);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let rules = v["syscalls"].as_array_mut().unwrap();
+    for rule in rules.iter_mut() {
+        rule["names"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n != "read");
+    }
+    rules.retain(|r| !r["names"].as_array().unwrap().is_empty());
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    let ev_file = dir.join("ev.jsonl");
+    let out = run(
+        &[
+            "--seccomp",
+            p.to_str().unwrap(),
+            "--monitor",
+            ev_file.to_str().unwrap(),
+        ],
+        &["/bin/true".to_string()],
+    );
+    assert_ne!(out.code, 125, "{}", out.stderr);
+    assert_ne!(out.code, 0, "the loader cannot read libc: {}", out.stderr);
+    let ev = events(&ev_file);
+    let true_exe = std::fs::canonicalize("/bin/true").unwrap();
+    assert!(
+        ev.iter().any(|e| e["syscall"] == "read"
+            && e["executable"] == true_exe.to_str().unwrap()
+            && e["action"] == "errno 1 (EPERM)"),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .all(|e| e["executable"] == true_exe.to_str().unwrap()),
+        "syscage's own calls are not reported: {ev:?}"
+    );
+}
