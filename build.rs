@@ -1,10 +1,57 @@
 //! Builds the eBPF recorder (feature "ebpf") with clang: a CO-RE object that loads on any
-//! kernel with BTF, so users need no compiler or kernel headers at run time.
+//! kernel with BTF, so users need no compiler or kernel headers at run time. Compiles the
+//! sandbox init's own seccomp filter with libseccomp (`src/sandbox/init_filter.rs`).
 
 use std::path::PathBuf;
 use std::process::Command;
 
+mod init_calls {
+    include!("src/sandbox/init_calls.rs");
+}
+
+/// The init's filter: the listed calls allowed, everything else EPERM, for the target's ABI.
+fn init_filter(out_dir: &std::path::Path) {
+    use libseccomp::{ScmpAction, ScmpArch, ScmpFilterContext, ScmpSyscall};
+    println!("cargo:rerun-if-changed=src/sandbox/init_calls.rs");
+    let arch = match std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("x86_64") => ScmpArch::X8664,
+        Ok("aarch64") => ScmpArch::Aarch64,
+        Ok(other) => panic!("the sandbox init's filter: no seccomp arch for target {other}"),
+        Err(_) => ScmpArch::native(),
+    };
+    let fail = |what: &str, e: libseccomp::error::SeccompError| -> ! {
+        panic!("compiling the sandbox init's filter: {what}: {e} (libseccomp-dev installed?)")
+    };
+    let mut ctx = ScmpFilterContext::new(ScmpAction::Errno(libc_eperm()))
+        .unwrap_or_else(|e| fail("creating it", e));
+    ctx.set_ctl_nnp(false).unwrap_or_else(|e| fail("nnp", e));
+    if arch != ScmpArch::native() {
+        ctx.add_arch(arch)
+            .unwrap_or_else(|e| fail("adding the arch", e));
+        ctx.remove_arch(ScmpArch::native())
+            .unwrap_or_else(|e| fail("removing the host arch", e));
+    }
+    for name in init_calls::INIT_CALLS {
+        let sys = ScmpSyscall::from_name_by_arch(name, arch).unwrap_or_else(|e| fail(name, e));
+        ctx.add_rule(ScmpAction::Allow, sys)
+            .unwrap_or_else(|e| fail(name, e));
+    }
+    let path = out_dir.join("init_filter.bpf");
+    let file =
+        std::fs::File::create(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+    ctx.export_bpf(&file)
+        .unwrap_or_else(|e| fail("exporting", e));
+}
+
+/// EPERM (1 on every Linux arch).
+fn libc_eperm() -> i32 {
+    1
+}
+
 fn main() {
+    init_filter(&PathBuf::from(
+        std::env::var_os("OUT_DIR").expect("OUT_DIR"),
+    ));
     println!("cargo:rerun-if-changed=src/tracer/ebpf/recorder.bpf.c");
     println!("cargo:rerun-if-changed=src/tracer/ebpf/kernel_types.h");
     println!("cargo:rerun-if-env-changed=CLANG");

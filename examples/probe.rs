@@ -13,6 +13,11 @@
 //!     probe tiocsti                          (pushes a byte into the terminal on stdin)
 //!     probe after MS NAME...                 (sleeps MS ms, then the syscall checks)
 //!     probe repeat N NAME                    (the check N times; one line: NAME xN: ERRNO...)
+//!     probe count-numbers MS                 (syscall numbers 1000, 1001, ... for MS ms; prints
+//!                                             how many calls and their outcomes)
+//!     probe seize-parent MS                  (PTRACE_SEIZE of its parent in a loop from its first
+//!                                             instruction for MS ms; `ok` once attached, with
+//!                                             the proof: the parent made to call getppid)
 
 use std::ffi::CString;
 use std::io::Write;
@@ -234,6 +239,82 @@ fn fds() {
     );
 }
 
+/// Calls ever new syscall numbers (none of them a syscall) for `ms` milliseconds: what a
+/// supervisor keeps per number must not grow with them.
+fn count_numbers(ms: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut n = 0i64;
+    while std::time::Instant::now() < deadline {
+        // SAFETY: an unknown number takes no pointers; the kernel fails it.
+        let r = unsafe { libc::syscall(1000 + n) };
+        let key = if r < 0 {
+            format!("{:?}", Errno::last())
+        } else {
+            "ok".into()
+        };
+        *counts.entry(key).or_default() += 1;
+        n += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+    println!("count-numbers x{n}: {}", parts.join(" "));
+}
+
+/// Races the parent (a sandbox's init, which must never be traceable by its workload) from the
+/// first instruction of main for `ms` milliseconds. On attach, proves control: the parent is
+/// stopped, made to run getppid (a syscall of our choosing), and let go.
+fn seize_parent(ms: u64) {
+    let ppid = nix::unistd::getppid().as_raw();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    let mut tries = 0u64;
+    let mut last = Errno::UnknownErrno;
+    while std::time::Instant::now() < deadline {
+        tries += 1;
+        // SAFETY: PTRACE_SEIZE takes integers only.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, ppid, 0, 0) };
+        if r == 0 {
+            let injected = inject_getppid(ppid);
+            println!("seize-parent: ok (attempt {tries}; injected getppid: {injected})");
+            return;
+        }
+        last = Errno::last();
+    }
+    println!("seize-parent: {last:?} ({tries} attempts)");
+}
+
+/// Stops the seized `pid`, rewinds it onto a `syscall` instruction it just ran with getppid in
+/// rax, and reports what it returned: an injected syscall the parent's own filter (if any)
+/// decides on.
+fn inject_getppid(pid: i32) -> String {
+    // SAFETY: (whole block) ptrace calls on a tracee we seized, with pointers to live locals.
+    unsafe {
+        if libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0) != 0 {
+            return format!("interrupt: {:?}", Errno::last());
+        }
+        let mut status = 0;
+        if libc::waitpid(pid, &mut status, libc::__WALL) != pid {
+            return format!("waitpid: {:?}", Errno::last());
+        }
+        let mut regs: libc::user_regs_struct = std::mem::zeroed();
+        if libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs) != 0 {
+            return format!("getregs: {:?}", Errno::last());
+        }
+        let saved = regs;
+        // The init waits in a syscall: rip points just past its 2-byte `syscall` instruction.
+        regs.rax = libc::SYS_getppid as u64;
+        regs.orig_rax = u64::MAX;
+        regs.rip -= 2;
+        libc::ptrace(libc::PTRACE_SETREGS, pid, 0, &regs);
+        libc::ptrace(libc::PTRACE_SINGLESTEP, pid, 0, 0);
+        libc::waitpid(pid, &mut status, libc::__WALL);
+        let mut after: libc::user_regs_struct = std::mem::zeroed();
+        libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut after);
+        libc::ptrace(libc::PTRACE_SETREGS, pid, 0, &saved);
+        libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0);
+        format!("returned {}", after.rax as i64)
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
@@ -249,6 +330,8 @@ fn main() {
             args[2..].iter().for_each(|n| syscall_check(n));
         }
         "repeat" => repeat(arg(1).parse().unwrap_or(1), arg(2)),
+        "seize-parent" => seize_parent(arg(1).parse().unwrap_or(100)),
+        "count-numbers" => count_numbers(arg(1).parse().unwrap_or(100)),
         "fd-escape" => {
             let fd: i32 = arg(1).parse().unwrap_or(3);
             let name = c("escaped-through-fd");

@@ -299,6 +299,101 @@ fn floods_are_bounded_and_counted_exactly() {
     assert_eq!(total["count"], 10000);
 }
 
+/// syscage's peak resident set (VmHWM, kB) once `child` has finished, polled while it runs.
+fn peak_rss_kb(child: &std::process::Child) -> u64 {
+    std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A workload counting through syscall numbers (1000, 1001, ... none of them a syscall) for 3 s:
+/// one key, a handful of lines, exact totals, a delta without them, and syscage's memory flat.
+/// (Before: one key and its own lines per number, 175 MB of events in 8 s, RSS rising.)
+#[test]
+fn distinct_unknown_numbers_are_one_key_never_learned_and_bounded() {
+    let dir = TempDir::new("numflood");
+    let p = probe();
+    for mode in ["--monitor", "--learn"] {
+        let ev_file = dir.join(&format!("ev{mode}.jsonl"));
+        let delta = dir.join("delta.rec");
+        let mut c = clean_command(syscage());
+        c.arg("run");
+        if mode == "--learn" {
+            c.args(["--learn", delta.to_str().unwrap(), "--monitor"]);
+        } else {
+            c.arg("--monitor");
+        }
+        c.arg(&ev_file)
+            .arg("--")
+            .arg(&p)
+            .args(["count-numbers", "3000"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().expect("spawn syscage");
+        let mut peak_early = 0;
+        let start = std::time::Instant::now();
+        let mut peak = 0;
+        while child_running(&child) {
+            peak = peak.max(peak_rss_kb(&child));
+            if start.elapsed() < std::time::Duration::from_millis(800) {
+                peak_early = peak;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = finish(child);
+        out.assert_code(0);
+        let line = out.line("count-numbers x");
+        let (n, outcome) = line
+            .trim_start_matches("count-numbers x")
+            .split_once(": ")
+            .unwrap();
+        let n: u64 = n.parse().unwrap();
+        assert!(n > 10_000, "the flood ran: {line}");
+        assert_eq!(outcome, format!("EPERM x{n}"), "{mode}: never let through");
+        let ev = events(&ev_file);
+        assert!(
+            ev.len() <= 8,
+            "{mode}: {} event lines for {n} numbers",
+            ev.len()
+        );
+        let first = ev.iter().find(|e| e["event"] == "first").unwrap();
+        assert_eq!(
+            (first["syscall"].as_str(), first["nr"].as_i64()),
+            (Some("unknown"), Some(1000))
+        );
+        assert_eq!(first["reason"], "unknown-number");
+        let total = ev.iter().find(|e| e["event"] == "total").unwrap();
+        assert_eq!(total["count"].as_u64(), Some(n), "{mode}: exact count");
+        assert!(
+            peak < 64 * 1024 && peak <= peak_early + 4 * 1024,
+            "{mode}: syscage's memory grew with the numbers: {peak_early} kB at 0.8 s, {peak} kB at the end"
+        );
+        if mode == "--learn" {
+            let text = std::fs::read_to_string(&delta).unwrap();
+            assert!(!text.contains("unknown"), "learned: {text}");
+            assert!(
+                out.stderr
+                    .contains(&format!("{n} calls denied as the profile does")),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+}
+
+fn child_running(child: &std::process::Child) -> bool {
+    // Not reaped yet: a zombie's status has no VmHWM, which ends the loop too.
+    std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .map(|s| s.contains("VmHWM:"))
+        .unwrap_or(false)
+}
+
 #[test]
 fn learn_writes_its_delta_when_stopped_and_both_modes_work_unprivileged() {
     let dir = TempDir::new("monlearn");

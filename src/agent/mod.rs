@@ -10,16 +10,17 @@
 //! container. When it dies, the kernel fails every routed syscall of the containers it served
 //! (ENOSYS: still denied, never allowed); a restarted agent serves new containers.
 
+pub mod handshake;
 pub mod request;
 
-use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+
+use handshake::{Pending, Progress};
 
 use crate::error::Error;
 use crate::hook::outdir::OutputDir;
@@ -39,52 +40,6 @@ struct Served {
     listener: OwnedFd,
     watcher: Watcher,
     delta: Option<PathBuf>,
-}
-
-/// The largest state message read (runtimes send well under 64 KiB).
-const MAX_MESSAGE: usize = 1 << 20;
-
-/// Reads a runtime's message: the state JSON (until the runtime closes its end) and the
-/// descriptors that came with it.
-fn receive(stream: &UnixStream) -> Result<(Vec<u8>, Vec<OwnedFd>), String> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| format!("socket timeout: {e}"))?;
-    let mut data = Vec::new();
-    let mut fds = Vec::new();
-    loop {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
-        let msg = recvmsg::<()>(
-            stream.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .map_err(|e| format!("receiving the container state: {e}"))?;
-        for c in msg
-            .cmsgs()
-            .map_err(|e| format!("reading descriptors: {e}"))?
-        {
-            if let ControlMessageOwned::ScmRights(r) = c {
-                fds.extend(r.into_iter().map(sys::adopt_received_fd));
-            }
-        }
-        let n = msg.bytes;
-        if n == 0 {
-            break;
-        }
-        data.extend_from_slice(&buf[..n]);
-        // runc and crun send the whole state in one message; stop once it parses.
-        if serde_json::from_slice::<serde::de::IgnoredAny>(&data).is_ok() {
-            break;
-        }
-        if data.len() > MAX_MESSAGE {
-            return Err("the container state is larger than 1 MiB".into());
-        }
-    }
-    Ok((data, fds))
 }
 
 fn listen(path: &Path) -> Result<UnixListener, Error> {
@@ -109,8 +64,14 @@ fn listen(path: &Path) -> Result<UnixListener, Error> {
         }
         std::fs::remove_file(path).map_err(io)?;
     }
-    let l = UnixListener::bind(path).map_err(io)?;
-    // Only the runtime's user (root, or a rootless runtime's user) may hand containers over.
+    // Only the runtime's user (root, or a rootless runtime's user) may hand containers over:
+    // the socket is created with that mode (a chmod after bind leaves a window in which anyone
+    // the umask lets in can connect). The agent is single-threaded here, so the umask change
+    // affects nothing else.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    let l = bound.map_err(io)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
     l.set_nonblocking(true).map_err(io)?;
     Ok(l)
@@ -148,7 +109,16 @@ pub fn main(opts: AgentOptions) -> Result<i32, Error> {
         }
     );
     let mut served: Vec<Served> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     while !sys::stop_requested() {
+        let now = Instant::now();
+        // Wake for the nearest handshake deadline too.
+        let wait = pending
+            .iter()
+            .map(|p| p.deadline.saturating_duration_since(now))
+            .min()
+            .unwrap_or(Duration::from_millis(200))
+            .min(Duration::from_millis(200));
         let ready: Vec<Option<PollFlags>> = {
             let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
             fds.extend(
@@ -156,7 +126,13 @@ pub fn main(opts: AgentOptions) -> Result<i32, Error> {
                     .iter()
                     .map(|s| PollFd::new(s.listener.as_fd(), PollFlags::POLLIN)),
             );
-            match poll(&mut fds, PollTimeout::from(200u16)) {
+            fds.extend(
+                pending
+                    .iter()
+                    .map(|p| PollFd::new(p.stream.as_fd(), PollFlags::POLLIN)),
+            );
+            let ms = u16::try_from(wait.as_millis()).unwrap_or(200).max(1);
+            match poll(&mut fds, PollTimeout::from(ms)) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => {
                     return Err(Error::Io {
@@ -175,8 +151,46 @@ pub fn main(opts: AgentOptions) -> Result<i32, Error> {
             };
             if ev.contains(PollFlags::POLLIN) {
                 sink.lines(s.watcher.serve(&s.listener));
-            } else if ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+            } else if ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
                 gone.push(i);
+            }
+        }
+        // Handshakes: whatever arrived, without waiting for more; then the expired ones go.
+        let base = 1 + served.len();
+        let mut finished = Vec::new();
+        for (i, p) in pending.iter_mut().enumerate() {
+            let readable = ready
+                .get(base + i)
+                .copied()
+                .flatten()
+                .is_some_and(|e| !e.is_empty());
+            if !readable {
+                continue;
+            }
+            match p.read() {
+                Progress::More => {}
+                Progress::Done(data, fds) => finished.push((i, Ok((data, fds)))),
+                Progress::Failed(e) => finished.push((i, Err(e))),
+            }
+        }
+        let now = Instant::now();
+        for (i, p) in pending.iter().enumerate() {
+            if p.deadline <= now && !finished.iter().any(|(j, _)| *j == i) {
+                finished.push((
+                    i,
+                    Err(format!(
+                        "no whole message within {} s",
+                        handshake::DEADLINE.as_secs()
+                    )),
+                ));
+            }
+        }
+        finished.sort_by_key(|(i, _)| *i);
+        for (i, result) in finished.into_iter().rev() {
+            drop(pending.remove(i));
+            match result.and_then(|(data, fds)| accept(data, fds, opts.learn_dir.as_deref())) {
+                Ok(s) => served.push(s),
+                Err(e) => refused(&e),
             }
         }
         for i in gone.into_iter().rev() {
@@ -193,11 +207,17 @@ pub fn main(opts: AgentOptions) -> Result<i32, Error> {
             .is_some_and(|e| e.contains(PollFlags::POLLIN))
         {
             while let Ok((stream, _)) = listener.accept() {
-                match accept(&stream, opts.learn_dir.as_deref()) {
-                    Ok(s) => served.push(s),
-                    Err(e) => eprintln!(
-                        "syscage: agent: refused a container (its routed syscalls will fail with ENOSYS): {e}"
-                    ),
+                if pending.len() >= MAX_PENDING {
+                    // The longest-waiting handshake makes room: a new runtime is not locked
+                    // out by clients that connect and say nothing.
+                    drop(pending.remove(0));
+                    refused(&format!(
+                        "{MAX_PENDING} handshakes were under way; the oldest was dropped"
+                    ));
+                }
+                match Pending::new(stream, Instant::now()) {
+                    Ok(p) => pending.push(p),
+                    Err(e) => refused(&format!("setting up the connection: {e}")),
                 }
             }
         }
@@ -212,10 +232,47 @@ pub fn main(opts: AgentOptions) -> Result<i32, Error> {
     Ok(0)
 }
 
-fn accept(stream: &UnixStream, learn_dir: Option<&Path>) -> Result<Served, String> {
-    let (data, mut fds) = receive(stream)?;
+/// Handshakes under way at once, at most.
+const MAX_PENDING: usize = 64;
+
+fn refused(why: &str) {
+    eprintln!(
+        "syscage: agent: refused a connection (a container's routed syscalls would fail with ENOSYS): {why}"
+    );
+}
+
+fn accept(
+    data: Vec<u8>,
+    mut fds: Vec<OwnedFd>,
+    learn_dir: Option<&Path>,
+) -> Result<Served, String> {
     let r = request::parse(&data, fds.len(), learn_dir.unwrap_or(Path::new("/")))?;
-    let listener = fds.swap_remove(r.fd_index);
+    // Taken by index, highest first, so that the other index still holds.
+    let (listener, pidfd) = match r.pidfd_index {
+        Some(p) if p > r.fd_index => {
+            let pidfd = fds.swap_remove(p);
+            (fds.swap_remove(r.fd_index), Some(pidfd))
+        }
+        Some(p) => {
+            let listener = fds.swap_remove(r.fd_index);
+            (listener, Some(fds.swap_remove(p)))
+        }
+        None => (fds.swap_remove(r.fd_index), None),
+    };
+    // Anything else sent as the listener (a file, /dev/zero, a socket) would be polled for
+    // ever: refused, as `run` refuses it.
+    if !sys::is_seccomp_listener(&listener) {
+        return Err(format!(
+            "container {}: \"seccompFd\" is not a seccomp notify descriptor",
+            r.id
+        ));
+    }
+    // The process that will exec the container's program, held from now on (its bare pid
+    // could be reused once it exits): the runtime's pidfd when it sent one and it is that
+    // process, else one opened now, while the runtime still waits for us.
+    let pidfd = pidfd
+        .filter(|p| sys::is_pidfd(p) && sys::pidfd_pid(p).ok() == Some(r.pid))
+        .or_else(|| sys::pidfd_open(r.pid).ok());
     // The container waits for each answer: wake it on this CPU (Linux 6.6; best effort).
     let _ = sys::notif_sync_wakeup(&listener);
     let mode = match (r.meta.mode, learn_dir) {
@@ -235,7 +292,7 @@ fn accept(stream: &UnixStream, learn_dir: Option<&Path>) -> Result<Served, Strin
         mode.name()
     );
     let mut watcher = Watcher::new(Watch::for_agent(mode, r.meta.default), &r.id);
-    watcher.exempt_launcher(r.pid as u32);
+    watcher.exempt_launcher(pidfd);
     Ok(Served {
         watcher,
         delta: (mode == Mode::Learn).then_some(r.delta),

@@ -19,6 +19,8 @@ pub struct Request {
     pub pid: i32,
     /// Which received descriptor is the seccomp listener.
     pub fd_index: usize,
+    /// Which one is a pidfd of the container's process (`pidFd`, sent by newer runtimes).
+    pub pidfd_index: Option<usize>,
     pub meta: Metadata,
     /// Where its delta goes, relative to the learn directory.
     pub delta: PathBuf,
@@ -64,6 +66,11 @@ pub fn parse(bytes: &[u8], nfds: usize, learn_dir: &Path) -> Result<Request, Str
             "container {id}: \"seccompFd\" is descriptor {fd_index} but {nfds} came with the message"
         ));
     }
+    let pidfd_index = state
+        .fds()
+        .iter()
+        .position(|f| f == "pidFd")
+        .filter(|i| *i < nfds && *i != fd_index);
     let meta = Metadata::parse(state.metadata().as_deref().unwrap_or(""))
         .map_err(|e| format!("container {id}: {e} (set it with syscage oci apply --agent)"))?;
     let delta = match state
@@ -81,6 +88,7 @@ pub fn parse(bytes: &[u8], nfds: usize, learn_dir: &Path) -> Result<Request, Str
         id,
         pid: *state.pid(),
         fd_index,
+        pidfd_index,
         meta,
         delta,
     })

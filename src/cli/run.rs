@@ -160,8 +160,15 @@ pub fn run(a: RunArgs) -> Result<i32, Error> {
     if let (Some(delta), Some((learned, calls))) = (&a.learn, outcome.learned) {
         // Written when the workload ends, however it ends (a SIGTERM to syscage included).
         crate::output::write_atomic(delta, learned.to_json().as_bytes())?;
+        let allowed = learned.total_calls();
+        // Calls the profile denies even in learn mode (argument and explicit rules, numbers
+        // that name no syscall) reached syscage too: say so, they are not in the delta.
+        let denied = match calls.saturating_sub(allowed) {
+            0 => String::new(),
+            n => format!("; {n} calls denied as the profile does (see the events)"),
+        };
         eprintln!(
-            "syscage: learn: {} syscalls outside the profile were allowed ({calls} calls); written to {} (heal the profile: syscage merge PROFILE {} -o NEW.json)",
+            "syscage: learn: {} syscalls outside the profile were allowed ({allowed} calls){denied}; written to {} (heal the profile: syscage merge PROFILE {} -o NEW.json)",
             learned.syscalls.len(),
             delta.display(),
             delta.display()

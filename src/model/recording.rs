@@ -153,22 +153,36 @@ impl SyscallStats {
     }
 }
 
-/// Accumulates events during a recording.
+/// Accumulates events during a recording. Bounded whatever the workload does: counts are exact,
+/// but at most `MAX_EXECUTABLE_ENTRIES` (syscall, executable) and `MAX_PID_ENTRIES` (syscall,
+/// pid) attributions are kept (a workload exec'ing ever new files, or forking for ever, would
+/// otherwise grow them without end), and `MAX_ARG_VALUES` values per argument label.
 #[derive(Debug, Default)]
 pub struct Builder {
     map: BTreeMap<Key, SyscallStats>,
+    exe_entries: usize,
+    pid_entries: usize,
 }
+
+pub const MAX_EXECUTABLE_ENTRIES: usize = 4096;
+pub const MAX_PID_ENTRIES: usize = 65536;
+pub const MAX_ARG_VALUES: usize = 1024;
 
 impl Builder {
     pub fn add(&mut self, abi: Abi, name: &str, pid: u32, exe: &str) {
         if let Some(s) = self.map.get_mut(&(abi, name.to_string())) {
             s.count += 1;
-            if !s.executables.contains(exe) {
+            if self.exe_entries < MAX_EXECUTABLE_ENTRIES && !s.executables.contains(exe) {
                 s.executables.insert(exe.to_string());
+                self.exe_entries += 1;
             }
-            s.pids.insert(pid);
+            if self.pid_entries < MAX_PID_ENTRIES && s.pids.insert(pid) {
+                self.pid_entries += 1;
+            }
             return;
         }
+        self.exe_entries += 1;
+        self.pid_entries += 1;
         self.map.insert(
             (abi, name.to_string()),
             SyscallStats {
@@ -186,7 +200,10 @@ impl Builder {
     /// Adds an argument sample (`model::args`) to a syscall already added.
     pub fn add_arg(&mut self, abi: Abi, name: &str, label: &str, value: u64) {
         if let Some(s) = self.map.get_mut(&(abi, name.to_string())) {
-            s.args.entry(label.to_string()).or_default().insert(value);
+            let values = s.args.entry(label.to_string()).or_default();
+            if values.len() < MAX_ARG_VALUES {
+                values.insert(value);
+            }
         }
     }
 

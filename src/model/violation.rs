@@ -18,6 +18,8 @@ pub struct Call {
     pub pid: u32,
     pub exe: String,
     pub abi: Abi,
+    /// The number as the task made it (`syscall` may be `unknown`).
+    pub nr: i64,
     pub syscall: String,
     pub args: [u64; 6],
     /// What was done (`Answer::describe`) and why (`Why::name`).
@@ -27,21 +29,39 @@ pub struct Call {
 
 type Key = (String, Abi, String, String);
 
+/// The one name every number outside an ABI's syscall table is reported under.
+pub const UNKNOWN: &str = "unknown";
+
+/// Distinct keys before new executables share one.
+pub const MAX_KEYS: usize = 1024;
+/// The executable new keys are counted under once `MAX_KEYS` is reached.
+pub const OTHER_EXECUTABLES: &str = "(other executables: too many distinct ones to name)";
+/// Keys reported in one period at most.
+pub const MAX_REPEATS: usize = 64;
+
 struct Entry {
     count: u64,
     reported: u64,
     why: &'static str,
     last_pid: u32,
+    /// When this key was last reported (its first line, or a repeat): the period's turn.
+    last_report: u64,
 }
 
 /// Counts calls per key and says what to print.
 pub struct Throttle {
     id: String,
     entries: BTreeMap<Key, Entry>,
+    /// Increases with every report, so that the least recently reported keys go first.
+    reports: u64,
 }
 
-fn line(id: &str, time: f64, event: &str, k: &Key, e: &Entry, args: Option<&[u64; 6]>) -> String {
-    let mut v = json!({
+fn line(id: &str, time: f64, event: &str, k: &Key, e: &Entry) -> String {
+    fields(id, time, event, k, e).to_string()
+}
+
+fn fields(id: &str, time: f64, event: &str, k: &Key, e: &Entry) -> serde_json::Value {
+    json!({
         "time": (time * 1000.0).round() / 1000.0,
         "id": id,
         "event": event,
@@ -52,11 +72,7 @@ fn line(id: &str, time: f64, event: &str, k: &Key, e: &Entry, args: Option<&[u64
         "action": k.3,
         "reason": e.why,
         "count": e.count,
-    });
-    if let Some(a) = args {
-        v["args"] = json!(a.iter().map(|x| format!("{x:#x}")).collect::<Vec<_>>());
-    }
-    v.to_string()
+    })
 }
 
 impl Throttle {
@@ -65,45 +81,77 @@ impl Throttle {
         Throttle {
             id: id.to_string(),
             entries: BTreeMap::new(),
+            reports: 0,
         }
     }
 
     /// Counts `c`; returns its line if it is the first of its key.
     pub fn see(&mut self, c: &Call, time: f64) -> Option<String> {
-        let key = (c.exe.clone(), c.abi, c.syscall.clone(), c.action.clone());
+        let mut key = (c.exe.clone(), c.abi, c.syscall.clone(), c.action.clone());
+        if self.entries.len() >= MAX_KEYS && !self.entries.contains_key(&key) {
+            key.0 = OTHER_EXECUTABLES.to_string();
+        }
         let first = !self.entries.contains_key(&key);
+        self.reports += 1;
         let e = self.entries.entry(key.clone()).or_insert(Entry {
             count: 0,
             reported: 0,
             why: c.why,
             last_pid: c.pid,
+            last_report: self.reports,
         });
         e.count += 1;
         e.last_pid = c.pid;
         if first {
             e.reported = 1;
-            return Some(line(&self.id, time, "first", &key, e, Some(&c.args)));
+            let mut v = fields(&self.id, time, "first", &key, e);
+            v["args"] = json!(c.args.iter().map(|x| format!("{x:#x}")).collect::<Vec<_>>());
+            if c.syscall == UNKNOWN {
+                // The one key of every unknown number: its first line says which one came first.
+                v["nr"] = json!(c.nr);
+            }
+            return Some(v.to_string());
         }
         None
     }
 
-    /// The periodic lines: keys counted again since they were last reported.
+    /// The periodic lines: keys counted again since they were last reported, at most
+    /// `MAX_REPEATS` of them, those reported longest ago first.
     pub fn tick(&mut self, time: f64) -> Vec<String> {
-        let mut out = Vec::new();
-        for (k, e) in self.entries.iter_mut() {
-            if e.count > e.reported {
+        let mut due: Vec<(u64, &Key)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.count > e.reported)
+            .map(|(k, e)| (e.last_report, k))
+            .collect();
+        due.sort_unstable();
+        let keys: Vec<Key> = due
+            .into_iter()
+            .take(MAX_REPEATS)
+            .map(|(_, k)| k.clone())
+            .collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            self.reports += 1;
+            if let Some(e) = self.entries.get_mut(&k) {
                 e.reported = e.count;
-                out.push(line(&self.id, time, "repeat", k, e, None));
+                e.last_report = self.reports;
+                out.push(line(&self.id, time, "repeat", &k, e));
             }
         }
         out
+    }
+
+    /// Distinct keys counted (bounded, see the module's note).
+    pub fn keys(&self) -> usize {
+        self.entries.len()
     }
 
     /// One `total` line per key, with its exact count.
     pub fn finish(&self, time: f64) -> Vec<String> {
         self.entries
             .iter()
-            .map(|(k, e)| line(&self.id, time, "total", k, e, None))
+            .map(|(k, e)| line(&self.id, time, "total", k, e))
             .collect()
     }
 
@@ -122,6 +170,7 @@ mod tests {
             pid: 7,
             exe: "/usr/bin/app".into(),
             abi: Abi::X86_64,
+            nr: 63,
             syscall: syscall.into(),
             args: [2, 1, 0, 0, 0, 0],
             action: "errno 1 (EPERM)".into(),
@@ -162,5 +211,63 @@ mod tests {
             })
             .collect();
         assert_eq!(counts.iter().sum::<u64>(), 10001);
+    }
+
+    #[test]
+    fn ever_new_executables_add_no_keys_past_the_bound_and_counts_stay_exact() {
+        let mut t = Throttle::new("run-1");
+        let mut firsts = 0;
+        for i in 0..5 * MAX_KEYS {
+            let mut c = call("uname");
+            c.exe = format!("/tmp/x{i}");
+            firsts += usize::from(t.see(&c, 1.0).is_some());
+        }
+        assert_eq!(t.keys(), MAX_KEYS + 1, "one shared key past the bound");
+        assert_eq!(firsts, MAX_KEYS + 1);
+        assert_eq!(t.calls(), 5 * MAX_KEYS as u64);
+        let totals = t.finish(2.0);
+        let other: serde_json::Value = totals
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["executable"] == OTHER_EXECUTABLES)
+            .unwrap();
+        assert_eq!(other["count"], 4 * MAX_KEYS as u64);
+    }
+
+    #[test]
+    fn a_period_reports_a_bounded_number_of_keys_and_every_key_gets_its_turn() {
+        let mut t = Throttle::new("run-1");
+        let names: Vec<String> = (0..3 * MAX_REPEATS).map(|i| format!("s{i}")).collect();
+        for n in &names {
+            t.see(&call(n), 1.0);
+        }
+        let mut reported = std::collections::BTreeSet::new();
+        for period in 0..3 {
+            // Every key is called again before each period.
+            for n in &names {
+                t.see(&call(n), 1.0);
+            }
+            let lines = t.tick(2.0 + f64::from(period));
+            assert_eq!(lines.len(), MAX_REPEATS);
+            for l in lines {
+                let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+                reported.insert(v["syscall"].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(reported.len(), names.len(), "no key starved");
+    }
+
+    #[test]
+    fn an_unknown_numbers_first_line_names_its_number() {
+        let mut t = Throttle::new("run-1");
+        let mut c = call(UNKNOWN);
+        c.nr = 1000;
+        let v: serde_json::Value = serde_json::from_str(&t.see(&c, 1.0).unwrap()).unwrap();
+        assert_eq!(
+            (v["syscall"].as_str(), v["nr"].as_i64()),
+            (Some(UNKNOWN), Some(1000))
+        );
+        c.nr = 1001;
+        assert!(t.see(&c, 1.0).is_none(), "same key");
     }
 }

@@ -39,6 +39,8 @@ pub enum Why {
     Arguments,
     /// An explicit rule of the profile denies it.
     Rule,
+    /// Its number names no syscall of its ABI: answered as the profile's default, never learned.
+    UnknownNumber,
 }
 
 impl Why {
@@ -47,6 +49,7 @@ impl Why {
             Why::Unlisted => "unlisted",
             Why::Arguments => "arguments",
             Why::Rule => "rule",
+            Why::UnknownNumber => "unknown-number",
         }
     }
 }
@@ -83,6 +86,13 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// The answer for a number that names no syscall: the profile's default in both modes (a
+    /// profile cannot list it, so learning it would heal nothing; and a workload must not grow
+    /// a delta, or the events, by counting through numbers).
+    pub fn decide_unknown(&self) -> (Answer, Why) {
+        (deny(self.default), Why::UnknownNumber)
+    }
+
     /// The answer and reason for a notified call of `name`.
     pub fn decide(&self, name: &str) -> (Answer, Why) {
         if let Some(a) = self.explicit.get(name) {

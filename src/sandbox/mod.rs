@@ -12,6 +12,7 @@ pub mod filter;
 pub mod filter_cache;
 pub mod handoff;
 pub mod identity;
+mod init_filter;
 pub mod landlock;
 pub mod monitor;
 pub mod mounts;
@@ -278,6 +279,11 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, SandboxError> {
     } else {
         b'N'
     };
+    if !ns.contains(CloneFlags::CLONE_NEWPID) {
+        // Without a pid namespace the workload sees us, with its uid and without a filter: never
+        // traceable by it.
+        prctl::set_dumpable(false).map_err(|e| step_err("PR_SET_DUMPABLE 0", e))?;
+    }
     nix::unistd::write(&release_tx, &[map_kind])
         .map_err(|e| step_err("releasing the sandbox", e))?;
     // The write end stays open for our lifetime: the init sees it hang up if we die early.
@@ -324,10 +330,6 @@ fn supervise_watched(
             return Ok(code.into());
         }
     };
-    let pid = sys::pidfd_pid(&pidfd).map_err(|source| SandboxError::Step {
-        step: "finding the workload's pid".into(),
-        source,
-    })?;
     // The workload waits for this before it execs: its listener is ours by now.
     nix::unistd::write(&wp.parent_sock, b"G").map_err(|e| step_err("releasing the workload", e))?;
     if wc.mode == crate::profile::watch::Mode::Learn {
@@ -345,7 +347,7 @@ fn supervise_watched(
         child,
         &plan.signals,
         listener,
-        pid as u32,
+        pidfd,
         wp.watch.clone(),
         wc,
         command,
@@ -479,6 +481,11 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         // The parent failed (and said why) or died: leave without a word.
         _ => sys::exit_now(exit::SYSCAGE_ERROR),
     }
+    // Never traceable by the workload: non-dumpable before the workload exists and before any
+    // credential change (not after the init's capabilities are gone, which left a window in
+    // which a workload with the same uid could PTRACE_SEIZE it). Not earlier: the parent could
+    // not have written our id maps.
+    prctl::set_dumpable(false).map_err(|e| step_err("PR_SET_DUMPABLE 0", e))?;
     if ns.contains(CloneFlags::CLONE_NEWUSER) {
         become_root(kind[0])?;
         // Changing credentials cleared the parent-death signal: set it again, then make sure the
@@ -571,6 +578,10 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         }
         report.push(format!("capabilities: {}", caps::describe(&plan.kept)));
         report.push("no_new_privs: set".into());
+        report.push(format!(
+            "syscage's init (PID 1): non-dumpable, no capabilities, its own filter ({} calls: wait, signals, exit)",
+            init_filter::INIT_CALLS.len()
+        ));
         report.push(match &plan.filter {
             Some(f) => format!("seccomp: {}", f.summary),
             None => "seccomp: none (--seccomp unconfined)".into(),
@@ -592,30 +603,47 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         not_applied(strict, what)?;
     }
 
-    // The workload shares our memory until it execs (no page-table copy); we wait meanwhile.
-    let workload_pid = sys::spawn_shared(&mut || workload(plan))
-        .map(Pid::from_raw)
-        .map_err(|source| SandboxError::Step {
-            step: "starting the workload".into(),
-            source,
-        })?;
+    let workload_pid = spawn_workload(plan).map_err(|source| SandboxError::Step {
+        step: "starting the workload".into(),
+        source,
+    })?;
     // The init keeps nothing it could be robbed of: no capabilities, no descriptors the workload
-    // was not given, and it cannot be ptraced by it.
+    // was not given, and (non-dumpable since before the workload existed) it cannot be ptraced
+    // by it. Its own filter then limits it to waiting, forwarding signals and exiting.
     if cfg.preserve_fds > 0 || plan.watch.is_some() {
         let _ = sys::close_from(3);
     }
     let _ = caps::drop_bounding(0, plan.last_cap);
     let _ = caps::drop_to(0, false);
     let _ = prctl::set_no_new_privs();
-    let _ = prctl::set_dumpable(false);
     if !ns.contains(CloneFlags::CLONE_NEWPID) {
         // Without a pid namespace, orphans still come back to us to be reaped.
         let _ = prctl::set_child_subreaper(true);
+    }
+    if let Err(e) = sys::load_seccomp_filter(init_filter::PROGRAM, 0) {
+        // The workload runs already: say so, and stay to reap it.
+        warn(&format!(
+            "the sandbox's init could not load its own filter: {e}"
+        ));
     }
     let code = monitor::forward_until_exit(workload_pid, &plan.signals, true)
         .unwrap_or(exit::SYSCAGE_ERROR);
     // As PID 1 our exit kills everything left in the namespace.
     sys::exit_now(code)
+}
+
+/// Starts the workload. Plain runs share our memory until the exec (no page-table copy; we wait
+/// meanwhile). Under --monitor/--learn the supervisor outside takes the workload's listener with
+/// pidfd_getfd, which needs the workload dumpable while we are not: it gets a memory of its own
+/// and marks only that dumpable.
+fn spawn_workload(plan: &Plan) -> std::io::Result<Pid> {
+    if plan.watch.is_none() {
+        return sys::spawn_shared(&mut || workload(plan)).map(Pid::from_raw);
+    }
+    match sys::clone_process(0)? {
+        Some(pid) => Ok(Pid::from_raw(pid)),
+        None => workload(plan),
+    }
 }
 
 /// The workload's last steps: no_new_privs, capabilities, seccomp last, then execve.
@@ -672,6 +700,12 @@ fn workload(plan: &Plan) -> ! {
     }
     // --monitor/--learn: the supervisor takes the listener the filter load creates.
     let _pidfd = match &plan.watch {
+        // Dumpable after every credential change (a --user switch resets it), in our own memory
+        // (spawn_workload): the init stays non-dumpable.
+        Some(_) if prctl::set_dumpable(true).is_err() => fail(
+            exit::SYSCAGE_ERROR,
+            "error: PR_SET_DUMPABLE 1 in the workload",
+        ),
         Some(wp) => match handoff::send_pidfd(&wp.child_sock) {
             Ok(fd) => Some(fd),
             Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: {e}")),

@@ -779,3 +779,80 @@ pub fn catch_stop_signals() -> io::Result<()> {
 pub fn stop_requested() -> bool {
     STOP_REQUESTED.load(std::sync::atomic::Ordering::SeqCst)
 }
+
+/// What one `recv_with_fds` got: bytes, every descriptor the kernel installed for us (all of
+/// them owned, so none leaks whatever happens next), and whether the kernel had to drop some
+/// (more than fit, or a truncated control message).
+pub struct Received {
+    pub bytes: usize,
+    pub fds: Vec<OwnedFd>,
+    pub truncated: bool,
+}
+
+/// One non-blocking `recvmsg` on a stream socket. Every SCM_RIGHTS descriptor in the control
+/// data is adopted, also when the kernel flags truncation: nix's parser refuses a truncated
+/// buffer, which left the descriptors already installed open for good. The control buffer holds
+/// the kernel's SCM_MAX_FD (253) descriptors (and credentials), so a message is never truncated for its fds.
+pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<Received> {
+    // Room for SCM_MAX_FD (253) descriptors plus one SCM_CREDENTIALS message, u64-aligned.
+    const SPACE: usize = 2048;
+    let mut control = [0u64; SPACE / 8];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid starting point.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = SPACE;
+    // SAFETY: msg points at iov (over `buf`) and `control`, both live and writable for the
+    // lengths given; the kernel writes at most those.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut fds = Vec::new();
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, bounded by
+    // msg_controllen (which the kernel set to what it wrote); every SCM_RIGHTS payload is an
+    // array of descriptors it installed for us, read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c);
+                let len = (*c).cmsg_len as usize - (data as usize - c as usize);
+                for i in 0..len / std::mem::size_of::<RawFd>() {
+                    let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
+                    fds.push(OwnedFd::from_raw_fd(fd));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok(Received {
+        bytes: n as usize,
+        fds,
+        truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+    })
+}
+
+/// What an anonymous-inode descriptor is, as /proc shows its link (`anon_inode:seccomp notify`,
+/// `anon_inode:[pidfd]`); `None` for anything else (files, sockets, devices).
+pub fn anon_inode_kind(fd: &OwnedFd) -> Option<String> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    link.to_str()?
+        .strip_prefix("anon_inode:")
+        .map(str::to_string)
+}
+
+/// Whether `fd` is a seccomp user-notification listener.
+pub fn is_seccomp_listener(fd: &OwnedFd) -> bool {
+    anon_inode_kind(fd).as_deref() == Some("seccomp notify")
+}
+
+/// Whether `fd` is a pidfd.
+pub fn is_pidfd(fd: &OwnedFd) -> bool {
+    anon_inode_kind(fd).as_deref() == Some("[pidfd]")
+}

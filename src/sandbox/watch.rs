@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 
 use super::{SandboxError, monitor, sys};
 use crate::model::recording::Builder;
-use crate::model::violation::{Call, Throttle};
+use crate::model::violation::{Call, Throttle, UNKNOWN};
 use crate::model::{Abi, Recording, args};
 use crate::profile::seccomp::Action;
 use crate::profile::watch::{Answer, Mode, Watch};
@@ -95,12 +95,19 @@ fn fork_no_exec(pid: u32) -> bool {
         .is_some_and(|flags| flags & PF_FORKNOEXEC != 0)
 }
 
+/// The task that will exec the workload's program, held by a pidfd: its pid alone could come
+/// round again to another task (pid reuse) once it has exited.
+struct Launcher {
+    pid: u32,
+    pidfd: OwnedFd,
+}
+
 /// The state of one watched workload: answers, events, the learned recording.
 pub struct Watcher {
     watch: Watch,
-    /// The task that will exec the workload's program, while it has not: until it does, the
-    /// launcher's own calls are let through (see `exempt_launcher`).
-    launcher: Option<u32>,
+    /// Until it execs (or exits), the launcher's own calls are let through (see
+    /// `exempt_launcher`); `None` for good from then on.
+    launcher: Option<Launcher>,
     throttle: Throttle,
     learned: Builder,
     last_tick: Instant,
@@ -128,21 +135,31 @@ impl Watcher {
     /// workload's program: syscage's own workload task waits for the supervisor to hold the
     /// listener (a `read`), crun's container init forks a helper to send the listener, waits
     /// for it and kills it. Those calls are the launcher's, let through unreported, and only
-    /// while `init_pid` (the task that will exec the program) has not exec'd since it was
-    /// forked (PF_FORKNOEXEC in /proc/PID/stat: readable by anyone, where a rootless agent
-    /// cannot read the executable of crun's non-dumpable init), and only from tasks that have
-    /// not exec'd either. The workload's own code runs only after that exec, which clears the
-    /// flag: from then on, never again. A launcher that exec'd itself (`runc init`) gets no
-    /// exemption at all, and needs none.
-    pub fn exempt_launcher(&mut self, init_pid: u32) {
-        self.launcher = fork_no_exec(init_pid).then_some(init_pid);
+    /// while the task that will exec the program (`init`, a pidfd taken when the listener
+    /// arrived) has neither exec'd since it was forked (PF_FORKNOEXEC in /proc/PID/stat:
+    /// readable by anyone, where a rootless agent cannot read the executable of crun's
+    /// non-dumpable init) nor exited, and only from tasks that have not exec'd either. The
+    /// workload's own code runs only after that exec: from then on, never again. A launcher
+    /// that exec'd itself (`runc init`) gets no exemption at all, and needs none.
+    pub fn exempt_launcher(&mut self, init: Option<OwnedFd>) {
+        self.launcher = init.and_then(|pidfd| {
+            let pid = sys::pidfd_pid(&pidfd).ok()? as u32;
+            let l = Launcher { pid, pidfd };
+            Self::still_launching(&l).then_some(l)
+        });
+    }
+
+    /// The launcher has not exec'd or exited. Its flags are read first and its pidfd checked
+    /// after: if it is still alive then, the pid read was its own, not a reused one.
+    fn still_launching(l: &Launcher) -> bool {
+        fork_no_exec(l.pid) && !sys::pidfd_exited(&l.pidfd)
     }
 
     fn is_launcher(&mut self, pid: u32) -> bool {
-        let Some(init) = self.launcher else {
+        let Some(l) = &self.launcher else {
             return false;
         };
-        if !fork_no_exec(init) {
+        if !Self::still_launching(l) {
             self.launcher = None;
             return false;
         }
@@ -160,15 +177,16 @@ impl Watcher {
             let _ = sys::notif_error(listener, ev.id, libc::ENOSYS);
             return Vec::new();
         };
-        let name = abi
-            .syscall_name(nr)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("unknown_{nr}"));
         if self.is_launcher(ev.pid) {
             let _ = sys::notif_continue(listener, ev.id);
             return Vec::new();
         }
-        let (answer, why) = self.watch.decide(&name);
+        // Every number outside the ABI's table is one key, "unknown": never learned, and a
+        // workload counting through numbers adds no keys, lines or memory.
+        let (name, (answer, why)) = match abi.syscall_name(nr) {
+            Some(n) => (n.to_string(), self.watch.decide(n)),
+            None => (UNKNOWN.to_string(), self.watch.decide_unknown()),
+        };
         let exe = Self::exe(ev.pid);
         match answer {
             Answer::Allow => {
@@ -183,6 +201,7 @@ impl Watcher {
             pid: ev.pid,
             exe,
             abi,
+            nr,
             syscall: name,
             args: ev.args,
             action: answer.describe(self.watch.mode),
@@ -238,13 +257,13 @@ fn deny(listener: &OwnedFd, id: u64, pid: u32, action: Action) {
 }
 
 /// Serves `listener` and forwards signals to `init` until it exits, writing the events.
-/// `workload` is the task that loaded the filter and will exec the program (see
+/// `workload` is a pidfd of the task that loaded the filter and will exec the program (see
 /// `Watcher::exempt_launcher`).
 pub fn supervise(
     init: Pid,
     signals: &sys::SignalSet,
     listener: OwnedFd,
-    workload: u32,
+    workload: OwnedFd,
     watch: Watch,
     cfg: &WatchConfig,
     command: Vec<String>,
@@ -256,7 +275,7 @@ pub fn supervise(
     let sigfd = sys::signalfd(signals).map_err(step("creating a signalfd"))?;
     let mut sink = Sink::open(&cfg.events)?;
     let mut w = Watcher::new(watch, &cfg.id);
-    w.exempt_launcher(workload);
+    w.exempt_launcher(Some(workload));
     // The workload waits for each answer: wake it on this CPU (Linux 6.6; best effort).
     let _ = sys::notif_sync_wakeup(&listener);
     let mut listener = Some(listener);

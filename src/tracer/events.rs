@@ -29,7 +29,12 @@ pub enum Scope {
     AfterFilterLoad,
 }
 
+/// Distinct numbers outside the syscall table kept apart; the rest are counted together.
+const MAX_UNKNOWN_NUMBERS: usize = 64;
+const UNKNOWN_OTHER: i64 = i64::MIN;
+
 pub struct Recorder {
+    unknown_numbers: usize,
     scope: Scope,
     entries: HashMap<(Abi, i64), Entry>,
     exe_names: Vec<String>,
@@ -69,6 +74,7 @@ fn nr(abi: Abi, name: &str) -> i64 {
 impl Recorder {
     pub fn new(scope: Scope) -> Recorder {
         Recorder {
+            unknown_numbers: 0,
             scope,
             entries: HashMap::new(),
             exe_names: Vec::new(),
@@ -152,6 +158,16 @@ impl Recorder {
     }
 
     fn count(&mut self, abi: Abi, nr_: i64, pid: u32, args: &[u64; 6]) {
+        // Numbers outside the table each get an entry, up to a bound: a workload counting
+        // through them must not grow the recording without end.
+        let mut nr_ = nr_;
+        if abi.syscall_name(nr_).is_none() && !self.entries.contains_key(&(abi, nr_)) {
+            if self.unknown_numbers >= MAX_UNKNOWN_NUMBERS {
+                nr_ = UNKNOWN_OTHER;
+            } else {
+                self.unknown_numbers += 1;
+            }
+        }
         let exe = self.exe(pid);
         let e = self.entries.entry((abi, nr_)).or_insert_with(|| Entry {
             first_exe: exe,
@@ -284,10 +300,11 @@ impl Recorder {
         let mut entries: Vec<_> = self.entries.into_iter().collect();
         entries.sort_by_key(|((abi, nr), _)| (*abi, *nr));
         for ((abi, nr), e) in entries {
-            let name = abi
-                .syscall_name(nr)
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("unknown_{nr}"));
+            let name = match abi.syscall_name(nr) {
+                Some(n) => n.to_string(),
+                None if nr == UNKNOWN_OTHER => "unknown_other".into(),
+                None => format!("unknown_{nr}"),
+            };
             b.add_stats(SyscallStats {
                 abi,
                 name,

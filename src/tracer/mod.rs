@@ -253,6 +253,10 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
             }
         }
     }
+    if !namespaced {
+        // The workload sees us (no pid namespace): never traceable by it.
+        prctl::set_dumpable(false).map_err(step("PR_SET_DUMPABLE 0"))?;
+    }
     nix::unistd::write(&release_tx, b"R").map_err(step("releasing the recorder's init"))?;
     let _lifeline = release_tx;
 
@@ -347,15 +351,20 @@ fn init_steps(
         sys::exit_now(exit::SYSCAGE_ERROR);
     }
     drop(release);
+    // Never traceable by the workload (which would make calls the recording never sees): the
+    // workload gets a memory of its own below and marks only that dumpable, for the supervisor's
+    // pidfd_getfd or PTRACE_SEIZE.
+    prctl::set_dumpable(false).map_err(step("PR_SET_DUMPABLE 0"))?;
     if namespaced {
         fresh_proc()?;
     } else {
         // Not PID 1: orphans come back to us anyway, to be reaped.
         let _ = prctl::set_child_subreaper(true);
     }
-    let workload = sys::spawn_shared(&mut || workload(plan, &sock))
-        .map(Pid::from_raw)
-        .map_err(io_step("starting the workload"))?;
+    let workload = match sys::clone_process(0).map_err(io_step("starting the workload"))? {
+        Some(pid) => Pid::from_raw(pid),
+        None => workload(plan, &sock),
+    };
     drop(sock);
     // Recorded until the last process of the workload exits (or the first, on request): a
     // daemon's fork or a background job is part of the workload.
@@ -399,6 +408,12 @@ fn fresh_proc() -> Result<(), SandboxError> {
 /// The workload: hands a pidfd of itself to the supervisor, loads the tracing filter, execs.
 fn workload(plan: &Plan, sock: &OwnedFd) -> ! {
     let fail = exec::die;
+    if let Err(e) = prctl::set_dumpable(true) {
+        fail(
+            exit::SYSCAGE_ERROR,
+            &format!("error: PR_SET_DUMPABLE 1 in the workload: {e}"),
+        );
+    }
     // Looked up before the filter is loaded: the lookup is syscage's, not the workload's.
     let path = exec::start_child(&plan.exec, &plan.old_mask);
     // A pidfd of this process and the number its listener will get go to the supervisor.
