@@ -15,6 +15,11 @@
 //!     probe repeat N NAME                    (the check N times; one line: NAME xN: ERRNO...)
 //!     probe count-numbers MS                 (syscall numbers 1000, 1001, ... for MS ms; prints
 //!                                             how many calls and their outcomes)
+//!     probe paced N MS NAME                  (the check N times, MS ms apart; one line with the
+//!                                             outcomes and the slowest call in microseconds)
+//!     probe pid-reuse MS NAME                (exits at once, leaving a child that forks until a
+//!                                             grandchild gets the exited pid, which makes the
+//!                                             check: a pid-reuse attack on whoever trusted it)
 //!     probe seize-parent MS                  (PTRACE_SEIZE of its parent in a loop from its first
 //!                                             instruction for MS ms; `ok` once attached, with
 //!                                             the proof: the parent made to call getppid)
@@ -239,6 +244,78 @@ fn fds() {
     );
 }
 
+/// `NAME xN: ok|ERRNO xCOUNT...; slowest US us`: N calls `ms` apart, timed one by one.
+fn paced(n: u64, ms: u64, name: &str) {
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..n {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let t = std::time::Instant::now();
+        let r = syscall_raw(name);
+        slowest = slowest.max(t.elapsed());
+        let key = if r < 0 {
+            format!("{:?}", Errno::last())
+        } else {
+            "ok".into()
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+    println!(
+        "paced {name} x{n}: {}; slowest {} us",
+        parts.join(" "),
+        slowest.as_micros()
+    );
+}
+
+/// The pid-reuse attack on an exemption that trusts a bare pid: this process (a container's
+/// init, say) forks a child and exits; the child, in a session of its own, forks until one of
+/// its children gets the exited pid, and that child makes the check, "pid-reuse PID: NAME: ..."
+/// (or "pid-reuse PID: never came round" after `ms`).
+fn pid_reuse(ms: u64, name: &str) {
+    let target = nix::unistd::getpid().as_raw();
+    // SAFETY: fork in a single-threaded process; the child only makes raw calls and prints.
+    match unsafe { libc::fork() } {
+        0 => {}
+        -1 => {
+            println!("pid-reuse {target}: fork: {:?}", Errno::last());
+            return;
+        }
+        // The parent leaves without unwinding, as an init that exits would.
+        // SAFETY: _exit never returns.
+        _ => unsafe { libc::_exit(0) },
+    }
+    // SAFETY: (whole block) setsid/getppid/fork/waitpid/_exit take no pointers but the status
+    // of a live local.
+    unsafe {
+        libc::setsid();
+        while libc::getppid() == target {
+            libc::usleep(1000);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while std::time::Instant::now() < deadline {
+            let pid = libc::fork();
+            if pid == 0 {
+                if libc::getpid() == target {
+                    let r = syscall_raw(name);
+                    report(&format!("pid-reuse {target}: {name}"), r);
+                }
+                libc::_exit(0);
+            }
+            if pid < 0 {
+                libc::usleep(1000);
+                continue;
+            }
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            if pid == target {
+                return;
+            }
+        }
+    }
+    println!("pid-reuse {target}: never came round in {ms} ms");
+}
+
 /// Calls ever new syscall numbers (none of them a syscall) for `ms` milliseconds: what a
 /// supervisor keeps per number must not grow with them.
 fn count_numbers(ms: u64) {
@@ -332,6 +409,12 @@ fn main() {
         "repeat" => repeat(arg(1).parse().unwrap_or(1), arg(2)),
         "seize-parent" => seize_parent(arg(1).parse().unwrap_or(100)),
         "count-numbers" => count_numbers(arg(1).parse().unwrap_or(100)),
+        "paced" => paced(
+            arg(1).parse().unwrap_or(1),
+            arg(2).parse().unwrap_or(0),
+            arg(3),
+        ),
+        "pid-reuse" => pid_reuse(arg(1).parse().unwrap_or(10_000), arg(2)),
         "fd-escape" => {
             let fd: i32 = arg(1).parse().unwrap_or(3);
             let name = c("escaped-through-fd");

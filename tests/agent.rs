@@ -567,3 +567,275 @@ fn argument_rules_hold_through_the_agent_in_learn_mode() {
     let learned: BTreeSet<String> = recorded_names(&delta).into_iter().map(|(_, n)| n).collect();
     assert!(!learned.contains("socket"), "{learned:?}");
 }
+
+/// The pid-reuse attack on the launcher exemption (issue 13): a container without a pid
+/// namespace of its own, whose profile (Docker's) allows fork and setsid. Its init exits at once,
+/// leaving a child that forks until a grandchild gets the dead init's pid, which then makes a
+/// routed call (keyctl). Trusting the bare pid, the agent took that grandchild for the runtime's
+/// init before its exec and let the call through unreported; holding a pidfd of the real init,
+/// it denies and reports it. All inside a private pid namespace with a small pid_max (Linux
+/// 6.14+), so the pids come round in a moment and nothing outside is touched.
+#[test]
+fn a_reused_pid_is_never_taken_for_the_runtimes_init() {
+    let dir = TempDir::new("pidreuse");
+    let (sock, ev, _) = agent_paths(&dir);
+    let bundle = probe_bundle("crun", &["pid-reuse", "20000", "keyctl"]);
+    bundle.edit_config(|cfg| {
+        cfg["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid");
+        // The init waits (filter loaded, not exec'd) while the hook sleeps: the agent surely
+        // sees it before its exec, so the exemption is in force when the attack comes.
+        cfg["hooks"] = serde_json::json!({"startContainer": [
+            {"path": "/bin/busybox", "args": ["sleep", "0.5"]}
+        ]});
+    });
+    apply(
+        &bundle,
+        &fixture("docker-default-seccomp.json"),
+        Some((&sock, "--monitor")),
+    );
+    let out_file = dir.join("container.out");
+    let agent_log = dir.join("agent.log");
+    let script = r#"
+set -u
+echo 2000 > /proc/sys/kernel/pid_max || { echo "no pid_max of its own in a pid namespace (Linux 6.14+ needed)"; exit 1; }
+# Past the allocator's wrap point (300), so the container's pid can come round again.
+i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done
+"$SYSCAGE" agent --socket "$SOCK" --monitor "$EV" 2>"$AGENT_LOG" &
+agent=$!
+n=0; while [ ! -S "$SOCK" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
+"$CGROUP2NS" crun --cgroup-manager=disabled --root "$STATE" run -b "$BUNDLE" "$ID" >"$OUT" 2>&1
+# The init has exited; its orphan goes on until a grandchild has the init's pid.
+n=0; while ! grep -q "^pid-reuse" "$OUT" && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done
+sleep 0.2
+kill -TERM $agent; wait $agent
+cat "$OUT"
+"#;
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork", "--mount-proc", "sh", "-c", script])
+        .env("SYSCAGE", syscage())
+        .env("SOCK", &sock)
+        .env("EV", &ev)
+        .env("AGENT_LOG", &agent_log)
+        .env("CGROUP2NS", cgroup2_ns())
+        .env("STATE", bundle.dir.join("state"))
+        .env("BUNDLE", bundle.dir.path())
+        .env("ID", &bundle.id)
+        .env("OUT", &out_file);
+    let out = run_command(c);
+    let log = std::fs::read_to_string(&agent_log).unwrap_or_default();
+    out.assert_code(0);
+    assert!(
+        log.contains("the runtime's init has not exec'd yet"),
+        "the attack needs the exemption in force: {log}"
+    );
+    let line = out.line("pid-reuse");
+    assert!(
+        line.ends_with(": keyctl: EPERM"),
+        "the grandchild with the init's pid must be denied like any task of the container: {line}\nagent:\n{log}"
+    );
+    let ev = events(&ev);
+    assert!(
+        ev.iter().any(|e| e["event"] == "first"
+            && e["syscall"] == "keyctl"
+            && e["id"] == bundle.id.as_str()),
+        "and reported: {ev:?}\nagent:\n{log}"
+    );
+}
+
+fn open_fds_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// User plus system CPU time of `pid`, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // After the command: state(0) ppid(1) ... utime(11) stime(12).
+    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+}
+
+/// A state message as a runtime sends it, for container `id`.
+fn state_message(id: &str) -> Vec<u8> {
+    format!(
+        r#"{{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":{},"metadata":"syscage mode=monitor default=errno:1","state":{{"ociVersion":"1.0.2","id":"{id}","status":"creating","pid":1,"bundle":"/b"}}}}"#,
+        std::process::id()
+    )
+    .into_bytes()
+}
+
+fn send_with_fds(
+    sock: &Path,
+    bytes: &[u8],
+    fds: &[std::os::fd::RawFd],
+) -> std::os::unix::net::UnixStream {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    use std::os::fd::AsRawFd;
+    let s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    sendmsg::<()>(
+        s.as_raw_fd(),
+        &[std::io::IoSlice::new(bytes)],
+        &[ControlMessage::ScmRights(fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    s
+}
+
+/// One agent, one running crun container whose routed calls are timed, and meanwhile 50 clients
+/// that connect and say nothing, one that sends a byte every 4 s, a regular file and /dev/zero
+/// sent as the listener, and a message carrying 100 descriptors. The container starts and its
+/// routed calls are answered within milliseconds (before: each silent client held the one loop
+/// for 5 s, a slow one for ever); the agent neither spins on a non-listener nor keeps a
+/// descriptor it was sent.
+#[test]
+fn hostile_clients_never_stall_the_agent_or_leak_into_it() {
+    use std::os::fd::AsRawFd;
+    let dir = TempDir::new("hostile");
+    let (sock, ev, learn) = agent_paths(&dir);
+    let mut agent = Agent::start(&sock, &ev, &learn);
+    let pid = agent.child.as_ref().unwrap().id();
+    let fds_idle = open_fds_of(pid);
+    let cpu_start = cpu_ticks(pid);
+
+    let idle: Vec<_> = (0..50)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow = {
+        let (sock, stop) = (sock.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+            for b in state_message("slow") {
+                if stop.load(std::sync::atomic::Ordering::SeqCst)
+                    || std::io::Write::write_all(&mut s, &[b]).is_err()
+                {
+                    return;
+                }
+                for _ in 0..40 {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        })
+    };
+    let file = std::fs::File::open("/etc/hostname").unwrap();
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    let _f = send_with_fds(&sock, &state_message("file"), &[file.as_raw_fd()]);
+    let _z = send_with_fds(&sock, &state_message("zero"), &[zero.as_raw_fd()]);
+    let many: Vec<std::fs::File> = (0..100)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    let raw: Vec<_> = many.iter().map(|f| f.as_raw_fd()).collect();
+    let _m = send_with_fds(&sock, &state_message("many"), &raw);
+
+    // The container starts while all of them are connected, and its routed calls are timed.
+    let bundle = probe_bundle("crun", &["paced", "30", "100", "keyctl"]);
+    apply(
+        &bundle,
+        &fixture("docker-default-seccomp.json"),
+        Some((&sock, "--monitor")),
+    );
+    let started = Instant::now();
+    let out = bundle.run();
+    let line = out.assert_code(0).line("paced keyctl");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the container took {:?}",
+        started.elapsed()
+    );
+    let (outcome, slowest) = line.split_once("; slowest ").unwrap();
+    assert_eq!(outcome, "paced keyctl x30: EPERM x30", "routed and denied");
+    let slowest: u64 = slowest.trim_end_matches(" us").parse().unwrap();
+    assert!(
+        slowest < 100_000,
+        "a routed call took {slowest} us while hostile clients were connected"
+    );
+
+    // Refused ones leave nothing: only the 50 idle and the slow connections are held.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        open_fds_of(pid),
+        fds_idle + 51,
+        "the agent holds only the pending connections (before: +8 per 100-fd message)"
+    );
+    // No spinning on /dev/zero or a file: a few ticks of CPU in seconds.
+    let cpu = cpu_ticks(pid) - cpu_start;
+    assert!(cpu < 100, "the agent used {cpu} ticks of CPU");
+    // Handshakes have one deadline (5 s) whatever arrives: then every descriptor is back.
+    drop(idle);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open_fds_of(pid) != fds_idle {
+        assert!(
+            Instant::now() < deadline,
+            "the agent still holds {} descriptors more than when idle",
+            open_fds_of(pid) - fds_idle
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    slow.join().unwrap();
+    let log = agent.stop();
+    for why in [
+        "\"seccompFd\" is not a seccomp notify descriptor",
+        "more descriptors than a runtime sends",
+        "no whole message within 5 s",
+    ] {
+        assert!(log.contains(why), "{why}: {log}");
+    }
+    assert!(
+        log.contains(&format!("serving container {}", bundle.id)),
+        "{log}"
+    );
+}
+
+/// `--socket` is never reachable with a mode wider than 0600, whatever the umask.
+#[test]
+fn the_agents_socket_is_created_private_under_any_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("umask");
+    let (sock, ev, learn) = agent_paths(&dir);
+    // A watcher polls for the socket from before the agent starts and records its mode the
+    // first time it exists.
+    let mut c = Command::new("sh");
+    c.args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(syscage())
+        .args(["agent", "--socket"])
+        .arg(&sock)
+        .arg("--monitor")
+        .arg(&ev)
+        .arg("--learn")
+        .arg(&learn);
+    let watcher = {
+        let sock = sock.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(m) = std::fs::symlink_metadata(&sock) {
+                    return Some(m.permissions().mode() & 0o777);
+                }
+                if Instant::now() > deadline {
+                    return None;
+                }
+                std::hint::spin_loop();
+            }
+        })
+    };
+    let mut agent = Agent::spawn(c, &sock);
+    let first = watcher.join().unwrap();
+    assert_eq!(
+        first,
+        Some(0o600),
+        "the socket's mode when it first appeared"
+    );
+    agent.stop();
+}

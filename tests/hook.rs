@@ -634,3 +634,71 @@ fn hook_stopped_by_sigterm(backend: &str) {
         "{backend}: the workload runs on"
     );
 }
+
+/// Ids that differ only where the old state-file names replaced characters (`web.1`, `web_1`)
+/// get state files of their own: the second container's poststop must not stop the first's
+/// recorder (before, the first was left with only a `.partial` profile).
+#[test]
+fn containers_whose_ids_differ_only_in_punctuation_keep_their_own_recorders() {
+    let out_dir = TempDir::new("idpair");
+    let marker = format!("{}", 500000 + (std::process::id() + 7) % 400000);
+    let _cleanup = KillOnDrop(marker.clone());
+    let mut long = args_bundle(
+        "crun",
+        vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            // Not ending in the sleep: sh would exec it as the container's PID 1, which
+            // ignores a SIGTERM from outside.
+            format!("/bin/probe syscall getppid; sleep {marker}; echo done"),
+        ],
+        Some(out_dir.path()),
+        &[("io.syscage.record", "dot.json".into())],
+    );
+    let base = unique("web");
+    long.id = format!("{base}.1");
+    let mut short = probe_bundle(
+        "crun",
+        &["syscall", "getppid"],
+        Some(out_dir.path()),
+        &[("io.syscage.record", "underscore.json".into())],
+    );
+    short.id = format!("{base}_1");
+    let mut cmd = long.command();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    wait_for_process_with_arg(&marker, false, "the first container's sleep never started");
+    // The second runs to its end (its poststop included) while the first is recorded.
+    let out = short.run();
+    assert_eq!(
+        out.assert_code(0).line("getppid"),
+        "getppid: ok",
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out_dir.join("underscore.json").exists(),
+        "{:?}",
+        tree(out_dir.path())
+    );
+    assert!(
+        !out_dir.join("dot.json.partial").exists(),
+        "the second container's poststop stopped the first one's recorder"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid_with_arg(&marker) as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = finish(child);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out_dir.join("dot.json").exists() && !out_dir.join("dot.json.partial").exists(),
+        "the first container's whole profile: {:?}\n{}",
+        tree(out_dir.path()),
+        out.stderr
+    );
+    assert!(allowed_names(&out_dir.join("dot.json")).contains("getppid"));
+}

@@ -35,8 +35,10 @@ pub struct AgentOptions {
 }
 
 /// One container being served.
-struct Served {
+pub struct Served {
     id: String,
+    /// What the agent says when it starts serving it.
+    pub notes: Vec<String>,
     listener: OwnedFd,
     watcher: Watcher,
     delta: Option<PathBuf>,
@@ -188,8 +190,13 @@ pub fn main(opts: AgentOptions) -> Result<i32, Error> {
         finished.sort_by_key(|(i, _)| *i);
         for (i, result) in finished.into_iter().rev() {
             drop(pending.remove(i));
-            match result.and_then(|(data, fds)| accept(data, fds, opts.learn_dir.as_deref())) {
-                Ok(s) => served.push(s),
+            match result.and_then(|(data, fds)| admit(data, fds, opts.learn_dir.as_deref())) {
+                Ok(s) => {
+                    for n in &s.notes {
+                        eprintln!("syscage: agent: {n}");
+                    }
+                    served.push(s);
+                }
                 Err(e) => refused(&e),
             }
         }
@@ -241,11 +248,15 @@ fn refused(why: &str) {
     );
 }
 
-fn accept(
+/// Checks a whole handshake (the state and the descriptors that came with it) and sets up the
+/// container's service. Every descriptor not kept is closed on return. (Public for the fuzz
+/// target that drives the socket layer.)
+pub fn admit(
     data: Vec<u8>,
     mut fds: Vec<OwnedFd>,
     learn_dir: Option<&Path>,
 ) -> Result<Served, String> {
+    let mut notes = Vec::new();
     let r = request::parse(&data, fds.len(), learn_dir.unwrap_or(Path::new("/")))?;
     // Taken by index, highest first, so that the other index still holds.
     let (listener, pidfd) = match r.pidfd_index {
@@ -277,23 +288,29 @@ fn accept(
     let _ = sys::notif_sync_wakeup(&listener);
     let mode = match (r.meta.mode, learn_dir) {
         (Mode::Learn, None) => {
-            eprintln!(
-                "syscage: agent: container {} asks for learn mode but the agent has no --learn DIR: monitoring it",
+            notes.push(format!(
+                "container {} asks for learn mode but the agent has no --learn DIR: monitoring it",
                 r.id
-            );
+            ));
             Mode::Monitor
         }
         (m, _) => m,
     };
-    eprintln!(
-        "syscage: agent: serving container {} (pid {}, {} mode)",
+    let mut watcher = Watcher::new(Watch::for_agent(mode, r.meta.default), &r.id);
+    let launching = watcher.exempt_launcher(pidfd);
+    notes.push(format!(
+        "serving container {} (pid {}, {} mode{})",
         r.id,
         r.pid,
-        mode.name()
-    );
-    let mut watcher = Watcher::new(Watch::for_agent(mode, r.meta.default), &r.id);
-    watcher.exempt_launcher(pidfd);
+        mode.name(),
+        if launching {
+            "; the runtime's init has not exec'd yet: its own calls pass until it does"
+        } else {
+            ""
+        }
+    ));
     Ok(Served {
+        notes,
         watcher,
         delta: (mode == Mode::Learn).then_some(r.delta),
         id: r.id,

@@ -26,26 +26,6 @@ pub struct Request {
     pub delta: PathBuf,
 }
 
-/// A container id as a file name: what runtimes allow ([A-Za-z0-9_.-], not starting with a dot),
-/// anything else replaced.
-fn file_name(id: &str) -> String {
-    let mut s: String = id
-        .chars()
-        .take(128)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with('.') {
-        s.insert(0, '_');
-    }
-    s
-}
-
 /// Parses the message (`nfds` descriptors came with it). `learn_dir` confines the annotation.
 pub fn parse(bytes: &[u8], nfds: usize, learn_dir: &Path) -> Result<Request, String> {
     let state: ContainerProcessState = serde_json::from_slice(bytes).map_err(|e| {
@@ -82,7 +62,12 @@ pub fn parse(bytes: &[u8], nfds: usize, learn_dir: &Path) -> Result<Request, Str
         Some(v) => {
             confine(LEARN_ANNOTATION, v, learn_dir).map_err(|e| format!("container {id}: {e}"))?
         }
-        None => PathBuf::from(format!("{}.rec", file_name(&id))),
+        // One to one, so that two containers never write the same delta.
+        None => PathBuf::from(format!(
+            "{}.rec",
+            crate::model::container_id::file_name(&id)
+                .ok_or_else(|| format!("container {id}: the id is too long to name its delta"))?
+        )),
     };
     Ok(Request {
         id,
@@ -153,7 +138,7 @@ mod tests {
             dir,
         )
         .unwrap();
-        assert_eq!(r.delta, PathBuf::from("_.._.._etc_x.rec"));
+        assert_eq!(r.delta, PathBuf::from("_2e_2e_2f_2e_2e_2fetc_2fx.rec"));
     }
 
     #[test]

@@ -152,19 +152,6 @@ fn state_dir() -> PathBuf {
     }
 }
 
-fn safe_id(id: &str) -> String {
-    id.chars()
-        .take(200)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Runs the hook with the State JSON `input`.
 pub fn run(input: &[u8], opts: &HookOptions) -> Result<i32, Error> {
     let state = parse_state(input)?;
@@ -187,7 +174,15 @@ pub fn run(input: &[u8], opts: &HookOptions) -> Result<i32, Error> {
             path: dir.clone(),
             source,
         })?;
-    let base = dir.join(safe_id(id));
+    // One to one: ids such as web.1 and web_1 must never share a lock or a pid file.
+    let Some(name) = crate::model::container_id::file_name(id) else {
+        eprintln!(
+            "syscage hook: not recording container {id}: its id is too long to name a state file ({} bytes at most, escaped)",
+            crate::model::container_id::MAX_NAME
+        );
+        return Ok(0);
+    };
+    let base = dir.join(name);
     let stopping = match opts.stage.as_deref() {
         Some(s) => s == "poststop",
         None => *state.status() == ContainerState::Stopped,

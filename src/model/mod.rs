@@ -3,6 +3,7 @@
 
 pub mod abi;
 pub mod args;
+pub mod container_id;
 pub mod files;
 pub mod recording;
 pub mod violation;

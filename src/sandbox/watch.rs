@@ -141,12 +141,15 @@ impl Watcher {
     /// non-dumpable init) nor exited, and only from tasks that have not exec'd either. The
     /// workload's own code runs only after that exec: from then on, never again. A launcher
     /// that exec'd itself (`runc init`) gets no exemption at all, and needs none.
-    pub fn exempt_launcher(&mut self, init: Option<OwnedFd>) {
+    /// Returns whether the launcher is still at work (its calls are then let through until it
+    /// execs or exits).
+    pub fn exempt_launcher(&mut self, init: Option<OwnedFd>) -> bool {
         self.launcher = init.and_then(|pidfd| {
             let pid = sys::pidfd_pid(&pidfd).ok()? as u32;
             let l = Launcher { pid, pidfd };
             Self::still_launching(&l).then_some(l)
         });
+        self.launcher.is_some()
     }
 
     /// The launcher has not exec'd or exited. Its flags are read first and its pidfd checked
