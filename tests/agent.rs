@@ -761,12 +761,14 @@ fn hostile_clients_never_stall_the_agent_or_leak_into_it() {
         "a routed call took {slowest} us while hostile clients were connected"
     );
 
-    // Refused ones leave nothing: only the 50 idle and the slow connections are held.
+    // Refused ones leave nothing: at most the 50 idle and the slow connections are held (fewer
+    // once their 5 s are up, on a loaded machine).
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        open_fds_of(pid),
-        fds_idle + 51,
-        "the agent holds only the pending connections (before: +8 per 100-fd message)"
+    let held = open_fds_of(pid);
+    assert!(
+        held <= fds_idle + 51,
+        "the agent holds {} descriptors more than when idle: only the pending connections may stay (before: +8 per 100-fd message)",
+        held - fds_idle
     );
     // No spinning on /dev/zero or a file: a few ticks of CPU in seconds.
     let cpu = cpu_ticks(pid) - cpu_start;

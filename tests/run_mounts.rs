@@ -140,3 +140,99 @@ fn rootfs_runs_a_static_busybox_root_read_only() {
     );
     syscage_run(&["run", "--rootfs", root.str(), "--", "/bin/nothing"]).assert_code(127);
 }
+
+/// A root whose `tmp` and `dev` are symlinks (`tmp -> /etc`, `dev -> proc`): mount targets are
+/// resolved inside the root, never through the host's tree. /tmp and /dev are not replaced
+/// (said, with the reason, and refused by --strict), /proc stays a fresh proc, -v claims
+/// nothing that was not done, and a user mount through a symlink lands inside the root — a
+/// symlink to a host path cannot make syscage create anything on the host.
+#[test]
+fn mount_targets_in_a_rootfs_resolve_inside_it() {
+    let root = TempDir::new("symroot");
+    busybox_rootfs(root.path());
+    std::fs::remove_dir(root.join("tmp")).unwrap();
+    std::fs::remove_dir(root.join("dev")).unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("tmp")).unwrap();
+    std::os::unix::fs::symlink("proc", root.join("dev")).unwrap();
+    std::fs::create_dir_all(root.join("data/real")).unwrap();
+    std::os::unix::fs::symlink("/data/real", root.join("link")).unwrap();
+    // An absolute symlink naming a host directory that the root does not have.
+    let host = TempDir::new("hostside");
+    // Writable by the sandbox's root, so only the resolution can keep it from writing here.
+    std::fs::set_permissions(host.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::symlink(host.path(), root.join("escape")).unwrap();
+
+    let out = syscage_run(&[
+        "run",
+        "-v",
+        "--rootfs",
+        root.str(),
+        "--",
+        "/bin/sh",
+        "-c",
+        "ls /proc | grep -c '^1$'; touch /tmp/x 2>&1; ls -l / | grep ' dev '",
+    ]);
+    out.assert_code(0);
+    for said in [
+        "not applied: tmpfs /tmp (/tmp is a symlink in the root, to /etc (not followed))",
+        "not applied: minimal /dev (/dev is a symlink in the root, to proc (not followed))",
+        "/proc: fresh for the new pid namespace",
+    ] {
+        assert!(out.stderr.contains(said), "{said}:\n{}", out.stderr);
+    }
+    for claim in ["/tmp: fresh tmpfs", "/dev: minimal"] {
+        assert!(
+            !out.stderr.contains(claim),
+            "claimed {claim}:\n{}",
+            out.stderr
+        );
+    }
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0], "1",
+        "/proc is a proc of the new pid namespace: {}",
+        out.stdout
+    );
+    assert!(lines[1].contains("Read-only file system"), "{}", out.stdout);
+    assert!(lines[2].ends_with("dev -> proc"), "{}", out.stdout);
+
+    syscage_run(&["run", "--strict", "--rootfs", root.str(), "--", "/bin/true"]).assert_code(125);
+
+    // --tmpfs through a symlink: mounted where the symlink leads inside the root.
+    let out = syscage_run(&[
+        "run",
+        "-v",
+        "--rootfs",
+        root.str(),
+        "--tmpfs",
+        "/link",
+        "--",
+        "/bin/sh",
+        "-c",
+        "touch /link/f && ls /data/real",
+    ]);
+    assert_eq!(out.assert_code(0).stdout, "f\n", "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--tmpfs /link (a symlink in the root: mounted on /data/real)"),
+        "{}",
+        out.stderr
+    );
+    // Through a symlink to a host path: resolved in the root, where it does not exist and the
+    // read-only root refuses to create it; nothing appears on the host.
+    let out = syscage_run(&[
+        "run",
+        "--rootfs",
+        root.str(),
+        "--tmpfs",
+        "/escape/sub",
+        "--",
+        "/bin/true",
+    ]);
+    out.assert_code(125);
+    assert!(out.stderr.contains("--tmpfs /escape/sub"), "{}", out.stderr);
+    assert!(
+        !host.join("sub").exists(),
+        "a directory was created on the host through the root's symlink"
+    );
+}

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod filter_cache;
 pub mod handoff;
 pub mod identity;
+mod in_root;
 mod init_filter;
 pub mod landlock;
 pub mod monitor;

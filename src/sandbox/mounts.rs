@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use super::SandboxError;
+use super::in_root::Root;
 use super::sys;
 
 /// A mount the user asked for with `--rw`, `--ro` or `--tmpfs`.
@@ -179,25 +180,6 @@ fn inside(root: &Path, p: &Path) -> PathBuf {
     root.join(p.strip_prefix("/").unwrap_or(p))
 }
 
-/// Creates a mount point that does not exist yet (in a writable tmpfs such as `/tmp`).
-fn ensure_target(target: &Path, is_dir: bool, flag: &str) -> Result<(), SandboxError> {
-    if target.symlink_metadata().is_ok() {
-        return Ok(());
-    }
-    let made = if is_dir {
-        std::fs::create_dir_all(target)
-    } else {
-        target
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| std::fs::File::create(target).map(drop))
-    };
-    io_step(
-        || format!("{flag}: creating the mount point {}", target.display()),
-        made,
-    )
-}
-
 /// What `apply` did, for the report, and what it could not do.
 #[derive(Debug, Default)]
 pub struct MountReport {
@@ -266,13 +248,19 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
         "root: {} read-only (recursive, nosuid, nodev)",
         plan.root.display()
     ));
+    // Every target below is resolved inside the new root, and mounted through the descriptor
+    // that resolution gave.
+    let in_root = io_step(
+        || format!("opening the new root at {}", new.display()),
+        Root::open(new),
+    )?;
 
     // A fresh /proc shows only the new pid namespace. Where the kernel refuses (a /proc with
     // masked paths, as in containers), the read-only copy of the old one stays.
     let proc_dir = inside(new, Path::new("/proc"));
     let mut fresh_proc = false;
-    if proc_dir.is_dir() {
-        match mount_fs("proc", &proc_dir, ns | MsFlags::MS_NOEXEC, "") {
+    match in_root.system_dir(Path::new("/proc")) {
+        Ok(t) => match mount_fs("proc", &t.mount_path(), ns | MsFlags::MS_NOEXEC, "") {
             Ok(()) => {
                 fresh_proc = true;
                 report
@@ -282,20 +270,19 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
             Err(e) => report
                 .missing
                 .push(format!("fresh /proc ({e}); the read-only host /proc stays")),
-        }
-    } else {
-        report
-            .missing
-            .push("fresh /proc (no /proc directory in the root)".into());
+        },
+        Err(why) => report.missing.push(format!("fresh /proc ({why})")),
     }
 
+    // Below /dev, /dev/* is our own tmpfs: paths there are ours.
     let dev = inside(new, Path::new("/dev"));
-    if dev.is_dir() {
+    let dev_target = in_root.system_dir(Path::new("/dev"));
+    if let Ok(t) = &dev_target {
         step(
             || format!("mounting a tmpfs on {}", dev.display()),
             mount_fs(
                 "tmpfs",
-                &dev,
+                &t.mount_path(),
                 MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
                 "mode=0755,size=512k",
             ),
@@ -340,42 +327,58 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
             "/dev: minimal ({}, pts, shm)",
             devices.iter().map(|d| d.0).collect::<Vec<_>>().join(" ")
         ));
-    } else {
-        report
-            .missing
-            .push("minimal /dev (no /dev directory in the root)".into());
+    }
+    if let Err(why) = dev_target {
+        report.missing.push(format!("minimal /dev ({why})"));
     }
 
     if fresh_proc {
-        harden_proc(new, &dev.join("null"), &mut report);
+        // The host's /dev/null (still reachable before the pivot) masks, whatever /dev became.
+        harden_proc(&proc_dir, Path::new("/dev/null"), &mut report);
     }
 
-    let tmp = inside(new, Path::new("/tmp"));
-    if tmp.is_dir() {
-        step(
-            || "mounting a tmpfs on /tmp".into(),
-            mount_fs("tmpfs", &tmp, ns, "mode=1777"),
-        )?;
-        report.applied.push("/tmp: fresh tmpfs".into());
-    } else {
-        report
-            .missing
-            .push("tmpfs /tmp (no /tmp directory in the root)".into());
+    match in_root.system_dir(Path::new("/tmp")) {
+        Ok(t) => {
+            step(
+                || "mounting a tmpfs on /tmp".into(),
+                mount_fs("tmpfs", &t.mount_path(), ns, "mode=1777"),
+            )?;
+            report.applied.push("/tmp: fresh tmpfs".into());
+        }
+        Err(why) => report.missing.push(format!("tmpfs /tmp ({why})")),
     }
 
     for (m, tree) in plan.mounts.iter().zip(&binds) {
-        let target = inside(new, &m.target);
-        ensure_target(&target, m.is_dir, m.flag)?;
+        let target = io_step(
+            || {
+                format!(
+                    "{} {}: its mount point in the new root",
+                    m.flag,
+                    m.target.display()
+                )
+            },
+            in_root.user_target(&m.target, m.is_dir),
+        )?;
         match tree {
-            Some(tree) => attach(tree, &target)?,
+            Some(tree) => io_step(
+                || format!("{} {}: mounting", m.flag, m.target.display()),
+                sys::attach_mount_tree_at(tree, target.fd()),
+            )?,
             None => step(
                 || format!("--tmpfs {}", m.target.display()),
-                mount_fs("tmpfs", &target, ns, "mode=1777"),
+                mount_fs("tmpfs", &target.mount_path(), ns, "mode=1777"),
             )?,
         }
-        report
-            .applied
-            .push(format!("{} {}", m.flag, m.target.display()));
+        report.applied.push(if target.in_root == m.target {
+            format!("{} {}", m.flag, m.target.display())
+        } else {
+            format!(
+                "{} {} (a symlink in the root: mounted on {})",
+                m.flag,
+                m.target.display(),
+                target.in_root.display()
+            )
+        });
     }
 
     // Enter the new root; the old one is detached so nothing outside stays reachable.
@@ -407,8 +410,7 @@ const PROC_READ_ONLY: &[&str] = &["bus", "fs", "irq", "sys", "sysrq-trigger"];
 
 /// Masks and write-protects /proc as Docker does: a fresh /proc shows the new pid namespace's
 /// processes but still the host's kernel interfaces.
-fn harden_proc(root: &Path, dev_null: &Path, report: &mut MountReport) {
-    let proc_dir = inside(root, Path::new("/proc"));
+fn harden_proc(proc_dir: &Path, dev_null: &Path, report: &mut MountReport) {
     let mut failed = Vec::new();
     for f in PROC_MASKED_FILES {
         let target = proc_dir.join(f);

@@ -67,6 +67,25 @@ pub fn attach_mount_tree(tree: &OwnedFd, target: &CStr) -> io::Result<()> {
     Ok(())
 }
 
+/// `move_mount(tree, "", target, "", F_EMPTY_PATH | T_EMPTY_PATH)`: attaches a detached tree
+/// onto the very directory or file `target` was opened on (no path lookup, no symlink).
+pub fn attach_mount_tree_at(tree: &OwnedFd, target: &OwnedFd) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: both descriptors are open and the empty strings are NUL-terminated.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })?;
+    Ok(())
+}
+
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
@@ -855,4 +874,30 @@ pub fn is_seccomp_listener(fd: &OwnedFd) -> bool {
 /// Whether `fd` is a pidfd.
 pub fn is_pidfd(fd: &OwnedFd) -> bool {
     anon_inode_kind(fd).as_deref() == Some("[pidfd]")
+}
+
+/// `mkdirat(dir, name, 0755)`: one directory, relative to an (O_PATH) directory descriptor.
+pub fn mkdir_at(dir: &OwnedFd, name: &CStr) -> io::Result<()> {
+    // SAFETY: name is NUL-terminated and dir is open.
+    check(libc::c_long::from(unsafe {
+        libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755)
+    }))?;
+    Ok(())
+}
+
+/// Creates an empty file `name` in `dir` (a mount point for a file bind): never follows a
+/// symlink, never truncates.
+pub fn create_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<()> {
+    // SAFETY: name is NUL-terminated and dir is open; the new descriptor is closed at once.
+    let fd = check(libc::c_long::from(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644,
+        )
+    }))?;
+    // SAFETY: a descriptor we just opened and own alone.
+    drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+    Ok(())
 }
