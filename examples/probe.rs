@@ -20,6 +20,8 @@
 //!     probe pid-reuse MS NAME                (exits at once, leaving a child that forks until a
 //!                                             grandchild gets the exited pid, which makes the
 //!                                             check: a pid-reuse attack on whoever trusted it)
+//!     probe trap NAME handler|ignore|block   (the check with SIGSYS handled (SA_RESTART),
+//!                                             ignored or blocked: how a trap action reaches it)
 //!     probe seize-parent MS                  (PTRACE_SEIZE of its parent in a loop from its first
 //!                                             instruction for MS ms; `ok` once attached, with
 //!                                             the proof: the parent made to call getppid)
@@ -316,6 +318,54 @@ fn pid_reuse(ms: u64, name: &str) {
     println!("pid-reuse {target}: never came round in {ms} ms");
 }
 
+static SIGSYS_SEEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static SIGSYS_CODE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_sigsys(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    SIGSYS_SEEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let code = unsafe { (*info).si_code };
+    SIGSYS_CODE.store(code, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// `trap NAME MODE: ERRNO|ok; SIGSYS xN si_code C` after making the call with SIGSYS handled
+/// (SA_RESTART), ignored or blocked. Under a trap action the kernel runs the handler once with
+/// si_code SYS_SECCOMP (1), and kills the process when SIGSYS is ignored or blocked.
+fn trap(name: &str, mode: &str) {
+    // SAFETY: (whole block) sigaction/sigprocmask with initialised structures; the handler
+    // only touches atomics.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        libc::sigemptyset(&mut act.sa_mask);
+        match mode {
+            "handler" => {
+                act.sa_sigaction = on_sigsys as *const () as usize;
+                act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            }
+            "ignore" => act.sa_sigaction = libc::SIG_IGN,
+            _ => {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGSYS);
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                act.sa_sigaction = libc::SIG_DFL;
+            }
+        }
+        libc::sigaction(libc::SIGSYS, &act, std::ptr::null_mut());
+    }
+    let r = syscall_raw(name);
+    let outcome = if r < 0 {
+        format!("{:?}", Errno::last())
+    } else {
+        "ok".into()
+    };
+    println!(
+        "trap {name} {mode}: {outcome}; SIGSYS x{} si_code {}",
+        SIGSYS_SEEN.load(std::sync::atomic::Ordering::SeqCst),
+        SIGSYS_CODE.load(std::sync::atomic::Ordering::SeqCst)
+    );
+}
+
 /// Calls ever new syscall numbers (none of them a syscall) for `ms` milliseconds: what a
 /// supervisor keeps per number must not grow with them.
 fn count_numbers(ms: u64) {
@@ -409,6 +459,7 @@ fn main() {
         "repeat" => repeat(arg(1).parse().unwrap_or(1), arg(2)),
         "seize-parent" => seize_parent(arg(1).parse().unwrap_or(100)),
         "count-numbers" => count_numbers(arg(1).parse().unwrap_or(100)),
+        "trap" => trap(arg(1), arg(2)),
         "paced" => paced(
             arg(1).parse().unwrap_or(1),
             arg(2).parse().unwrap_or(0),

@@ -523,3 +523,63 @@ fn the_launchers_own_calls_are_exempt_only_until_the_exec() {
         "syscage's own calls are not reported: {ev:?}"
     );
 }
+
+/// A profile whose default action is `trap`, enforced and monitored, on a workload that handles
+/// SIGSYS (SA_RESTART), ignores it or blocks it. The kernel runs the handler once, before the
+/// call returns, and kills a process that ignores or blocks SIGSYS; monitored, the same happens
+/// (the handler once, as the call returns ENOSYS; killed, by SIGKILL) — before, an ignoring or
+/// blocking workload survived, and a handler saw EINTR or fifteen restarts.
+#[test]
+fn trap_actions_under_monitor_behave_as_the_kernels() {
+    let dir = TempDir::new("trap");
+    let p = probe();
+    let p = p.to_str().unwrap();
+    let (profile, _) = record(
+        &dir,
+        "trap",
+        &[],
+        &[p.to_string(), "trap".into(), "getppid".into(), "handler".into()],
+    );
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    v["defaultAction"] = "SCMP_ACT_TRAP".into();
+    v.as_object_mut().unwrap().remove("defaultErrnoRet");
+    std::fs::write(&profile, serde_json::to_vec(&v).unwrap()).unwrap();
+    let profile = profile.to_str().unwrap();
+    let ev_file = dir.join("ev.jsonl");
+    let watched = ["--seccomp", profile, "--monitor", ev_file.to_str().unwrap()];
+    let cmd = |mode: &str| -> Vec<String> {
+        vec![p.into(), "trap".into(), "keyctl".into(), mode.into()]
+    };
+
+    let enforced = run(&["--seccomp", profile], &cmd("handler"));
+    assert_eq!(
+        enforced.assert_code(0).line("trap keyctl"),
+        // The kernel's SIGSYS: si_code SYS_SECCOMP; the skipped call returns its own number.
+        "trap keyctl handler: ok; SIGSYS x1 si_code 1"
+    );
+    let monitored = run(&watched, &cmd("handler"));
+    assert_eq!(
+        monitored.assert_code(0).line("trap keyctl"),
+        "trap keyctl handler: ENOSYS; SIGSYS x1 si_code -6",
+        "the handler ran once, before the call returned"
+    );
+    for mode in ["ignore", "block"] {
+        let enforced = run(&["--seccomp", profile], &cmd(mode));
+        assert_eq!(enforced.code, 128 + libc::SIGSYS, "{}", enforced.stdout);
+        let monitored = run(&watched, &cmd(mode));
+        assert_eq!(
+            monitored.code,
+            128 + libc::SIGKILL,
+            "{mode}: the process must not survive: {}",
+            monitored.stdout
+        );
+        assert!(!monitored.stdout.contains("trap keyctl"), "{}", monitored.stdout);
+    }
+    let ev = events(&ev_file);
+    assert!(
+        ev.iter()
+            .all(|e| e["syscall"] == "keyctl" && e["action"] == "trap"),
+        "{ev:?}"
+    );
+}

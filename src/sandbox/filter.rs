@@ -152,7 +152,14 @@ pub fn prepare_watch(
     warnings.extend(compile_warnings);
     let compiled = CompiledFilter {
         program,
-        load_flags: load_flags(&resolved.flags) | super::sys::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+        load_flags: load_flags(&resolved.flags)
+            | super::sys::SECCOMP_FILTER_FLAG_NEW_LISTENER
+            // A signal syscage sends (trap) must not interrupt the wait for its own answer.
+            | if target.kernel >= (5, 19) {
+                super::sys::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            } else {
+                0
+            },
         summary: format!(
             "{rules} rules; default {}, whose denials go to syscage ({} mode)",
             resolved.default_action,

@@ -352,6 +352,9 @@ fn supervise_watched(
         wp.watch.clone(),
         wc,
         command,
+        plan.filter
+            .as_ref()
+            .is_some_and(|f| f.load_flags & sys::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0),
     )?;
     Ok(Outcome {
         code: watched.code,

@@ -160,6 +160,9 @@ pub fn load_seccomp_filter(program: &[u8], flags: libc::c_uint) -> io::Result<li
 }
 
 pub const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
+/// Once the supervisor has received a notification, only a fatal signal ends the task's wait
+/// for the answer (Linux 5.19).
+pub const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: libc::c_uint = 1 << 5;
 
 /// Closes every descriptor from `first` up: one `close_range` call instead of a /proc walk.
 pub fn close_from(first: u32) -> io::Result<()> {
@@ -354,6 +357,13 @@ pub fn loopback_up() -> io::Result<()> {
 pub fn send_signal(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: kill takes no pointers.
     check(unsafe { libc::kill(pid, sig) } as libc::c_long)?;
+    Ok(())
+}
+
+/// `tgkill(tgid, tid, sig)`: a signal for one thread, which must belong to `tgid`.
+pub fn tgkill(tgid: libc::pid_t, tid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: takes integers only.
+    check(unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) })?;
     Ok(())
 }
 

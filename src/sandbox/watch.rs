@@ -111,6 +111,9 @@ pub struct Watcher {
     throttle: Throttle,
     learned: Builder,
     last_tick: Instant,
+    /// The filter waits killably once a notification is received: a signal sent before the
+    /// answer is then delivered as the call returns, without interrupting it.
+    killable_wait: bool,
 }
 
 impl Watcher {
@@ -121,7 +124,13 @@ impl Watcher {
             throttle: Throttle::new(id),
             learned: Builder::default(),
             last_tick: Instant::now(),
+            killable_wait: false,
         }
+    }
+
+    /// The filter was loaded with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
+    pub fn waits_killably(&mut self) {
+        self.killable_wait = true;
     }
 
     /// Looked up on every call: the task may have exec'd since the last one.
@@ -198,7 +207,7 @@ impl Watcher {
                 }
                 let _ = sys::notif_continue(listener, ev.id);
             }
-            Answer::Deny(a) => deny(listener, ev.id, ev.pid, a),
+            Answer::Deny(a) => deny(listener, ev.id, ev.pid, a, self.killable_wait),
         }
         let call = Call {
             pid: ev.pid,
@@ -240,7 +249,7 @@ impl Watcher {
 }
 
 /// Denies a notified call as `action` would.
-fn deny(listener: &OwnedFd, id: u64, pid: u32, action: Action) {
+fn deny(listener: &OwnedFd, id: u64, pid: u32, action: Action, killable_wait: bool) {
     let errno = match action {
         Action::Errno(e) => i32::from(e),
         Action::KillProcess | Action::KillThread => {
@@ -249,14 +258,55 @@ fn deny(listener: &OwnedFd, id: u64, pid: u32, action: Action) {
             let _ = sys::send_signal(pid as i32, libc::SIGKILL);
             libc::EPERM
         }
-        Action::Trap => {
-            let _ = sys::send_signal(pid as i32, libc::SIGSYS);
-            libc::ENOSYS
-        }
+        Action::Trap => return trap(listener, id, pid, killable_wait),
         // No tracer: the kernel fails a traced syscall with ENOSYS.
         _ => libc::ENOSYS,
     };
     let _ = sys::notif_error(listener, id, errno);
+}
+
+/// `SCMP_ACT_TRAP` as near as a supervisor can: the kernel skips the call and forces SIGSYS
+/// (si_code SYS_SECCOMP) on the calling thread before it returns to user space, killing it when
+/// SIGSYS is blocked or ignored. Here: a thread that blocks or ignores SIGSYS is killed
+/// (SIGKILL: a supervisor cannot force SIGSYS past a block); otherwise SIGSYS is sent to that
+/// thread (si_code SI_TKILL, no si_syscall) and the call fails with ENOSYS. With a killable
+/// wait (`run`) the signal goes first, so the handler runs as the call returns, as with the
+/// kernel; otherwise (a runtime's filter, whose flags the agent does not know) the answer goes
+/// first, since a signal arriving during an interruptible wait would interrupt the call (EINTR,
+/// or restarts again and again under SA_RESTART), and the handler runs just after the return.
+fn trap(listener: &OwnedFd, id: u64, tid: u32, killable_wait: bool) {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .map(str::to_string)
+    };
+    let mask = |name: &str| {
+        field(name)
+            .and_then(|v| u64::from_str_radix(&v, 16).ok())
+            .unwrap_or(0)
+    };
+    let sigsys = 1u64 << (libc::SIGSYS - 1);
+    let tgid = field("Tgid:").and_then(|v| v.parse::<i32>().ok());
+    if (mask("SigBlk:") | mask("SigIgn:")) & sigsys != 0 {
+        let _ = sys::send_signal(tgid.unwrap_or(tid as i32), libc::SIGKILL);
+        let _ = sys::notif_error(listener, id, libc::ENOSYS);
+        return;
+    }
+    let signal = || {
+        if let Some(tgid) = tgid {
+            let _ = sys::tgkill(tgid, tid as i32, libc::SIGSYS);
+        }
+    };
+    if killable_wait {
+        signal();
+        let _ = sys::notif_error(listener, id, libc::ENOSYS);
+    } else {
+        let _ = sys::notif_error(listener, id, libc::ENOSYS);
+        signal();
+    }
 }
 
 /// Serves `listener` and forwards signals to `init` until it exits, writing the events.
@@ -270,6 +320,7 @@ pub fn supervise(
     watch: Watch,
     cfg: &WatchConfig,
     command: Vec<String>,
+    killable_wait: bool,
 ) -> Result<Watched, SandboxError> {
     let step = |what: &str| {
         let what = what.to_string();
@@ -279,6 +330,9 @@ pub fn supervise(
     let mut sink = Sink::open(&cfg.events)?;
     let mut w = Watcher::new(watch, &cfg.id);
     w.exempt_launcher(Some(workload));
+    if killable_wait {
+        w.waits_killably();
+    }
     // The workload waits for each answer: wake it on this CPU (Linux 6.6; best effort).
     let _ = sys::notif_sync_wakeup(&listener);
     let mut listener = Some(listener);
