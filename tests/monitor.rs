@@ -538,7 +538,12 @@ fn trap_actions_under_monitor_behave_as_the_kernels() {
         &dir,
         "trap",
         &[],
-        &[p.to_string(), "trap".into(), "getppid".into(), "handler".into()],
+        &[
+            p.to_string(),
+            "trap".into(),
+            "getppid".into(),
+            "handler".into(),
+        ],
     );
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
@@ -548,9 +553,8 @@ fn trap_actions_under_monitor_behave_as_the_kernels() {
     let profile = profile.to_str().unwrap();
     let ev_file = dir.join("ev.jsonl");
     let watched = ["--seccomp", profile, "--monitor", ev_file.to_str().unwrap()];
-    let cmd = |mode: &str| -> Vec<String> {
-        vec![p.into(), "trap".into(), "keyctl".into(), mode.into()]
-    };
+    let cmd =
+        |mode: &str| -> Vec<String> { vec![p.into(), "trap".into(), "keyctl".into(), mode.into()] };
 
     let enforced = run(&["--seccomp", profile], &cmd("handler"));
     assert_eq!(
@@ -574,7 +578,11 @@ fn trap_actions_under_monitor_behave_as_the_kernels() {
             "{mode}: the process must not survive: {}",
             monitored.stdout
         );
-        assert!(!monitored.stdout.contains("trap keyctl"), "{}", monitored.stdout);
+        assert!(
+            !monitored.stdout.contains("trap keyctl"),
+            "{}",
+            monitored.stdout
+        );
     }
     let ev = events(&ev_file);
     assert!(
