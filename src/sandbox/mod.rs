@@ -344,18 +344,15 @@ fn supervise_watched(
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let watched = watch::supervise(
-        child,
-        &plan.signals,
+    let handed = watch::Handed {
         listener,
-        pidfd,
-        wp.watch.clone(),
-        wc,
-        command,
-        plan.filter
+        workload: pidfd,
+        killable_wait: plan
+            .filter
             .as_ref()
             .is_some_and(|f| f.load_flags & sys::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0),
-    )?;
+    };
+    let watched = watch::supervise(child, &plan.signals, handed, wp.watch.clone(), wc, command)?;
     Ok(Outcome {
         code: watched.code,
         learned: watched.learned,

@@ -309,19 +309,29 @@ fn trap(listener: &OwnedFd, id: u64, tid: u32, killable_wait: bool) {
     }
 }
 
-/// Serves `listener` and forwards signals to `init` until it exits, writing the events.
-/// `workload` is a pidfd of the task that loaded the filter and will exec the program (see
-/// `Watcher::exempt_launcher`).
+/// What the workload handed over: its filter's listener, and a pidfd of the task that loaded
+/// the filter and will exec the program (see `Watcher::exempt_launcher`).
+pub struct Handed {
+    pub listener: OwnedFd,
+    pub workload: OwnedFd,
+    /// The filter was loaded with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
+    pub killable_wait: bool,
+}
+
+/// Serves the listener and forwards signals to `init` until it exits, writing the events.
 pub fn supervise(
     init: Pid,
     signals: &sys::SignalSet,
-    listener: OwnedFd,
-    workload: OwnedFd,
+    handed: Handed,
     watch: Watch,
     cfg: &WatchConfig,
     command: Vec<String>,
-    killable_wait: bool,
 ) -> Result<Watched, SandboxError> {
+    let Handed {
+        listener,
+        workload,
+        killable_wait,
+    } = handed;
     let step = |what: &str| {
         let what = what.to_string();
         move |source: std::io::Error| SandboxError::Step { step: what, source }
