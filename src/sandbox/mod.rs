@@ -23,7 +23,7 @@ pub mod watch;
 
 use std::convert::Infallible;
 use std::ffi::OsString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
@@ -324,8 +324,13 @@ fn supervise_watched(
     let listener = match handoff::take_listener(&pidfd, fd_no) {
         Ok(l) => l,
         Err(e) => {
+            // Still alive, it waits for a release that will never come: end the sandbox.
+            let alive = !sys::pidfd_exited(&pidfd);
+            if alive {
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+            }
             let code = wait()?;
-            if code == exit::SYSCAGE_ERROR {
+            if alive || code == exit::SYSCAGE_ERROR {
                 return Err(e);
             }
             return Ok(code.into());
@@ -604,7 +609,7 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         not_applied(strict, what)?;
     }
 
-    let workload_pid = spawn_workload(plan).map_err(|source| SandboxError::Step {
+    let (workload_pid, init_ready) = spawn_workload(plan).map_err(|source| SandboxError::Step {
         step: "starting the workload".into(),
         source,
     })?;
@@ -612,7 +617,8 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
     // was not given, and (non-dumpable since before the workload existed) it cannot be ptraced
     // by it. Its own filter then limits it to waiting, forwarding signals and exiting.
     if cfg.preserve_fds > 0 || plan.watch.is_some() {
-        let _ = sys::close_from(3);
+        let keep: Vec<_> = init_ready.iter().map(AsRawFd::as_raw_fd).collect();
+        let _ = sys::close_all_except(&keep);
     }
     let _ = caps::drop_bounding(0, plan.last_cap);
     let _ = caps::drop_to(0, false);
@@ -622,10 +628,14 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         let _ = prctl::set_child_subreaper(true);
     }
     if let Err(e) = sys::load_seccomp_filter(init_filter::PROGRAM, 0) {
-        // The workload runs already: say so, and stay to reap it.
+        // The workload runs already (or waits for the byte below): say so, and stay to reap it.
         warn(&format!(
             "the sandbox's init could not load its own filter: {e}"
         ));
+    }
+    if let Some(ready) = init_ready {
+        // The workload may go on: we are filtered (see spawn_workload).
+        let _ = nix::unistd::write(&ready, b"F");
     }
     let code = monitor::forward_until_exit(workload_pid, &plan.signals, true)
         .unwrap_or(exit::SYSCAGE_ERROR);
@@ -633,22 +643,39 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
     sys::exit_now(code)
 }
 
-/// Starts the workload. Plain runs share our memory until the exec (no page-table copy; we wait
-/// meanwhile). Under --monitor/--learn the supervisor outside takes the workload's listener with
-/// pidfd_getfd, which needs the workload dumpable while we are not: it gets a memory of its own
-/// and marks only that dumpable.
-fn spawn_workload(plan: &Plan) -> std::io::Result<Pid> {
-    if plan.watch.is_none() {
-        return sys::spawn_shared(&mut || workload(plan)).map(Pid::from_raw);
+/// CAP_SYS_PTRACE, which overrides non-dumpability where the workload holds it over the init.
+const CAP_SYS_PTRACE: u64 = 1 << 19;
+
+/// Starts the workload; returns its pid and, when it waits for us, the pipe to release it on.
+///
+/// Plain runs share our memory until the exec (vfork: no page-table copy; we wait meanwhile):
+/// the workload can only reach us after its exec, when we are non-dumpable. Two cases fork it
+/// with a memory of its own instead. Under --monitor/--learn the supervisor outside takes the
+/// workload's listener with pidfd_getfd, which needs the workload dumpable while we are not.
+/// And a workload keeping CAP_SYS_PTRACE (--cap-add) where no user namespace of its own
+/// separates it from ours could trace us despite non-dumpability: it must not exec before our
+/// own filter is loaded, so it waits for a byte on a pipe (read before its own filter exists).
+fn spawn_workload(plan: &Plan) -> std::io::Result<(Pid, Option<OwnedFd>)> {
+    let traces = plan.kept.mask & CAP_SYS_PTRACE != 0;
+    if plan.watch.is_none() && !traces {
+        let pid = sys::spawn_shared(&mut || workload(plan, None))?;
+        return Ok((Pid::from_raw(pid), None));
     }
+    let (wait, ready) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     match sys::clone_process(0)? {
-        Some(pid) => Ok(Pid::from_raw(pid)),
-        None => workload(plan),
+        Some(pid) => {
+            drop(wait);
+            Ok((Pid::from_raw(pid), Some(ready)))
+        }
+        None => {
+            drop(ready);
+            workload(plan, Some(wait))
+        }
     }
 }
 
 /// The workload's last steps: no_new_privs, capabilities, seccomp last, then execve.
-fn workload(plan: &Plan) -> ! {
+fn workload(plan: &Plan, init_ready: Option<OwnedFd>) -> ! {
     let fail = exec::die;
     let path = exec::start_child(&plan.exec, &plan.old_mask);
     if let Err(e) = prctl::set_no_new_privs() {
@@ -713,6 +740,13 @@ fn workload(plan: &Plan) -> ! {
         },
         None => None,
     };
+    if let Some(ready) = &init_ready {
+        // Until the init has its own filter (see spawn_workload); EOF if it died. The pipe
+        // stays open until the exec (close-on-exec): closing it now would free a number below
+        // the one the listener was announced with.
+        let mut byte = [0u8];
+        let _ = nix::unistd::read(ready, &mut byte);
+    }
     // Seccomp last: nothing syscage does after this needs to be allowed by the profile.
     if let Some(f) = &plan.filter
         && let Err(e) = sys::load_seccomp_filter(&f.program, f.load_flags)
