@@ -118,6 +118,8 @@ struct Plan {
     signals: sys::SignalSet,
     old_mask: sys::SignalSet,
     watch: Option<WatchPlan>,
+    /// Said with -v: how the working directory was kept.
+    cwd_note: Option<String>,
 }
 
 /// `--monitor`/`--learn`: the answers, and the socket the workload hands its listener over on.
@@ -165,7 +167,6 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, SandboxError> {
         Some(_) => {}
         None => warn("seccomp is disabled (--seccomp unconfined): every syscall is allowed"),
     }
-    let mounts = mounts::plan(cfg.rootfs.as_deref(), &cfg.mounts)?;
     let user = match &cfg.user {
         Some(spec) => Some(identity::user(
             spec,
@@ -189,7 +190,27 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, SandboxError> {
             .map(|u| u.home.clone().unwrap_or_else(|| "/".into())),
     };
     let exec = exec::prepare(&cfg.command, cfg.cwd.as_deref(), cfg.rootfs.is_none(), &env)?;
+    // The program runs where it was started: a working directory that one of the sandbox's own
+    // mounts would hide (a project under /tmp) is bound in read-only, as `-v DIR -w DIR` would.
+    let mut user_mounts = cfg.mounts.clone();
+    let mut cwd_note = None;
+    if cfg.rootfs.is_none()
+        && let Some((root, what)) = mounts::hidden_by_sandbox(&exec.cwd, &cfg.mounts)
+    {
+        user_mounts.push(UserMount::Bind {
+            path: exec.cwd.clone(),
+            readonly: true,
+        });
+        cwd_note = Some(format!(
+            "working directory {cwd}: bound read-only from the host ({root} is {what} in the sandbox; --rw {cwd} to write there)",
+            cwd = exec.cwd.display()
+        ));
+    }
+    let mounts = mounts::plan(cfg.rootfs.as_deref(), &user_mounts)?;
     let idmap = userns::plan(cfg.userns_base);
+    for w in rw_owner_warnings(&mounts, &idmap) {
+        warn(&w);
+    }
     if let Some(u) = &user
         && u.uid.max(u.gid) >= idmap.inside_ids()
     {
@@ -251,6 +272,7 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, SandboxError> {
         signals,
         old_mask,
         watch,
+        cwd_note,
     };
     let (release_rx, release_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| step_err("creating the release pipe", e))?;
@@ -362,6 +384,37 @@ fn supervise_watched(
         code: watched.code,
         learned: watched.learned,
     })
+}
+
+/// A `--rw` directory that the sandbox's root cannot write: root invoking maps root inside to
+/// an unprivileged host range, so a root-owned directory is read-only in practice (and git says
+/// "dubious ownership"). Said before the run, with the two ways out.
+fn rw_owner_warnings(mounts: &mounts::MountPlan, idmap: &userns::IdMap) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let userns::IdMap::Range { base, count } = *idmap else {
+        return Vec::new();
+    };
+    if base == 0 {
+        return Vec::new();
+    }
+    mounts
+        .mounts
+        .iter()
+        .filter(|m| m.flag == "--rw")
+        .filter_map(|m| {
+            let src = m.source.as_ref()?;
+            let meta = std::fs::metadata(src).ok()?;
+            let mapped = (base..base.saturating_add(count)).contains(&meta.uid());
+            let open_to_all = meta.mode() & 0o002 != 0;
+            (!mapped && !open_to_all).then(|| {
+                format!(
+                    "--rw {}: owned by host uid {}, which the sandbox does not map (its root is host uid {base}): writes there will fail; --userns-base 0 makes root inside host root, or chown it to {base}",
+                    src.display(),
+                    meta.uid()
+                )
+            })
+        })
+        .collect()
 }
 
 fn step_err(step: &str, e: nix::errno::Errno) -> SandboxError {
@@ -538,7 +591,25 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
         if plan.exec.cwd_explicit {
             return Err(step_err(&format!("--cwd {}", plan.exec.cwd.display()), e));
         }
-        nix::unistd::chdir("/").map_err(|e| step_err("chdir /", e))?;
+        // Never silently elsewhere: a relative command or path would mean something else.
+        let why = match (e, &plan.idmap) {
+            (nix::errno::Errno::EACCES, userns::IdMap::Range { base, .. })
+                if ns.contains(CloneFlags::CLONE_NEWUSER) && *base != 0 =>
+            {
+                format!(
+                    "the sandbox's root is host uid {base}, which may not search it or a directory above it; --userns-base 0 makes it host root"
+                )
+            }
+            (nix::errno::Errno::ENOENT, _) => "it is not in the sandbox's root".to_string(),
+            (e, _) => e.desc().to_string(),
+        };
+        return Err(SandboxError::Message(format!(
+            "the working directory {} is not reachable in the sandbox: {why} (run from another directory, or give --cwd DIR)",
+            plan.exec.cwd.display()
+        )));
+    }
+    if let Some(note) = &plan.cwd_note {
+        report.push(note.clone());
     }
     if ns.contains(CloneFlags::CLONE_NEWUTS) {
         let name = cfg.hostname.as_deref().unwrap_or("syscage");

@@ -124,6 +124,30 @@ pub fn plan(rootfs: Option<&Path>, user: &[UserMount]) -> Result<MountPlan, Sand
     })
 }
 
+/// Directories whose host contents the sandbox replaces with its own (fresh /tmp, /dev, /proc).
+const REPLACED: &[(&str, &str)] = &[
+    ("/tmp", "a fresh tmpfs"),
+    ("/dev", "a minimal /dev"),
+    ("/proc", "a fresh /proc"),
+];
+
+/// Whether the sandbox hides `dir` (a host directory, with the host's `/` as root) behind one of
+/// its own mounts, and which: (the mount point, what replaces it). A user mount that covers
+/// `dir` (`--rw`/`--ro` of it or a parent) shows it again; a `--tmpfs` hides it too.
+pub fn hidden_by_sandbox(dir: &Path, user: &[UserMount]) -> Option<(&'static str, &'static str)> {
+    let covered = user.iter().any(|m| match m {
+        UserMount::Bind { path, .. } => dir.starts_with(normalise(path)),
+        UserMount::Tmpfs { .. } => false,
+    });
+    if covered {
+        return None;
+    }
+    REPLACED
+        .iter()
+        .find(|(root, _)| dir.starts_with(root))
+        .copied()
+}
+
 fn normalise(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in path.components() {

@@ -1,0 +1,168 @@
+//! A new user's first hour (issue 14): the README's quick start followed literally, from the
+//! directories a user really works in.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// A directory under /tmp (which the sandbox replaces with a fresh tmpfs), removed on drop.
+struct TmpProject(std::path::PathBuf);
+
+impl TmpProject {
+    fn new(parent: &Path) -> TmpProject {
+        let dir = parent.join(unique("quickstart"));
+        std::fs::create_dir_all(&dir).unwrap();
+        // The README's `./app --serve`: a script that says where it runs and reads a file
+        // beside it.
+        std::fs::write(
+            dir.join("app"),
+            "#!/bin/sh\necho \"app $1 in $(pwd): $(cat data.txt)\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(dir.join("app"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join("data.txt"), "hello").unwrap();
+        TmpProject(dir)
+    }
+}
+
+impl Drop for TmpProject {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn syscage_in(dir: &Path, args: &[&str]) -> Out {
+    let mut c = syscage_cmd();
+    c.current_dir(dir).args(args);
+    run_command(c)
+}
+
+#[test]
+fn the_quick_start_works_literally_from_a_directory_under_tmp() {
+    let p = TmpProject::new(Path::new("/tmp"));
+    let dir = p.0.as_path();
+    let want = format!("app --serve in {}: hello\n", dir.display());
+    let rec = syscage_in(dir, &["record", "-o", "app.json", "--", "./app", "--serve"]);
+    assert_eq!(rec.assert_code(0).stdout, want, "{}", rec.stderr);
+    let run = syscage_in(
+        dir,
+        &[
+            "run",
+            "-v",
+            "--seccomp",
+            "app.json",
+            "--",
+            "./app",
+            "--serve",
+        ],
+    );
+    assert_eq!(run.assert_code(0).stdout, want, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "working directory {}: bound read-only from the host (/tmp is a fresh tmpfs in the sandbox; --rw {} to write there)",
+            dir.display(),
+            dir.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    // Read-only unless asked; --rw makes it writable, as Docker's -v would.
+    let ro = syscage_in(dir, &["run", "--", "sh", "-c", "touch new 2>&1; pwd"]);
+    assert!(
+        ro.assert_code(0).stdout.contains("Read-only file system"),
+        "{}",
+        ro.stdout
+    );
+    let d = dir.to_str().unwrap();
+    // Root invoking: the directory is root's, which the sandbox's root (host uid 1000000000) is
+    // not; said before the run, with the way out, which works.
+    let rw = syscage_in(
+        dir,
+        &["run", "--rw", d, "--", "sh", "-c", "touch new 2>&1; pwd"],
+    );
+    assert!(
+        rw.assert_code(0).stdout.contains("Permission denied"),
+        "{}",
+        rw.stdout
+    );
+    assert!(
+        rw.stderr.contains(&format!(
+            "--rw {d}: owned by host uid 0, which the sandbox does not map (its root is host uid 1000000000): writes there will fail; --userns-base 0"
+        )),
+        "{}",
+        rw.stderr
+    );
+    let rw = syscage_in(
+        dir,
+        &[
+            "run",
+            "--userns-base",
+            "0",
+            "--rw",
+            d,
+            "--",
+            "sh",
+            "-c",
+            "touch new && pwd",
+        ],
+    );
+    assert_eq!(rw.assert_code(0).stdout, format!("{d}\n"), "{}", rw.stderr);
+    assert!(!rw.stderr.contains("does not map"), "{}", rw.stderr);
+    assert!(dir.join("new").exists());
+}
+
+/// Under a parent the sandbox's root may not search (root's 0700 home, as root invokes it): not
+/// silently `/`, but an error naming why and the option that fixes it, which then works. An
+/// unprivileged user's own 0700 home is theirs inside too, and just works.
+#[test]
+fn a_working_directory_the_sandbox_cannot_reach_is_an_error_naming_the_fix() {
+    let base = TempDir::new("private");
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let p = TmpProject::new(base.path());
+    let dir = p.0.as_path();
+    let out = syscage_in(dir, &["run", "--", "./app", "--serve"]);
+    out.assert_code(125);
+    assert!(
+        out.stderr.contains(&format!(
+            "the working directory {} is not reachable in the sandbox: the sandbox's root is host uid 1000000000",
+            dir.display()
+        )) && out.stderr.contains("--userns-base 0"),
+        "{}",
+        out.stderr
+    );
+    let out = syscage_in(
+        dir,
+        &["run", "--userns-base", "0", "--", "./app", "--serve"],
+    );
+    assert_eq!(
+        out.assert_code(0).stdout,
+        format!("app --serve in {}: hello\n", dir.display())
+    );
+
+    let user = TestUser::new(true);
+    let home = nix::unistd::User::from_name(&user.name)
+        .unwrap()
+        .unwrap()
+        .dir;
+    let proj = home.join("proj");
+    let mut mk = Command::new("runuser");
+    mk.args(["-u", &user.name, "--", "sh", "-c"])
+        .arg("chmod 700 ~ && mkdir ~/proj && printf '#!/bin/sh\\necho \"app $1 in $(pwd)\"\\n' > ~/proj/app && chmod +x ~/proj/app");
+    run_command(mk).assert_code(0);
+    let mut c = Command::new("runuser");
+    c.args(["-u", &user.name, "--"])
+        .arg(user.syscage())
+        .args(["run", "--", "./app", "--serve"])
+        .current_dir(&proj);
+    let out = run_command(c);
+    assert_eq!(
+        out.assert_code(0).stdout,
+        format!("app --serve in {}\n", proj.display()),
+        "{}",
+        out.stderr
+    );
+}
