@@ -166,3 +166,47 @@ fn a_working_directory_the_sandbox_cannot_reach_is_an_error_naming_the_fix() {
         out.stderr
     );
 }
+
+/// `check` is the CI gate: whatever `run` refuses, `check` fails (125, the same message), and
+/// whatever `run` warns about, `check` warns about too.
+#[test]
+fn check_and_run_agree_on_every_bad_profile() {
+    let dir = TempDir::new("agree");
+    let cases = [
+        ("misspelt syscall", r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","wirte"],"action":"SCMP_ACT_ALLOW"}]}"#),
+        ("misspelt field", r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","arg":[]}]}"#),
+        ("unknown action", r#"{"defaultAction":"SCMP_ACT_MAYBE"}"#),
+        ("unknown arch", r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_Z80"]}"#),
+        ("syntax", r#"{"defaultAction":"SCMP_ACT_ALLOW","#),
+        ("unknown to libseccomp", r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mseal"],"action":"SCMP_ACT_ERRNO"}]}"#),
+        ("fine", r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#),
+    ];
+    for (what, text) in cases {
+        let path = dir.join("p.json");
+        std::fs::write(&path, text).unwrap();
+        let p = path.to_str().unwrap();
+        let check = syscage_run(&["check", p]);
+        let run = syscage_run(&["run", "--seccomp", p, "--", "/bin/true"]);
+        check.assert_no_panic();
+        run.assert_no_panic();
+        assert_eq!(
+            (check.code == 125, check.code),
+            (run.code == 125, if run.code == 125 { 125 } else { 0 }),
+            "{what}: check exited {}, run {}\ncheck: {}\nrun: {}",
+            check.code,
+            run.code,
+            check.stderr,
+            run.stderr
+        );
+        let said = |err: &str| -> Vec<String> {
+            err.lines()
+                .filter(|l| l.starts_with("syscage: error:") || l.starts_with("syscage: warning:"))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(said(&check.stderr), said(&run.stderr), "{what}");
+        if what != "fine" {
+            assert!(!said(&run.stderr).is_empty(), "{what}: run says something");
+        }
+    }
+}

@@ -86,7 +86,12 @@ pub fn check(a: CheckArgs) -> Result<i32, Error> {
         })
         .transpose()?;
     let t = target(&a.cap_add);
-    let f = resolve_bytes(&read(&a.profile)?, &a.profile, &t)?;
+    // What `run` refuses fails here (exit 125), and what it warns about is said here too.
+    let (f, _, warnings, _) = crate::sandbox::filter::validate(&read(&a.profile)?, &a.profile, &t)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    for w in &warnings {
+        eprintln!("syscage: warning: {}: {w}", a.profile.display());
+    }
     let (against_name, against_bytes) = match a.against.as_str() {
         "docker-default" => (
             "docker-default".to_string(),

@@ -104,10 +104,7 @@ pub fn prepare(
         return Ok(Some(name_entries(hit, &name)));
     }
     let path = Path::new(&name);
-    let (profile, mut warnings) = seccomp::parse(&bytes, path)?;
-    let resolved = seccomp::resolve(&profile, &target, path)?;
-    let (program, compile_warnings, rules) = compile(&resolved, path)?;
-    warnings.extend(compile_warnings);
+    let (resolved, program, warnings, rules) = validate(&bytes, path, &target)?;
     let compiled = CompiledFilter {
         program,
         load_flags: load_flags(&resolved.flags),
@@ -127,6 +124,22 @@ pub fn prepare(
     };
     filter_cache::store(&key, &compiled);
     Ok(Some(name_entries(compiled, &name)))
+}
+
+/// Everything `run` checks in a profile before it starts anything: parse (with the warnings
+/// for fields it does not know), resolve for `target`, compile. Returns the resolved filter,
+/// the program, every warning `run` prints and the number of rules. `check` calls the same, so
+/// the CI gate fails on whatever `run` refuses and warns on whatever it warns about.
+pub fn validate(
+    bytes: &[u8],
+    path: &Path,
+    target: &Target,
+) -> Result<(ResolvedFilter, Vec<u8>, Vec<String>, usize), SandboxError> {
+    let (profile, mut warnings) = seccomp::parse(bytes, path)?;
+    let resolved = seccomp::resolve(&profile, target, path)?;
+    let (program, compile_warnings, rules) = compile(&resolved, path)?;
+    warnings.extend(compile_warnings);
+    Ok((resolved, program, warnings, rules))
 }
 
 /// The filter for `run --monitor/--learn` with the chosen profile: its denials routed to the
