@@ -173,12 +173,24 @@ fn a_working_directory_the_sandbox_cannot_reach_is_an_error_naming_the_fix() {
 fn check_and_run_agree_on_every_bad_profile() {
     let dir = TempDir::new("agree");
     let cases = [
-        ("misspelt syscall", r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","wirte"],"action":"SCMP_ACT_ALLOW"}]}"#),
-        ("misspelt field", r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","arg":[]}]}"#),
+        (
+            "misspelt syscall",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","wirte"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        ),
+        (
+            "misspelt field",
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","arg":[]}]}"#,
+        ),
         ("unknown action", r#"{"defaultAction":"SCMP_ACT_MAYBE"}"#),
-        ("unknown arch", r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_Z80"]}"#),
+        (
+            "unknown arch",
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_Z80"]}"#,
+        ),
         ("syntax", r#"{"defaultAction":"SCMP_ACT_ALLOW","#),
-        ("unknown to libseccomp", r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mseal"],"action":"SCMP_ACT_ERRNO"}]}"#),
+        (
+            "unknown to libseccomp",
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mseal"],"action":"SCMP_ACT_ERRNO"}]}"#,
+        ),
         ("fine", r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#),
     ];
     for (what, text) in cases {
@@ -209,4 +221,50 @@ fn check_and_run_agree_on_every_bad_profile() {
             assert!(!said(&run.stderr).is_empty(), "{what}: run says something");
         }
     }
+}
+
+/// A threaded program's default recording passes syscage's own lint at `--fail-on medium`
+/// (clone3 gets ENOSYS, clone is allowed without namespace flags, as in Docker's profile), runs
+/// under it, and under `--monitor` the intended ENOSYS is not reported as a denial.
+#[test]
+fn a_threaded_programs_recording_passes_its_own_lint_and_monitors_clean() {
+    let dir = TempDir::new("threads");
+    let cmd = [
+        "/usr/bin/python3",
+        "-c",
+        "import threading\nt = threading.Thread(target=lambda: None)\nt.start(); t.join()\nprint('ok')",
+    ];
+    let profile = dir.join("p.json");
+    let p = profile.to_str().unwrap();
+    let mut args = vec!["record", "-q", "-o", p, "--"];
+    args.extend(cmd);
+    syscage_run(&args).assert_code(0);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    let rule_of = |name: &str| {
+        v["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["names"].as_array().unwrap().iter().any(|n| n == name))
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(rule_of("clone3")["errnoRet"], 38);
+    assert_eq!(rule_of("clone")["args"][0]["op"], "SCMP_CMP_MASKED_EQ");
+    let check = syscage_run(&["check", "--fail-on", "medium", p]);
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    let ev = dir.join("ev.jsonl");
+    let mut args = vec![
+        "run",
+        "--seccomp",
+        p,
+        "--monitor",
+        ev.to_str().unwrap(),
+        "--",
+    ];
+    args.extend(cmd);
+    let out = syscage_run(&args);
+    assert_eq!(out.assert_code(0).stdout, "ok\n", "{}", out.stderr);
+    let events = std::fs::read_to_string(&ev).unwrap_or_default();
+    assert!(events.is_empty(), "no denial to report: {events}");
 }

@@ -480,13 +480,33 @@ fn args_profiles_refuse_clone_with_namespace_flags() {
         denied.assert_code(0).line("clone-newuser"),
         "clone-newuser: EPERM"
     );
-    // Control: with the names-only profile the same clone creates a user namespace.
-    let control = probe_run(
+    // Without --args too: the workload created no namespace, so its clone is allowed only
+    // without namespace flags, as in Docker's default (issue 14).
+    let plain = probe_run(
         &["--seccomp", wide.to_str().unwrap()],
-        &["syscall", "clone-newuser"],
+        &["syscall", "fork", "clone-newuser"],
     );
-    assert_eq!(
-        control.assert_code(0).line("clone-newuser"),
-        "clone-newuser: ok"
-    );
+    assert_eq!(plain.assert_code(0).line("fork"), "fork: ok");
+    assert_eq!(plain.line("clone-newuser"), "clone-newuser: EPERM");
+    // Control: a workload that does create one gets a profile that lets it, with every backend
+    // (eBPF keeps clone's namespace flags even without --args).
+    for backend in ["ebpf", "notify", "ptrace"] {
+        let own = dir.join(&format!("newuser-{backend}.json"));
+        let mut c = clean_command(syscage());
+        c.args(["record", "-q", "--backend", backend, "-o"])
+            .arg(&own)
+            .arg("--")
+            .arg(probe())
+            .args(["syscall", "clone-newuser"]);
+        run_command(c).assert_code(0);
+        let control = probe_run(
+            &["--seccomp", own.to_str().unwrap()],
+            &["syscall", "clone-newuser"],
+        );
+        assert_eq!(
+            control.assert_code(0).line("clone-newuser"),
+            "clone-newuser: ok",
+            "{backend}"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use oci_spec::runtime::{Arch, LinuxSeccompAction};
 use serde::Deserialize;
 
 use super::seccomp::{SeccompProfile, SyscallArg, SyscallRule};
-use crate::model::args::{self as argdefs, CLONE_NS_MASK, PROT_EXEC, SOCK_FLAGS};
+use crate::model::args::{self as argdefs, CLONE, CLONE_NS_MASK, PROT_EXEC, SOCK_FLAGS};
 use crate::model::{Abi, Recording};
 use oci_spec::runtime::LinuxSeccompOperator as Op;
 
@@ -190,11 +190,9 @@ pub fn seccomp_profile_with(
                 .extend(values.iter().copied());
         }
     }
-    let used_clone3 = rec.syscalls.iter().any(|s| s.name == "clone3");
     let keep_open =
         |name: &str| base.contains_key(name) || REQUIRED.iter().any(|(n, _)| *n == name);
     let mut rules = Vec::new();
-    let mut clone_rule = false;
     for r in p.syscalls.take().unwrap_or_default() {
         let name = r
             .names
@@ -205,14 +203,9 @@ pub fn seccomp_profile_with(
         let narrowed = (r.action == LinuxSeccompAction::ScmpActAllow && !keep_open(&name))
             .then(|| samples.get(name.as_str()).and_then(|s| arg_rules(&name, s)))
             .flatten();
-        if name == "clone3" && used_clone3 && r.action == LinuxSeccompAction::ScmpActAllow {
-            summary.narrowed += 1;
-            continue; // replaced by ENOSYS below
-        }
         match narrowed {
             Some(alternatives) => {
                 summary.narrowed += 1;
-                clone_rule |= name == "clone";
                 for a in alternatives {
                     let mut n = r.clone();
                     n.args = Some(a);
@@ -226,40 +219,25 @@ pub fn seccomp_profile_with(
             None => rules.push(r),
         }
     }
-    if used_clone3 {
-        if !clone_rule
-            && !rules
-                .iter()
-                .any(|r| r.names.as_ref().is_some_and(|n| n == &["clone"]))
-        {
-            let mut r = rule(vec!["clone".into()], LinuxSeccompAction::ScmpActAllow, None,
-                "clone3 gets ENOSYS under --args: glibc falls back to clone, allowed without namespace flags".into());
-            r.args = Some(vec![cmp(0, Op::ScmpCmpMaskedEq, CLONE_NS_MASK, 0)]);
-            rules.push(r);
-        }
-        match rules
-            .iter_mut()
-            .find(|r| r.action == LinuxSeccompAction::ScmpActErrno)
-        {
-            Some(enosys) => {
-                let names = enosys.names.get_or_insert_with(Vec::new);
-                names.push("clone3".into());
-                names.sort();
-            }
-            None => rules.push(rule(
-                vec!["clone3".into()],
-                LinuxSeccompAction::ScmpActErrno,
-                Some(libc::ENOSYS as u32),
-                "ENOSYS so that glibc uses clone, whose flags can be checked".into(),
-            )),
-        }
-    }
     rules.sort_by(|a, b| {
         let allow = |r: &SyscallRule| r.action == LinuxSeccompAction::ScmpActAllow;
         allow(b).cmp(&allow(a)).then(a.names.cmp(&b.names))
     });
     p.syscalls = Some(rules);
     (p, summary)
+}
+
+/// Whether the recorded workload created or joined namespaces: it called unshare or setns, or
+/// clone with namespace flags (when argument values were recorded). Its clone then stays
+/// unrestricted by the default profile (`record --args` narrows it to the recorded flags).
+fn creates_namespaces(rec: &Recording) -> bool {
+    rec.syscalls.iter().any(|s| {
+        matches!(s.name.as_str(), "unshare" | "setns")
+            || (s.name == "clone"
+                && s.args
+                    .get(CLONE)
+                    .is_some_and(|v| v.iter().any(|f| f & CLONE_NS_MASK != 0)))
+    })
 }
 
 /// Builds the profile for `rec` plus the runtime base set `base` (name → reason).
@@ -284,6 +262,15 @@ pub fn seccomp_profile(
     summary.recorded = seen.len();
     let mut allowed: BTreeMap<String, String> =
         seen.into_iter().map(|(n, d)| (n, d.join("; "))).collect();
+    // clone3's flags live in memory, where seccomp cannot see them: it gets ENOSYS (below, with
+    // the other fallbacks) and glibc falls back to clone, whose flags are checked — Docker's
+    // choice, and what `check` asks for.
+    if allowed.remove("clone3").is_some() {
+        allowed.entry("clone".into()).or_insert_with(|| {
+            "glibc falls back to clone when clone3 gets ENOSYS (clone3 was recorded)".into()
+        });
+    }
+    let namespaces = creates_namespaces(rec);
     for (name, why) in REQUIRED {
         allowed
             .entry(name.to_string())
@@ -298,7 +285,19 @@ pub fn seccomp_profile(
     summary.allowed = allowed.len();
     let mut rules: Vec<SyscallRule> = allowed
         .into_iter()
-        .map(|(name, comment)| rule(vec![name], LinuxSeccompAction::ScmpActAllow, None, comment))
+        .map(|(name, comment)| {
+            if name == "clone" && !namespaces {
+                let mut r = rule(
+                    vec![name],
+                    LinuxSeccompAction::ScmpActAllow,
+                    None,
+                    format!("{comment}; without namespace flags (as Docker's default), since the workload created no namespace"),
+                );
+                r.args = Some(vec![cmp(0, Op::ScmpCmpMaskedEq, CLONE_NS_MASK, 0)]);
+                return r;
+            }
+            rule(vec![name], LinuxSeccompAction::ScmpActAllow, None, comment)
+        })
         .collect();
     let allowed_names: BTreeSet<&str> = rules
         .iter()
@@ -385,10 +384,17 @@ mod tests {
             .filter(|r| r.action == LinuxSeccompAction::ScmpActAllow)
             .map(|r| r.names.as_ref().unwrap()[0].as_str())
             .collect();
+        // clone3 was recorded: ENOSYS, and clone (which glibc falls back to) without
+        // namespace flags, as the workload created none.
         assert_eq!(
             allowed,
-            ["clone3", "execve", "exit", "exit_group", "getpid", "read"]
+            ["clone", "execve", "exit", "exit_group", "getpid", "read"]
         );
+        let clone = rules
+            .iter()
+            .find(|r| r.names.as_ref().unwrap()[0] == "clone")
+            .unwrap();
+        assert_eq!(clone.args.as_ref().unwrap()[0].value, CLONE_NS_MASK);
         let read = rules
             .iter()
             .find(|r| r.names.as_ref().unwrap()[0] == "read")
@@ -400,7 +406,7 @@ mod tests {
         let enosys = rules.last().unwrap();
         assert_eq!(enosys.errno_ret, Some(38));
         let names = enosys.names.as_ref().unwrap();
-        assert!(names.contains(&"statx".to_string()) && !names.contains(&"clone3".to_string()));
+        assert!(names.contains(&"statx".to_string()) && names.contains(&"clone3".to_string()));
         assert_eq!((s.recorded, s.allowed, s.from_base), (3, 6, 0));
     }
 
@@ -445,10 +451,30 @@ mod tests {
             of("clone")[0].args.as_ref().unwrap()[0].value,
             CLONE_NS_MASK
         );
-        assert!(s.narrowed >= 2);
-        // Without --args nothing changes.
+        assert!(s.narrowed >= 1);
+        // Without --args nothing is narrowed but clone's namespace flags.
         let (plain, _) = seccomp_profile_with(&rec, &base, false);
-        assert!(plain.syscalls.unwrap().iter().all(|r| r.args.is_none()));
+        assert!(
+            plain
+                .syscalls
+                .unwrap()
+                .iter()
+                .all(|r| r.args.is_none() || r.names.as_ref().unwrap() == &["clone"])
+        );
+    }
+
+    #[test]
+    fn a_workload_that_creates_namespaces_keeps_clone_unrestricted() {
+        for extra in ["unshare", "setns"] {
+            let rec = recording(&[(Abi::X86_64, "clone3", "/x"), (Abi::X86_64, extra, "/x")]);
+            let (p, _) = seccomp_profile(&rec, &BTreeMap::new());
+            let rules = p.syscalls.unwrap();
+            let clone = rules
+                .iter()
+                .find(|r| r.names.as_ref().unwrap() == &["clone"])
+                .unwrap();
+            assert!(clone.args.is_none(), "{extra}");
+        }
     }
 
     #[test]

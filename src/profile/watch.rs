@@ -3,7 +3,8 @@
 //!
 //! Everything the profile allows stays in the kernel, untouched. What it leaves to its default
 //! action is routed to the supervisor (seccomp user notification) instead, and so are its
-//! unconditional deny rules (e.g. the ENOSYS fallbacks of generated profiles). The supervisor
+//! unconditional deny rules, except ENOSYS ones: those are the profile's intended answer to a
+//! libc probe (clone3, statx...), kept in the kernel, never reported. The supervisor
 //! then answers as the profile would have (monitor), or lets syscalls the profile does not list
 //! at all through (learn). A listed syscall whose arguments no rule allowed (an argument rule,
 //! e.g. a socket family) is denied in both modes: learning never widens an argument rule.
@@ -12,6 +13,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::seccomp::{Action, ResolvedFilter};
+
+/// The errno of a libc-fallback rule (38 on every Linux ABI syscage builds for).
+const ENOSYS: u16 = 38;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -124,7 +128,10 @@ pub fn prepare(filter: &ResolvedFilter, mode: Mode) -> (ResolvedFilter, Watch) {
     let mut listed = BTreeSet::new();
     for rule in &mut out.rules {
         listed.insert(rule.name.clone());
-        if rule.action != Action::Allow && rule.args.is_empty() {
+        // An ENOSYS rule is the profile's intended answer to a libc probe (clone3, statx...),
+        // which the caller then falls back from: not a denial to report, and nothing to learn.
+        let fallback = rule.action == Action::Errno(ENOSYS);
+        if rule.action != Action::Allow && rule.args.is_empty() && !fallback {
             explicit.entry(rule.name.clone()).or_insert(rule.action);
             rule.action = Action::Notify;
         }
@@ -297,8 +304,8 @@ mod tests {
         let action = |n: &str| f.rules.iter().find(|r| r.name == n).map(|r| r.action);
         assert_eq!(action("read"), Some(Action::Allow));
         assert_eq!(action("socket"), Some(Action::Allow));
-        // Notified by the default: no rule of its own.
-        assert_eq!(action("clone3"), None);
+        // An ENOSYS fallback stays in the kernel: the profile's intended answer, not reported.
+        assert_eq!(action("clone3"), Some(Action::Errno(38)));
         // A deny rule with arguments stays in the kernel, as written.
         assert_eq!(action("ptrace"), Some(Action::KillProcess));
         assert_eq!(
@@ -308,10 +315,6 @@ mod tests {
         assert_eq!(
             w.decide("socket"),
             (Answer::Deny(Action::Errno(1)), Why::Arguments)
-        );
-        assert_eq!(
-            w.decide("clone3"),
-            (Answer::Deny(Action::Errno(38)), Why::Rule)
         );
     }
 
@@ -323,10 +326,6 @@ mod tests {
         assert_eq!(
             w.decide("socket"),
             (Answer::Deny(Action::Errno(1)), Why::Arguments)
-        );
-        assert_eq!(
-            w.decide("clone3"),
-            (Answer::Deny(Action::Errno(38)), Why::Rule)
         );
         assert_eq!(Answer::Allow.describe(Mode::Learn), "allowed (learn)");
     }
@@ -389,13 +388,19 @@ mod tests {
     fn an_allow_by_default_profile_routes_only_its_rules() {
         let mut p = profile();
         p.default_action = Action::Allow;
+        let mut kexec = p.rules[0].clone();
+        kexec.name = "kexec_load".into();
+        kexec.action = Action::Errno(1);
+        kexec.args.clear();
+        p.rules.push(kexec);
         let (f, w) = prepare(&p, Mode::Monitor);
         assert_eq!(f.default_action, Action::Allow);
-        let clone3 = f.rules.iter().find(|r| r.name == "clone3").unwrap();
-        assert_eq!(clone3.action, Action::Notify);
+        let action = |n: &str| f.rules.iter().find(|r| r.name == n).map(|r| r.action);
+        assert_eq!(action("kexec_load"), Some(Action::Notify));
+        assert_eq!(action("clone3"), Some(Action::Errno(38)));
         assert_eq!(
-            w.decide("clone3"),
-            (Answer::Deny(Action::Errno(38)), Why::Rule)
+            w.decide("kexec_load"),
+            (Answer::Deny(Action::Errno(1)), Why::Rule)
         );
     }
 }

@@ -106,7 +106,6 @@ pub struct Detach(#[allow(dead_code)] Ebpf);
 pub struct Probe {
     bpf: Ebpf,
     ring: RingBuf<MapData>,
-    wants: Wants,
     facts: Facts,
 }
 
@@ -205,9 +204,9 @@ impl Probe {
             .load(&object)
             .map_err(|e| format!("loading the eBPF recorder: {e}"));
         let mut bpf = loaded?;
-        if wants.args {
-            set_argspecs(&mut bpf)?;
-        }
+        // clone's namespace flags are always kept (a profile restricts them unless the workload
+        // created namespaces); the other arguments with --args.
+        set_argspecs(&mut bpf, wants.args)?;
         if wants.files {
             set_pathspecs(&mut bpf)?;
         }
@@ -232,7 +231,6 @@ impl Probe {
         Ok(Probe {
             bpf,
             ring,
-            wants,
             facts: Facts::default(),
         })
     }
@@ -345,7 +343,7 @@ impl Probe {
             ..Losses::default()
         };
         losses.stats.copy_from_slice(&stats[..STATS.len()]);
-        if self.wants.args {
+        {
             let map: HashMap<_, [u64; 3], u8> = HashMap::try_from(
                 self.bpf
                     .map("argvals")
@@ -397,15 +395,20 @@ fn set_pathspecs(bpf: &mut Ebpf) -> Result<(), String> {
     Ok(())
 }
 
-/// Tells the kernel program which arguments of which x86_64 syscalls to keep.
-fn set_argspecs(bpf: &mut Ebpf) -> Result<(), String> {
+/// Tells the kernel program which arguments of which x86_64 syscalls to keep: all of them with
+/// `all` (--args), else clone's alone.
+fn set_argspecs(bpf: &mut Ebpf, all: bool) -> Result<(), String> {
     let mut specs: Array<_, [u64; 4]> = Array::try_from(
         bpf.map_mut("argspecs")
             .ok_or("the eBPF object has no argspecs map")?,
     )
     .map_err(|e| format!("eBPF argspecs map: {e}"))?;
     for nr in 0..NR_MAX as u32 {
-        let Some(k) = Abi::X86_64.syscall_name(i64::from(nr)).and_then(args::kept) else {
+        let Some(k) = Abi::X86_64
+            .syscall_name(i64::from(nr))
+            .filter(|n| all || *n == "clone")
+            .and_then(args::kept)
+        else {
             continue;
         };
         let info =

@@ -47,6 +47,7 @@
 #define NR_BIND 49
 #define NR_CONNECT 42
 #define NR_EXECVEAT 322
+#define NR_CLONE 56
 
 /* Set by user space at load time; the verifier drops the code of what is not wanted. */
 volatile const u32 want_args = 0;
@@ -524,6 +525,9 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		return 0; /* arguments and paths: the native ABI's layouts only */
 	if (want_args)
 		keep_args(regs, (u32)id);
+	else if (id == NR_CLONE)
+		/* Always: whether clone created namespaces decides its rule in every profile. */
+		keep_args(regs, NR_CLONE);
 	/* An exec's path is read now: at exit the memory is the new program's. */
 	if (want_files && (id == NR_EXECVE || id == NR_EXECVEAT))
 		keep_paths(regs, (u32)id, DIR_UNKNOWN);
