@@ -387,3 +387,52 @@ fn podman_kube_play_runs_the_generated_pod_under_its_profile() {
     let logs = play(&control);
     assert!(logs.contains("netlink: ok"), "control: {logs}");
 }
+
+/// One Localhost profile name everywhere: the Pod's field and annotation, the commented
+/// securityContext and the `--security-context` file (before, the last two kept the operator's
+/// default path when `--localhost-profile` named another).
+#[test]
+fn the_localhost_profile_name_is_the_same_everywhere() {
+    let dir = TempDir::new("k8snames");
+    let profile = dir.join("p.json");
+    std::fs::write(&profile, r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","exit_group","execve"],"action":"SCMP_ACT_ALLOW"}]}"#).unwrap();
+    for (flag, want) in [
+        (Some("uxredis.json"), "uxredis.json"),
+        (None, "operator/default/uxredis.json"),
+    ] {
+        let out_file = dir.join("k.yaml");
+        let sc_file = dir.join("sc.yaml");
+        let mut args = vec![
+            "generate",
+            "k8s",
+            "--name",
+            "uxredis",
+            "--seccomp",
+            profile.to_str().unwrap(),
+            "--pod",
+            "redis:7",
+            "-o",
+            out_file.to_str().unwrap(),
+            "--security-context",
+            sc_file.to_str().unwrap(),
+        ];
+        if let Some(f) = flag {
+            args.extend(["--localhost-profile", f]);
+        }
+        args.extend(["--", "redis-server"]);
+        syscage_run(&args).assert_code(0);
+        let all = std::fs::read_to_string(&out_file).unwrap()
+            + &std::fs::read_to_string(&sc_file).unwrap();
+        let named: Vec<&str> = all
+            .lines()
+            .filter_map(|l| {
+                l.split_once("localhostProfile: ")
+                    .map(|(_, v)| v)
+                    .or_else(|| l.split_once("\"localhost/").map(|(_, v)| v))
+            })
+            .map(|v| v.trim_matches('"'))
+            .collect();
+        assert_eq!(named.len(), 4, "{all}");
+        assert!(named.iter().all(|n| *n == want), "{named:?}");
+    }
+}

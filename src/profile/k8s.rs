@@ -150,16 +150,16 @@ pub fn apparmor_profile(name: &str, namespace: Option<&str>, rec: &Recording) ->
 }
 
 /// The container securityContext using these profiles, meeting Pod Security "restricted":
-/// non-root, no privilege escalation, every capability dropped, a Localhost seccomp profile
-/// (where SPO installs it: operator/<namespace>/<name>.json), a read-only root filesystem.
-pub fn security_context(name: &str, namespace: Option<&str>, apparmor: bool) -> Value {
-    let ns = namespace.unwrap_or("default");
+/// non-root, no privilege escalation, every capability dropped, the Localhost seccomp profile
+/// at `localhost` (`localhost_profile` gives where SPO installs it), a read-only root
+/// filesystem. The Pod, the security-context file and the comment all use this one path.
+pub fn security_context(name: &str, localhost: &str, apparmor: bool) -> Value {
     let mut sc = json!({
         "runAsNonRoot": true,
         "allowPrivilegeEscalation": false,
         "readOnlyRootFilesystem": true,
         "capabilities": { "drop": ["ALL"] },
-        "seccompProfile": { "type": "Localhost", "localhostProfile": localhost_profile(name, Some(ns)) },
+        "seccompProfile": { "type": "Localhost", "localhostProfile": localhost },
     });
     if apparmor {
         sc["appArmorProfile"] = json!({ "type": "Localhost", "localhostProfile": name });
@@ -190,9 +190,9 @@ pub struct PodSpec<'a> {
 /// which `podman kube play` (4.x) and pre-1.19 kubelets read; Kubernetes checks that they agree
 /// with the fields.
 pub fn pod(name: &str, namespace: Option<&str>, spec: &PodSpec) -> Value {
-    let mut sc = security_context(name, namespace, spec.apparmor)["securityContext"].clone();
+    let mut sc =
+        security_context(name, spec.localhost_profile, spec.apparmor)["securityContext"].clone();
     sc["runAsUser"] = json!(spec.run_as_user);
-    sc["seccompProfile"]["localhostProfile"] = json!(spec.localhost_profile);
     let mut container = json!({ "name": name, "image": spec.image });
     if !spec.command.is_empty() {
         container["command"] = json!(spec.command);
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn restricted_security_context() {
-        let sc = security_context("web", Some("prod"), true);
+        let sc = security_context("web", &localhost_profile("web", Some("prod")), true);
         assert_eq!(
             sc["securityContext"]["seccompProfile"]["localhostProfile"],
             "operator/prod/web.json"
