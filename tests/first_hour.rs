@@ -268,3 +268,62 @@ fn a_threaded_programs_recording_passes_its_own_lint_and_monitors_clean() {
     let events = std::fs::read_to_string(&ev).unwrap_or_default();
     assert!(events.is_empty(), "no denial to report: {events}");
 }
+
+/// Recordings are easy to get and hard to lose: `report` given a profile says what it is and how
+/// to get a recording; `merge --recording` writes the merged recording, or refuses when no input
+/// is a recording (before: exit 0 and nothing written).
+#[test]
+fn report_and_merge_say_what_a_recording_is() {
+    let dir = TempDir::new("recs");
+    let profile = dir.join("p.json");
+    let rec = dir.join("r.rec");
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "-o"])
+        .arg(&profile)
+        .arg("--recording")
+        .arg(&rec)
+        .args(["--", "/bin/true"]);
+    run_command(c).assert_code(0);
+    let p = profile.to_str().unwrap();
+    let out = syscage_run(&["report", p]);
+    out.assert_code(125);
+    assert!(
+        out.stderr
+            .contains("this is a seccomp profile, not a recording")
+            && out.stderr.contains("record --recording FILE"),
+        "{}",
+        out.stderr
+    );
+    let merged_rec = dir.join("m.rec");
+    let m = merged_rec.to_str().unwrap();
+    let out = syscage_run(&[
+        "merge",
+        p,
+        "-o",
+        dir.join("m.json").to_str().unwrap(),
+        "--recording",
+        m,
+    ]);
+    out.assert_code(125);
+    assert!(
+        out.stderr.contains("need at least one recording"),
+        "{}",
+        out.stderr
+    );
+    assert!(!merged_rec.exists());
+    let out = syscage_run(&[
+        "merge",
+        p,
+        rec.to_str().unwrap(),
+        "-o",
+        dir.join("m.json").to_str().unwrap(),
+        "--recording",
+        m,
+    ]);
+    assert!(
+        out.assert_code(0).stderr.contains("merged 2 inputs"),
+        "{}",
+        out.stderr
+    );
+    syscage_run(&["report", m]).assert_code(0);
+}

@@ -184,9 +184,9 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
             let rules = crate::profile::landlock::from_recording(rec);
             output::write_atomic(out, crate::profile::landlock::to_json(&rules).as_bytes())?;
         }
-    } else if a.apparmor.is_some() || a.landlock.is_some() {
+    } else if a.apparmor.is_some() || a.landlock.is_some() || a.recording.is_some() {
         return Err(Error::Usage(
-            "--apparmor and --landlock need at least one recording among the inputs".into(),
+            "--recording, --apparmor and --landlock need at least one recording among the inputs (record with --recording FILE, or learn with run --learn)".into(),
         ));
     }
     let merged = merge::merge(&profiles).map_err(|e| Error::Input(e.to_string()))?;
@@ -200,9 +200,13 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
         .collect::<BTreeSet<_>>()
         .len();
     eprintln!(
-        "syscage: merged {} inputs; the profile allows {allowed} syscalls; written to {}",
-        a.inputs.len(),
-        a.output.display()
+        "syscage: merged {}; the profile allows {allowed} syscalls; written to {}{}",
+        plural(a.inputs.len(), "input"),
+        a.output.display(),
+        a.recording
+            .as_ref()
+            .map(|r| format!("; the merged recording to {}", r.display()))
+            .unwrap_or_default()
     );
     Ok(0)
 }
@@ -213,8 +217,29 @@ pub struct ReportArgs {
     pub recording: PathBuf,
 }
 
+/// "1 input", "2 inputs".
+pub fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A seccomp profile given where a recording is expected: said plainly, with how to get one.
+fn not_a_profile(bytes: &[u8], path: &Path) -> Result<(), Error> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    if v.get("format").is_none()
+        && (v.get("defaultAction").is_some() || v.get("syscalls").is_some())
+    {
+        return Err(Error::Input(format!(
+            "{}: this is a seccomp profile, not a recording; `record --recording FILE` (or `merge --recording FILE`, or `run --learn FILE`) writes a recording, which report reads",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 pub fn report(a: ReportArgs) -> Result<i32, Error> {
-    let rec = Recording::parse(&read(&a.recording)?, &a.recording).map_err(Error::Input)?;
+    let bytes = read(&a.recording)?;
+    not_a_profile(&bytes, &a.recording)?;
+    let rec = Recording::parse(&bytes, &a.recording).map_err(Error::Input)?;
     print!("{}", report::render(&rec));
     Ok(0)
 }

@@ -165,7 +165,10 @@ pub fn run(a: RunArgs) -> Result<i32, Error> {
         // that name no syscall) reached syscage too: say so, they are not in the delta.
         let denied = match calls.saturating_sub(allowed) {
             0 => String::new(),
-            n => format!("; {n} calls denied as the profile does (see the events)"),
+            n => format!(
+                "; {} denied as the profile does (see the events)",
+                super::profiles::plural(n as usize, "call")
+            ),
         };
         eprintln!(
             "syscage: learn: {} syscalls outside the profile were allowed ({allowed} calls){denied}; written to {} (heal the profile: syscage merge PROFILE {} -o NEW.json)",

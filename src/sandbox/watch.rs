@@ -394,7 +394,8 @@ pub fn supervise(
     sink.lines(lines);
     if !cfg.learn && calls > 0 {
         eprintln!(
-            "syscage: monitor: {calls} calls denied by the profile{}",
+            "syscage: monitor: {calls} {} denied by the profile{}",
+            if calls == 1 { "call" } else { "calls" },
             match &cfg.events {
                 Some(Events::File(p)) => format!("; events in {}", p.display()),
                 _ => String::new(),
