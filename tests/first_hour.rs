@@ -327,3 +327,41 @@ fn report_and_merge_say_what_a_recording_is() {
     );
     syscage_run(&["report", m]).assert_code(0);
 }
+
+/// A profile made for the agent, run without it: said (its routed calls fail with ENOSYS), by
+/// `run` and by `check` alike; `check` names an x32 entry as x32, not i386.
+#[test]
+fn an_agent_routed_profile_run_without_the_agent_is_said() {
+    let dir = TempDir::new("routed");
+    let plain = dir.join("p.json");
+    std::fs::write(&plain, r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X32"],"syscalls":[{"names":["read","write","exit_group","execve","brk","mmap","arch_prctl","access","openat","newfstatat","close","pread64","set_tid_address","set_robust_list","rseq","prlimit64","munmap","getrandom","mprotect","fstat"],"action":"SCMP_ACT_ALLOW"}]}"#).unwrap();
+    let routed = dir.join("routed.json");
+    syscage_run(&[
+        "oci",
+        "profile",
+        "--seccomp",
+        plain.to_str().unwrap(),
+        "--agent",
+        dir.join("no.sock").to_str().unwrap(),
+        "--monitor",
+        "-o",
+        routed.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    let r = routed.to_str().unwrap();
+    let run = syscage_run(&["run", "--seccomp", r, "--", "/bin/true"]);
+    let check = syscage_run(&["check", r]);
+    for out in [&run, &check] {
+        assert!(
+            out.stderr.contains("to a seccomp listener (SCMP_ACT_NOTIFY) that nothing serves here: they fail with ENOSYS"),
+            "{}",
+            out.stderr
+        );
+    }
+    let check = syscage_run(&["check", plain.to_str().unwrap()]);
+    assert!(
+        check.stdout.contains("SCMP_ARCH_X32 is listed") && !check.stdout.contains("i386"),
+        "{}",
+        check.stdout
+    );
+}

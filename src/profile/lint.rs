@@ -251,8 +251,13 @@ pub fn lint(f: &ResolvedFilter, native: oci_spec::runtime::Arch) -> Vec<Finding>
                 "extra-abi",
                 None,
                 format!(
-                    "{} is listed: its syscalls are reachable by any process (i386 through int 0x80); drop it unless the workload runs such code",
-                    arch_name(*a)
+                    "{} is listed: its syscalls are reachable by any process ({}); drop it unless the workload runs such code",
+                    arch_name(*a),
+                    match arch_name(*a).as_str() {
+                        "SCMP_ARCH_X86" => "i386, through int 0x80",
+                        "SCMP_ARCH_X32" => "x32: the x86_64 calls with the x32 bit set",
+                        _ => "a foreign ABI",
+                    }
                 ),
             );
         }

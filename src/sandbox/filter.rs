@@ -139,6 +139,23 @@ pub fn validate(
     let resolved = seccomp::resolve(&profile, target, path)?;
     let (program, compile_warnings, rules) = compile(&resolved, path)?;
     warnings.extend(compile_warnings);
+    // A profile made for the agent (`oci apply/profile --agent`): loaded as it is, nothing holds
+    // its listener, and the kernel fails every routed call with ENOSYS.
+    let routed = resolved
+        .rules
+        .iter()
+        .filter(|r| r.action == Action::Notify)
+        .count();
+    if routed > 0 || resolved.default_action == Action::Notify {
+        warnings.push(format!(
+            "{} to a seccomp listener (SCMP_ACT_NOTIFY) that nothing serves here: they fail with ENOSYS. It was made for `syscage agent`; run the original profile, or use --monitor/--learn",
+            if resolved.default_action == Action::Notify {
+                "the default action sends every unlisted syscall".to_string()
+            } else {
+                format!("{routed} rules send their syscalls")
+            }
+        ));
+    }
     Ok((resolved, program, warnings, rules))
 }
 
