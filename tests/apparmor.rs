@@ -93,3 +93,142 @@ fn recorded_profiles_pass_apparmor_parser_and_broken_ones_do_not() {
     .unwrap();
     assert_ne!(parser_check(&broken).code, 0);
 }
+
+/// Every AppArmor and Landlock output made from a learn delta, from a recording merged with a
+/// delta, and for programs named with `-`, spaces and dots (started by absolute and by relative
+/// path) is accepted by its consumer: `apparmor_parser -Q -K`, and `run --landlock` running the
+/// program. An input without file facts (a delta alone) is refused, not turned into an
+/// allow-list of nothing; beside a recording, it is named in a warning.
+#[test]
+fn outputs_from_deltas_and_odd_names_parse_in_their_consumers() {
+    let dir = TempDir::new("aanames");
+    // A recording that saw files but not its program's exec, of a command given by name only
+    // (before: `profile syscage-redis-server redis-server`, a syntax error).
+    let bare = dir.join("bare.rec");
+    std::fs::write(
+        &bare,
+        r#"{"format":"syscage-recording/1","commands":[["redis-server","--port","7"]],"syscalls":[],"files":{"/var/lib/redis/dump.rdb":["write"]}}"#,
+    )
+    .unwrap();
+    let aa = dir.join("bare.apparmor");
+    let mut c = clean_command(syscage());
+    c.arg("merge")
+        .arg(&bare)
+        .arg("-o")
+        .arg(dir.join("bare.json"))
+        .arg("--apparmor")
+        .arg(&aa);
+    run_command(c).assert_code(0);
+    let text = std::fs::read_to_string(&aa).unwrap();
+    assert!(
+        text.contains("profile syscage-redis-server flags="),
+        "{text}"
+    );
+    let parsed = parser_check(&aa);
+    assert_eq!(parsed.code, 0, "{}\n{text}", parsed.stderr);
+    for name in ["my-app", "my app", "my.app.v2"] {
+        let prog = dir.join(name);
+        std::fs::copy("/usr/bin/true", &prog).unwrap();
+        for started_as in [prog.to_str().unwrap().to_string(), format!("./{name}")] {
+            let tag = name.replace(' ', "_");
+            let (p, rec, delta) = (
+                dir.join(&format!("{tag}.json")),
+                dir.join(&format!("{tag}.rec")),
+                dir.join(&format!("{tag}.delta")),
+            );
+            let mut c = clean_command(syscage());
+            c.current_dir(dir.path())
+                .args(["record", "-q", "-o"])
+                .arg(&p)
+                .arg("--recording")
+                .arg(&rec)
+                .args(["--", &started_as]);
+            run_command(c).assert_code(0);
+            // A profile missing one call of the program, healed by learn mode.
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            let rules = v["syscalls"].as_array_mut().unwrap();
+            for r in rules.iter_mut() {
+                r["names"].as_array_mut().unwrap().retain(|n| n != "close");
+            }
+            rules.retain(|r| !r["names"].as_array().unwrap().is_empty());
+            let lacking = dir.join(&format!("{tag}.lacking.json"));
+            std::fs::write(&lacking, serde_json::to_vec(&v).unwrap()).unwrap();
+            let mut c = clean_command(syscage());
+            c.current_dir(dir.path())
+                .args(["run", "--seccomp"])
+                .arg(&lacking)
+                .arg("--learn")
+                .arg(&delta)
+                .args(["--", &started_as]);
+            run_command(c).assert_code(0);
+
+            let (aa, ll) = (dir.join("out.apparmor"), dir.join("out.landlock"));
+            let merge = |inputs: &[&std::path::Path]| {
+                let mut c = clean_command(syscage());
+                c.arg("merge")
+                    .args(inputs)
+                    .arg("-o")
+                    .arg(dir.join("m.json"))
+                    .arg("--apparmor")
+                    .arg(&aa)
+                    .arg("--landlock")
+                    .arg(&ll);
+                run_command(c)
+            };
+            let alone = merge(&[&delta]);
+            alone.assert_code(125);
+            assert!(
+                alone.stderr.contains("carries no file facts"),
+                "{}",
+                alone.stderr
+            );
+            for inputs in [vec![rec.as_path()], vec![rec.as_path(), delta.as_path()]] {
+                let _ = std::fs::remove_file(&aa);
+                let out = merge(&inputs);
+                out.assert_code(0);
+                assert_eq!(
+                    out.stderr
+                        .contains("carries no file facts (a learn delta?)"),
+                    inputs.len() == 2,
+                    "{}",
+                    out.stderr
+                );
+                let parsed = parser_check(&aa);
+                assert_eq!(
+                    parsed.code,
+                    0,
+                    "{name} started as {started_as}: apparmor_parser: {}\n{}",
+                    parsed.stderr,
+                    std::fs::read_to_string(&aa).unwrap()
+                );
+                let mut c = clean_command(syscage());
+                c.current_dir(dir.path())
+                    .args(["run", "--landlock"])
+                    .arg(&ll)
+                    .args(["--", &started_as]);
+                let ran = run_command(c);
+                assert_eq!(
+                    ran.code, 0,
+                    "{name} under its Landlock ruleset: {}",
+                    ran.stderr
+                );
+            }
+            let k8s = syscage_run(&[
+                "generate",
+                "k8s",
+                "--name",
+                "app",
+                "--recording",
+                delta.to_str().unwrap(),
+                "--apparmor",
+            ]);
+            k8s.assert_code(125);
+            assert!(
+                k8s.stderr.contains("carries no file facts"),
+                "{}",
+                k8s.stderr
+            );
+        }
+    }
+}

@@ -166,6 +166,13 @@ pub fn run(cmd: GenerateCommand) -> Result<i32, Error> {
             let rec = Recording::parse(&read(r)?, r).map_err(Error::Input)?;
             let base = super::record::runtime_base(&a.runtime)?;
             if a.apparmor {
+                super::profiles::require_file_facts(
+                    "--apparmor",
+                    &[(
+                        r.display().to_string(),
+                        super::profiles::has_file_facts(&rec),
+                    )],
+                )?;
                 docs.push(k8s::apparmor_profile(&a.name, ns, &rec));
             }
             generate::seccomp_profile(&rec, &base).0

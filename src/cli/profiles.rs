@@ -152,6 +152,7 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
         output::check_writable(out)?;
     }
     let mut recordings: Option<Recording> = None;
+    let mut facts: Vec<(String, bool)> = Vec::new();
     let mut profiles: Vec<(String, SeccompProfile)> = Vec::new();
     for path in &a.inputs {
         let bytes = read(path)?;
@@ -160,6 +161,7 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
             .is_some_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(FORMAT));
         if is_recording {
             let r = Recording::parse(&bytes, path).map_err(Error::Input)?;
+            facts.push((path.display().to_string(), has_file_facts(&r)));
             recordings = Some(match recordings {
                 Some(acc) => acc.merge(r),
                 None => r,
@@ -170,6 +172,17 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
         }
     }
     if let Some(rec) = &recordings {
+        // Refused before anything is written.
+        if a.apparmor.is_some() || a.landlock.is_some() {
+            let what = match (&a.apparmor, &a.landlock) {
+                (Some(_), Some(_)) => "--apparmor/--landlock",
+                (Some(_), None) => "--apparmor",
+                _ => "--landlock",
+            };
+            for w in require_file_facts(what, &facts)? {
+                eprintln!("syscage: warning: {w}");
+            }
+        }
         profiles.push((
             "(recordings)".into(),
             generate::seccomp_profile(rec, &base).0,
@@ -215,6 +228,35 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
 pub struct ReportArgs {
     /// A recording written by `record --recording` or `merge --recording`.
     pub recording: PathBuf,
+}
+
+/// AppArmor and Landlock rules come from a recording's file facts (paths, and the ports it
+/// bound and connected): an input without any (a learn delta holds syscalls only) would make an
+/// allow-list of nothing, which is refused; `partial` names inputs that lack them beside others
+/// that have them, whose accesses the output then misses (said, not silent).
+pub fn require_file_facts(what: &str, inputs: &[(String, bool)]) -> Result<Vec<String>, Error> {
+    if inputs.iter().all(|(_, has)| !has) {
+        return Err(Error::Usage(format!(
+            "{what}: {} no file facts (paths): the rules would allow no file. A learn delta holds syscalls only; give a recording made with `record --recording FILE` (or --apparmor/--landlock), which records paths",
+            if inputs.len() == 1 {
+                format!("{} carries", inputs[0].0)
+            } else {
+                "none of the recordings carries".to_string()
+            }
+        )));
+    }
+    Ok(inputs
+        .iter()
+        .filter(|(_, has)| !has)
+        .map(|(name, _)| {
+            format!("{name} carries no file facts (a learn delta?): its file accesses are not in the {what} output")
+        })
+        .collect())
+}
+
+/// Whether a recording carries file facts: any real run execs its program at least.
+pub fn has_file_facts(rec: &Recording) -> bool {
+    !rec.files.is_empty() || !rec.ports.is_empty()
 }
 
 /// "1 input", "2 inputs".

@@ -103,13 +103,15 @@ pub fn profile(rec: &Recording) -> String {
             }
         })
         .collect();
-    // The attachment: the first executable the recording saw exec'd under that name.
+    // The attachment: the first executable the recording saw exec'd under that name, or the
+    // command when it is an absolute path. AppArmor attaches only to absolute paths (a bare
+    // `redis-server` there is a syntax error): without one, the profile has a name only.
     let attach = rec
         .files
         .iter()
         .find(|(p, a)| a.contains(EXEC) && p.ends_with(&format!("/{base}")))
         .map(|(p, _)| p.clone())
-        .unwrap_or_else(|| program.clone());
+        .or_else(|| program.starts_with('/').then(|| program.clone()));
 
     let mut rules: BTreeMap<String, BTreeSet<char>> = BTreeMap::new();
     for (path, acc) in &rec.files {
@@ -158,10 +160,20 @@ pub fn profile(rec: &Recording) -> String {
     ));
     out.push_str("# Check with: apparmor_parser -Q -K FILE. Load with: apparmor_parser -r FILE\n");
     out.push_str("abi <abi/3.0>,\n\ninclude <tunables/global>\n\n");
-    out.push_str(&format!(
-        "profile syscage-{name} {} flags=(attach_disconnected) {{\n",
-        quote(&attach)
-    ));
+    match &attach {
+        Some(a) => out.push_str(&format!(
+            "profile syscage-{name} {} flags=(attach_disconnected) {{\n",
+            quote(a)
+        )),
+        None => {
+            out.push_str(&format!(
+                "# No absolute path of {program:?} was recorded: this profile attaches to no program by\n# itself; name it (aa-exec -p syscage-{name}, a container's apparmor profile).\n"
+            ));
+            out.push_str(&format!(
+                "profile syscage-{name} flags=(attach_disconnected) {{\n"
+            ));
+        }
+    }
     out.push_str("  # the dynamic loader, libc and what every program needs\n");
     out.push_str("  include <abstractions/base>\n\n");
     let caps = capabilities(rec);
