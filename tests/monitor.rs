@@ -591,3 +591,84 @@ fn trap_actions_under_monitor_behave_as_the_kernels() {
         "{ev:?}"
     );
 }
+
+/// Learn mode records the paths of the calls it lets through, as `record` does, so that a
+/// healed profile heals its Landlock ruleset too: A reads a file; B also makes a directory
+/// (mkdirat/mkdir, which the profile from A lacks). The delta holds the new directory as
+/// created; the ruleset merged from A's recording and the delta lets B run under Landlock,
+/// where A's alone refuses the mkdir (before: a delta had no file facts at all).
+#[test]
+fn learn_mode_records_paths_so_landlock_heals_too() {
+    let dir = TempDir::new("learnfiles");
+    let work = TempDir::new("learnwork");
+    // Root inside is host uid 1000000000 when root runs syscage: it must own the directory.
+    nix::unistd::chown(
+        work.path(),
+        Some(1_000_000_000.into()),
+        Some(1_000_000_000.into()),
+    )
+    .unwrap();
+    let script = "import os, sys\nopen('/etc/hostname').read()\nif len(sys.argv) > 2: os.mkdir(sys.argv[1] + '/' + sys.argv[2])\nprint('done')";
+    let cmd = |sub: Option<&str>| -> Vec<String> {
+        let mut v = vec![
+            "/usr/bin/python3".to_string(),
+            "-c".into(),
+            script.into(),
+            work.str().into(),
+        ];
+        v.extend(sub.map(String::from));
+        v
+    };
+    let (profile, rec) = record(&dir, "a", &[], &cmd(None));
+    let delta = dir.join("delta.rec");
+    let rw = ["--rw", work.str()];
+    let mut learn_opts = vec![
+        "--seccomp",
+        profile.to_str().unwrap(),
+        "--learn",
+        delta.to_str().unwrap(),
+    ];
+    learn_opts.extend(rw);
+    let out = run(&learn_opts, &cmd(Some("learned")));
+    assert_eq!(out.assert_code(0).stdout, "done\n", "{}", out.stderr);
+    let text = std::fs::read_to_string(&delta).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let made = format!("{}/learned", work.str());
+    assert_eq!(v["files"][&made], serde_json::json!(["create"]), "{text}");
+
+    let (healed, only_a) = (dir.join("healed.ll"), dir.join("a.ll"));
+    for (inputs, out) in [(vec![&rec, &delta], &healed), (vec![&rec], &only_a)] {
+        let mut c = clean_command(syscage());
+        c.arg("merge")
+            .args(inputs)
+            .arg("-o")
+            .arg(dir.join("m.json"))
+            .arg("--landlock")
+            .arg(out);
+        run_command(c).assert_code(0);
+    }
+    let under = |ruleset: &std::path::Path, sub: &str| {
+        let mut opts = vec![
+            "--seccomp",
+            "unconfined",
+            "--landlock",
+            ruleset.to_str().unwrap(),
+        ];
+        opts.extend(rw);
+        run(&opts, &cmd(Some(sub)))
+    };
+    let healed_run = under(&healed, "again");
+    assert_eq!(
+        healed_run.assert_code(0).stdout,
+        "done\n",
+        "{}",
+        healed_run.stderr
+    );
+    let refused = under(&only_a, "refused");
+    assert!(
+        refused.stderr.contains("PermissionError"),
+        "A's ruleset alone must refuse the mkdir: {} {}",
+        refused.stdout,
+        refused.stderr
+    );
+}

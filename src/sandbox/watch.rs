@@ -12,9 +12,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::unistd::Pid;
 
 use super::{SandboxError, monitor, sys};
-use crate::model::recording::Builder;
 use crate::model::violation::{Call, Throttle, UNKNOWN};
-use crate::model::{Abi, Recording, args};
+use crate::model::{Abi, Recording};
 use crate::profile::seccomp::Action;
 use crate::profile::watch::{Answer, Mode, Watch};
 
@@ -109,7 +108,9 @@ pub struct Watcher {
     /// `exempt_launcher`); `None` for good from then on.
     launcher: Option<Launcher>,
     throttle: Throttle,
-    learned: Builder,
+    /// Learn mode: what was let through, with the paths and ports of those calls (as `record`
+    /// gets them), bounded.
+    learned: crate::tracer::events::Recorder,
     last_tick: Instant,
     /// The filter waits killably once a notification is received: a signal sent before the
     /// answer is then delivered as the call returns, without interrupting it.
@@ -122,7 +123,7 @@ impl Watcher {
             watch,
             launcher: None,
             throttle: Throttle::new(id),
-            learned: Builder::default(),
+            learned: crate::tracer::events::Recorder::new(crate::tracer::Scope::All),
             last_tick: Instant::now(),
             killable_wait: false,
         }
@@ -203,7 +204,8 @@ impl Watcher {
         match answer {
             Answer::Allow => {
                 if self.watch.mode == Mode::Learn {
-                    self.learned.add(abi, &name, ev.pid, &exe);
+                    // Before it runs: whether an open creates its file is read from the disk.
+                    self.learned.event(&ev);
                 }
                 let _ = sys::notif_continue(listener, ev.id);
             }
@@ -219,12 +221,6 @@ impl Watcher {
             action: answer.describe(self.watch.mode),
             why: why.name(),
         };
-        if answer == Answer::Allow
-            && abi == Abi::X86_64
-            && let Some((label, value)) = args::sample(&call.syscall, &call.args)
-        {
-            self.learned.add_arg(abi, &call.syscall, label, value);
-        }
         self.throttle.see(&call, now()).into_iter().collect()
     }
 

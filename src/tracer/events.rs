@@ -31,6 +31,15 @@ pub enum Scope {
 
 /// Distinct numbers outside the syscall table kept apart; the rest are counted together.
 const MAX_UNKNOWN_NUMBERS: usize = 64;
+/// Bounds on what a workload can make the recorder keep (learn mode serves hostile workloads
+/// too): paths and distinct executables kept, pids attributed per syscall. Counts stay exact.
+const MAX_PATHS: usize = 16384;
+const MAX_EXECUTABLES: usize = 4096;
+const MAX_PIDS_PER_SYSCALL: usize = 4096;
+/// Caches (a task's executable, a path's classification) are cleared when they grow past this.
+const MAX_CACHED: usize = 65536;
+/// What stands for executables past `MAX_EXECUTABLES`.
+const OTHER_EXECUTABLES: &str = "(other executables: too many distinct ones to name)";
 const UNKNOWN_OTHER: i64 = i64::MIN;
 
 pub struct Recorder {
@@ -107,10 +116,18 @@ impl Recorder {
                 }
             })
             .unwrap_or_else(|_| "?".into());
+        let path = if self.exe_names.len() >= MAX_EXECUTABLES && !self.exe_ids.contains_key(&path) {
+            OTHER_EXECUTABLES.to_string()
+        } else {
+            path
+        };
         let next = self.exe_names.len() as u32;
         let id = *self.exe_ids.entry(path.clone()).or_insert(next);
         if id == next {
             self.exe_names.push(path);
+        }
+        if self.exe_of.len() >= MAX_CACHED {
+            self.exe_of.clear();
         }
         self.exe_of.insert(pid, id);
         id
@@ -175,7 +192,9 @@ impl Recorder {
         });
         e.count += 1;
         e.exes.insert(exe);
-        e.pids.insert(pid);
+        if e.pids.len() < MAX_PIDS_PER_SYSCALL {
+            e.pids.insert(pid);
+        }
         // Argument layouts differ between ABIs; samples are kept for the native one only.
         if abi != Abi::X86_64 {
             return;
@@ -241,6 +260,9 @@ impl Recorder {
                     match self.open_seen.get(&key) {
                         Some(acc) => acc.clone(),
                         None => {
+                            if self.open_seen.len() >= MAX_CACHED {
+                                self.open_seen.clear();
+                            }
                             let meta = std::fs::metadata(Self::seen_by(pid, &path));
                             let acc = files::open_access(
                                 args[i],
@@ -254,19 +276,25 @@ impl Recorder {
                 }
                 (None, None) => Vec::new(),
             };
+            if self.exec_seen.len() >= MAX_CACHED {
+                self.exec_seen.clear();
+            }
             if acc.contains(&files::EXEC)
                 && self.exec_seen.insert(path.clone())
                 && let Some(interp) = interpreter_on_disk(&Self::seen_by(pid, &path))
             {
                 self.files.entry(interp).or_default().insert(files::EXEC);
             }
-            if !acc.is_empty() {
+            if !acc.is_empty() && (self.files.len() < MAX_PATHS || self.files.contains_key(&path)) {
                 self.files.entry(path).or_default().extend(acc);
             }
         }
     }
 
     fn tgid(&mut self, tid: u32) -> u32 {
+        if self.tgid_of.len() >= MAX_CACHED && !self.tgid_of.contains_key(&tid) {
+            self.tgid_of.clear();
+        }
         *self.tgid_of.entry(tid).or_insert_with(|| {
             std::fs::read_to_string(format!("/proc/{tid}/status"))
                 .ok()
