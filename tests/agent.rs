@@ -194,6 +194,14 @@ fn crun_and_runc_monitor_learn_and_heal_through_the_agent() {
             stderr.contains(&format!("serving container {}", b.id)),
             "{stderr}"
         );
+        // Its end is logged too, with what was routed.
+        assert!(
+            stderr.contains(&format!(
+                "container {} ended: 1 call routed to the agent",
+                b.id
+            )),
+            "{stderr}"
+        );
 
         let ev = events(&ev);
         let first: Vec<_> = ev

@@ -365,3 +365,40 @@ fn an_agent_routed_profile_run_without_the_agent_is_said() {
         check.stdout
     );
 }
+
+/// `record` on a terminal says at once that it records and how the recording ends; in a pipe
+/// (CI, scripts) it does not.
+#[test]
+fn record_says_it_is_recording_on_a_terminal_only() {
+    let dir = TempDir::new("tty");
+    let out_file = dir.join("p.json");
+    let line = format!(
+        "{} record -o {} -- /bin/true",
+        syscage().display(),
+        out_file.display()
+    );
+    // script(1) (util-linux, on every Debian) gives the command a terminal.
+    let mut c = Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .env("SYSCAGE_CACHE_DIR", test_cache_dir());
+    let tty = run_command(c);
+    assert_eq!(tty.code, 0, "{}{}", tty.stdout, tty.stderr);
+    assert!(
+        tty.stdout.contains("syscage: recording /bin/true (pid ")
+            && tty.stdout.contains("on Ctrl-C"),
+        "{}",
+        tty.stdout
+    );
+    let piped = syscage_run(&[
+        "record",
+        "-o",
+        out_file.to_str().unwrap(),
+        "--",
+        "/bin/true",
+    ]);
+    assert!(
+        !piped.assert_code(0).stderr.contains("syscage: recording"),
+        "{}",
+        piped.stderr
+    );
+}

@@ -322,6 +322,11 @@ pub fn admit(
 fn finish(s: Served, learn_dir: Option<&OutputDir>, sink: &mut Sink) {
     let (lines, learned, calls) = s.watcher.finish(vec![format!("container {}", s.id)]);
     sink.lines(lines);
+    eprintln!(
+        "syscage: agent: container {} ended: {} routed to the agent",
+        s.id,
+        crate::output::plural(calls as usize, "call")
+    );
     if let (Some(rel), Some(dir)) = (&s.delta, learn_dir) {
         let written = dir
             .slot(rel)

@@ -214,7 +214,7 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
         .len();
     eprintln!(
         "syscage: merged {}; the profile allows {allowed} syscalls; written to {}{}",
-        plural(a.inputs.len(), "input"),
+        output::plural(a.inputs.len(), "input"),
         a.output.display(),
         a.recording
             .as_ref()
@@ -257,11 +257,6 @@ pub fn require_file_facts(what: &str, inputs: &[(String, bool)]) -> Result<Vec<S
 /// Whether a recording carries file facts: any real run execs its program at least.
 pub fn has_file_facts(rec: &Recording) -> bool {
     !rec.files.is_empty() || !rec.ports.is_empty()
-}
-
-/// "1 input", "2 inputs".
-pub fn plural(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A seccomp profile given where a recording is expected: said plainly, with how to get one.

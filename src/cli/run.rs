@@ -167,7 +167,7 @@ pub fn run(a: RunArgs) -> Result<i32, Error> {
             0 => String::new(),
             n => format!(
                 "; {} denied as the profile does (see the events)",
-                super::profiles::plural(n as usize, "call")
+                crate::output::plural(n as usize, "call")
             ),
         };
         eprintln!(

@@ -272,6 +272,21 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
             losses: Vec::new(),
         });
     };
+    // On a terminal, say at once that the recording runs and how it ends (a long-running
+    // service otherwise shows nothing until it stops); never in pipes or CI logs.
+    if !cfg.quiet && nix::unistd::isatty(std::io::stderr()).unwrap_or(false) {
+        let pid = sys::pidfd_pid(&pidfd)
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        eprintln!(
+            "syscage: recording {}{pid} with the {} backend ({backend_reason}); it ends when the workload does, or on Ctrl-C, and then the profile is written",
+            cfg.command
+                .first()
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            backend.name()
+        );
+    }
     let command: Vec<String> = cfg
         .command
         .iter()
