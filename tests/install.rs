@@ -104,6 +104,13 @@ fn make_install_puts_binary_man_pages_completions_and_hooks_in_place() {
     let run = std::fs::read_to_string(root.join("share/man/man1/syscage-run.1")).unwrap();
     assert!(run.contains(".TH syscage-run 1"), "{run}");
     assert!(run.contains("\\-\\-user") && run.contains("\\-\\-seccomp"));
+    assert!(run.contains(".SH EXAMPLES"), "{run}");
+    let top = std::fs::read_to_string(root.join("share/man/man1/syscage.1")).unwrap();
+    assert!(
+        top.contains(".SH ENVIRONMENT") && top.contains("SYSCAGE_CACHE_DIR"),
+        "{top}"
+    );
+
     // The hooks.d files name the installed binary.
     for f in ["syscage-record.json", "syscage-trace-syscall.json"] {
         let v: serde_json::Value = serde_json::from_str(

@@ -672,3 +672,43 @@ fn learn_mode_records_paths_so_landlock_heals_too() {
         refused.stderr
     );
 }
+
+/// A monitor event shows the flags of the denied call as strace would, beside the raw values.
+#[test]
+fn events_decode_flags_beside_the_raw_values() {
+    let dir = TempDir::new("decode");
+    let p = probe();
+    let (profile, _) = record(
+        &dir,
+        "fork",
+        &[],
+        &[p.to_str().unwrap().into(), "syscall".into(), "fork".into()],
+    );
+    let ev_file = dir.join("ev.jsonl");
+    let out = run(
+        &[
+            "--seccomp",
+            profile.to_str().unwrap(),
+            "--monitor",
+            ev_file.to_str().unwrap(),
+        ],
+        &[
+            p.to_str().unwrap().into(),
+            "syscall".into(),
+            "clone-newuser".into(),
+        ],
+    );
+    assert_eq!(
+        out.assert_code(0).line("clone-newuser"),
+        "clone-newuser: EPERM"
+    );
+    let ev = events(&ev_file);
+    let clone = ev
+        .iter()
+        .find(|e| e["event"] == "first" && e["syscall"] == "clone")
+        .unwrap_or_else(|| panic!("{ev:?}"));
+    assert_eq!(clone["reason"], "arguments");
+    let decoded = clone["decoded"]["arg0"].as_str().unwrap();
+    assert!(decoded.contains("CLONE_NEWUSER"), "{decoded}");
+    assert!(clone["args"][0].as_str().unwrap().starts_with("0x"));
+}

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch only; the work happens in the library modules.
 
 mod generate;
+mod man;
 mod oci;
 mod profiles;
 mod record;
@@ -143,12 +144,9 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             );
             Ok(0)
         }
-        Command::Man { dir } => {
-            use clap::CommandFactory;
-            clap_mangen::generate_to(Cli::command(), &dir)
-                .map(|()| 0)
-                .map_err(|source| crate::Error::Io { path: dir, source })
-        }
+        Command::Man { dir } => man::write(&dir)
+            .map(|()| 0)
+            .map_err(|source| crate::Error::Io { path: dir, source }),
         Command::Hook(args) => crate::hook::main(
             std::io::stdin(),
             &crate::hook::HookOptions {

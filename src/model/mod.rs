@@ -5,6 +5,7 @@ pub mod abi;
 pub mod args;
 pub mod container_id;
 pub mod files;
+pub mod flags;
 pub mod recording;
 pub mod violation;
 

@@ -106,6 +106,15 @@ impl Throttle {
             e.reported = 1;
             let mut v = fields(&self.id, time, "first", &key, e);
             v["args"] = json!(c.args.iter().map(|x| format!("{x:#x}")).collect::<Vec<_>>());
+            // Beside the raw values, as strace would show them (by argument index).
+            let decoded = super::flags::decode(&c.syscall, &c.args);
+            if !decoded.is_empty() {
+                v["decoded"] = decoded
+                    .into_iter()
+                    .map(|(i, s)| (format!("arg{i}"), json!(s)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
             if c.syscall == UNKNOWN {
                 // The one key of every unknown number: its first line says which one came first.
                 v["nr"] = json!(c.nr);
