@@ -63,6 +63,11 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
     result.map_err(io(path))
 }
 
+/// "1 input", "2 inputs".
+pub fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,9 +93,4 @@ mod tests {
         assert!(check_writable(&dir).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
-}
-
-/// "1 input", "2 inputs".
-pub fn plural(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
