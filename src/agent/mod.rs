@@ -296,7 +296,11 @@ pub fn admit(
         }
         (m, _) => m,
     };
-    let mut watcher = Watcher::new(Watch::for_agent(mode, r.meta.default), &r.id);
+    let mut watcher = Watcher::new(
+        Watch::for_agent(mode, r.meta.default),
+        &r.id,
+        crate::tracer::events::learner(),
+    );
     let launching = watcher.exempt_launcher(pidfd);
     notes.push(format!(
         "serving container {} (pid {}, {} mode{})",

@@ -104,6 +104,7 @@ pub fn run(a: RunArgs) -> Result<i32, Error> {
         crate::output::check_writable(d)?;
     }
     let watch = (a.monitor.is_some() || a.learn.is_some()).then(|| WatchConfig {
+        learner: crate::tracer::events::learner,
         mode: if a.learn.is_some() {
             Mode::Learn
         } else {

@@ -24,9 +24,22 @@ pub enum Events {
     File(PathBuf),
 }
 
+/// Learn mode's recorder of what was let through (`tracer::events::Recorder`, which the
+/// launcher does not depend on: the caller supplies it).
+pub trait Learner {
+    /// A call about to be let through (its paths are read before it runs).
+    fn event(&mut self, ev: &sys::SyscallEvent);
+    fn finish(self: Box<Self>, command: Vec<String>) -> Recording;
+}
+
+/// Makes a learner for one watched workload.
+pub type MakeLearner = fn() -> Box<dyn Learner>;
+
 /// What `run --monitor/--learn` was asked for.
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
+    /// Makes learn mode's recorder.
+    pub learner: MakeLearner,
     pub mode: Mode,
     pub events: Option<Events>,
     /// `--learn`: what is let through is recorded (the caller writes it).
@@ -110,7 +123,7 @@ pub struct Watcher {
     throttle: Throttle,
     /// Learn mode: what was let through, with the paths and ports of those calls (as `record`
     /// gets them), bounded.
-    learned: crate::tracer::events::Recorder,
+    learned: Box<dyn Learner>,
     last_tick: Instant,
     /// The filter waits killably once a notification is received: a signal sent before the
     /// answer is then delivered as the call returns, without interrupting it.
@@ -118,12 +131,12 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    pub fn new(watch: Watch, id: &str) -> Watcher {
+    pub fn new(watch: Watch, id: &str, learned: Box<dyn Learner>) -> Watcher {
         Watcher {
             watch,
             launcher: None,
             throttle: Throttle::new(id),
-            learned: crate::tracer::events::Recorder::new(crate::tracer::Scope::All),
+            learned,
             last_tick: Instant::now(),
             killable_wait: false,
         }
@@ -334,7 +347,7 @@ pub fn supervise(
     };
     let sigfd = sys::signalfd(signals).map_err(step("creating a signalfd"))?;
     let mut sink = Sink::open(&cfg.events)?;
-    let mut w = Watcher::new(watch, &cfg.id);
+    let mut w = Watcher::new(watch, &cfg.id, (cfg.learner)());
     w.exempt_launcher(Some(workload));
     if killable_wait {
         w.waits_killably();

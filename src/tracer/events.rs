@@ -357,3 +357,17 @@ impl Recorder {
         rec
     }
 }
+
+impl crate::sandbox::watch::Learner for Recorder {
+    fn event(&mut self, ev: &SyscallEvent) {
+        Recorder::event(self, ev)
+    }
+    fn finish(self: Box<Self>, command: Vec<String>) -> Recording {
+        Recorder::finish(*self, command)
+    }
+}
+
+/// Learn mode's recorder: everything a workload does, as `record` keeps it.
+pub fn learner() -> Box<dyn crate::sandbox::watch::Learner> {
+    Box::new(Recorder::new(Scope::All))
+}
