@@ -402,3 +402,47 @@ fn record_says_it_is_recording_on_a_terminal_only() {
         piped.stderr
     );
 }
+
+/// `report` breaks a recording down by executable, and says the same in JSON for machines.
+#[test]
+fn report_breaks_down_by_executable_and_speaks_json() {
+    let dir = TempDir::new("byexe");
+    let rec = dir.join("r.rec");
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "-o"])
+        .arg(dir.join("p.json"))
+        .arg("--recording")
+        .arg(&rec)
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "/bin/ls / >/dev/null; /bin/cat /etc/hostname >/dev/null",
+        ]);
+    run_command(c).assert_code(0);
+    let r = rec.to_str().unwrap();
+    let text = syscage_run(&["report", r]);
+    assert!(
+        text.assert_code(0).stdout.contains("\nby executable:\n"),
+        "{}",
+        text.stdout
+    );
+    for exe in ["/usr/bin/ls", "/usr/bin/cat"] {
+        assert!(
+            text.stdout.contains(&format!("  {exe} (")),
+            "{exe}: {}",
+            text.stdout
+        );
+    }
+    let json = syscage_run(&["report", "--format", "json", r]);
+    let v: serde_json::Value = serde_json::from_str(&json.assert_code(0).stdout).unwrap();
+    assert!(v["syscalls"].as_array().unwrap().len() > 5);
+    assert!(
+        v["by_executable"]["/usr/bin/cat"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "openat")
+    );
+    assert!(v["total_calls"].as_u64().unwrap() > 0);
+}

@@ -88,6 +88,7 @@ fn crun_and_runc_record_through_the_hook_and_enforce_the_result() {
                     "io.syscage.record.apparmor",
                     out_dir.join("recorded.apparmor").display().to_string(),
                 ),
+                ("io.syscage.record.recording", "app/recorded.rec".into()),
             ],
         );
         let out = bundle.run();
@@ -102,6 +103,14 @@ fn crun_and_runc_record_through_the_hook_and_enforce_the_result() {
             profile.exists(),
             "{runtime}: the hook wrote no profile: {}",
             out.stderr
+        );
+        // The raw recording too, which report reads.
+        let rec = out_dir.join("app/recorded.rec");
+        let report = syscage_run(&["report", rec.to_str().unwrap()]);
+        assert!(
+            report.assert_code(0).stdout.contains("getppid"),
+            "{runtime}: {}",
+            report.stdout
         );
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&profile), 0o600, "profiles are private");

@@ -228,6 +228,8 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
 pub struct ReportArgs {
     /// A recording written by `record --recording` or `merge --recording`.
     pub recording: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 /// AppArmor and Landlock rules come from a recording's file facts (paths, and the ports it
@@ -277,6 +279,12 @@ pub fn report(a: ReportArgs) -> Result<i32, Error> {
     let bytes = read(&a.recording)?;
     not_a_profile(&bytes, &a.recording)?;
     let rec = Recording::parse(&bytes, &a.recording).map_err(Error::Input)?;
-    print!("{}", report::render(&rec));
+    match a.format {
+        Format::Text => print!("{}", report::render(&rec)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::to_json(&rec)).unwrap_or_default()
+        ),
+    }
     Ok(0)
 }

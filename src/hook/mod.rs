@@ -42,7 +42,9 @@ use oci_spec::runtime::{ContainerState, State};
 use crate::error::Error;
 use crate::profile::seccomp::{self, SeccompProfile};
 use crate::sandbox::sys;
-pub use request::{RECORD, RECORD_APPARMOR, RECORD_LANDLOCK, Refusal, Request, TRACE_SYSCALL};
+pub use request::{
+    RECORD, RECORD_APPARMOR, RECORD_LANDLOCK, RECORD_RECORDING, Refusal, Request, TRACE_SYSCALL,
+};
 
 /// The default of `--output-dir`.
 pub const DEFAULT_OUTPUT_DIR: &str = "/var/lib/syscage";
@@ -207,6 +209,7 @@ pub(crate) struct Prepared {
     pub profiles: Vec<(outdir::Slot, Option<(PathBuf, SeccompProfile)>)>,
     pub apparmor: Option<outdir::Slot>,
     pub landlock: Option<outdir::Slot>,
+    pub recording: Option<outdir::Slot>,
 }
 
 fn prepare(
@@ -244,6 +247,7 @@ fn prepare(
         profiles,
         apparmor: slot(RECORD_APPARMOR, &req.apparmor)?,
         landlock: slot(RECORD_LANDLOCK, &req.landlock)?,
+        recording: slot(RECORD_RECORDING, &req.recording)?,
     })
 }
 

@@ -37,6 +37,7 @@ pub fn run(p: Prepared, base: &Path, lock: std::fs::File, ready: std::os::fd::Ow
             p.apparmor
                 .iter()
                 .chain(p.landlock.iter())
+                .chain(p.recording.iter())
                 .map(|s| s.raw_fd()),
         );
         let _ = sys::close_all_except(&keep);
@@ -108,8 +109,8 @@ fn record(
         use crate::tracer::ebpf;
         // AppArmor's rules need the paths and the socket families, Landlock's the paths.
         let wants = ebpf::Wants {
-            args: p.apparmor.is_some(),
-            files: p.apparmor.is_some() || p.landlock.is_some(),
+            args: p.apparmor.is_some() || p.recording.is_some(),
+            files: p.apparmor.is_some() || p.landlock.is_some() || p.recording.is_some(),
         };
         let probe = ebpf::Probe::load(wants).and_then(|mut probe| {
             probe.track(p.pid as u32)?;
@@ -169,6 +170,9 @@ fn write_outputs(p: &Prepared, rec: &Recording, suffix: &str) -> Result<Vec<Stri
     if let Some(slot) = &p.landlock {
         let rules = landlock::from_recording(rec);
         written.push(slot.write_atomic(landlock::to_json(&rules).as_bytes(), suffix)?);
+    }
+    if let Some(slot) = &p.recording {
+        written.push(slot.write_atomic(rec.to_json().as_bytes(), suffix)?);
     }
     Ok(written.iter().map(|w| w.display().to_string()).collect())
 }

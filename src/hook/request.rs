@@ -10,6 +10,8 @@ use std::path::{Component, Path, PathBuf};
 pub const RECORD: &str = "io.syscage.record";
 pub const RECORD_APPARMOR: &str = "io.syscage.record.apparmor";
 pub const RECORD_LANDLOCK: &str = "io.syscage.record.landlock";
+/// The raw recording (`record --recording`), for report, merge and generate.
+pub const RECORD_RECORDING: &str = "io.syscage.record.recording";
 /// oci-seccomp-bpf-hook's annotation: `of:OUTPUT` or `if:BASELINE;of:OUTPUT`.
 pub const TRACE_SYSCALL: &str = "io.containers.trace-syscall";
 
@@ -33,6 +35,7 @@ pub struct Request {
     pub targets: Vec<Target>,
     pub apparmor: Option<PathBuf>,
     pub landlock: Option<PathBuf>,
+    pub recording: Option<PathBuf>,
 }
 
 impl Request {
@@ -43,6 +46,7 @@ impl Request {
             .map(|t| t.output.as_path())
             .chain(self.apparmor.as_deref())
             .chain(self.landlock.as_deref())
+            .chain(self.recording.as_deref())
     }
 }
 
@@ -156,6 +160,7 @@ pub fn request(
         targets,
         apparmor: opt(RECORD_APPARMOR)?,
         landlock: opt(RECORD_LANDLOCK)?,
+        recording: opt(RECORD_RECORDING)?,
     };
     // Two outputs in one file would overwrite each other.
     let mut seen = std::collections::BTreeSet::new();

@@ -1,7 +1,7 @@
 //! `syscage report`: a recording as a readable table, the syscalls seen only once, and likely
 //! siblings of what was seen that the run did not exercise (hints for more test coverage). Pure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::Recording;
 
@@ -287,6 +287,44 @@ pub fn unexercised_siblings(seen: &BTreeSet<&str>) -> Vec<(String, Vec<String>)>
         .collect()
 }
 
+/// Which syscalls each executable made (every executable a recording names for a syscall).
+pub fn by_executable(rec: &Recording) -> BTreeMap<&str, BTreeSet<&str>> {
+    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for s in &rec.syscalls {
+        for e in &s.executables {
+            out.entry(e.as_str()).or_default().insert(s.name.as_str());
+        }
+    }
+    out
+}
+
+/// The report as JSON, for machines: the same facts as `render`.
+pub fn to_json(rec: &Recording) -> serde_json::Value {
+    let seen: BTreeSet<&str> = rec.syscalls.iter().map(|x| x.name.as_str()).collect();
+    serde_json::json!({
+        "commands": rec.commands,
+        "abis": rec.abis().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "total_calls": rec.total_calls(),
+        "syscalls": rec.syscalls.iter().map(|x| serde_json::json!({
+            "name": x.name,
+            "abi": x.abi.as_str(),
+            "count": x.count,
+            "category": category(&x.name),
+            "first_executable": x.first_executable,
+            "executables": x.executables,
+            "args": x.args,
+        })).collect::<Vec<_>>(),
+        "seen_once": rec.syscalls.iter().filter(|x| x.count == 1).map(|x| x.name.as_str()).collect::<Vec<_>>(),
+        "by_executable": by_executable(rec),
+        "unexercised_siblings": unexercised_siblings(&seen)
+            .into_iter()
+            .map(|(used, missing)| serde_json::json!({"used": used, "missing": missing}))
+            .collect::<Vec<_>>(),
+        "files": rec.files.len(),
+        "ports": rec.ports,
+    })
+}
+
 pub fn render(rec: &Recording) -> String {
     let mut s = String::new();
     let width = rec
@@ -358,6 +396,17 @@ pub fn render(rec: &Recording) -> String {
                 .is_some_and(|t| t.contains(&2) || t.contains(&3))
         }) {
             s.push_str("  note: the workload signalled process groups or every process it may (kill with pid -1 or < -1)\n");
+        }
+    }
+    let by_exe = by_executable(rec);
+    if by_exe.len() > 1 {
+        s.push_str("\nby executable:\n");
+        for (exe, names) in &by_exe {
+            s.push_str(&format!(
+                "  {exe} ({}): {}\n",
+                names.len(),
+                names.iter().copied().collect::<Vec<_>>().join(" ")
+            ));
         }
     }
     let seen: BTreeSet<&str> = rec.syscalls.iter().map(|x| x.name.as_str()).collect();

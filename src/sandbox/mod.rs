@@ -192,21 +192,18 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, SandboxError> {
     let exec = exec::prepare(&cfg.command, cfg.cwd.as_deref(), cfg.rootfs.is_none(), &env)?;
     // The program runs where it was started: a working directory that one of the sandbox's own
     // mounts would hide (a project under /tmp) is bound in read-only, as `-v DIR -w DIR` would.
-    let mut user_mounts = cfg.mounts.clone();
+    let mut workdir = None;
     let mut cwd_note = None;
     if cfg.rootfs.is_none()
         && let Some((root, what)) = mounts::hidden_by_sandbox(&exec.cwd, &cfg.mounts)
     {
-        user_mounts.push(UserMount::Bind {
-            path: exec.cwd.clone(),
-            readonly: true,
-        });
+        workdir = Some(exec.cwd.as_path());
         cwd_note = Some(format!(
             "working directory {cwd}: bound read-only from the host ({root} is {what} in the sandbox; --rw {cwd} to write there)",
             cwd = exec.cwd.display()
         ));
     }
-    let mounts = mounts::plan(cfg.rootfs.as_deref(), &user_mounts)?;
+    let mounts = mounts::plan(cfg.rootfs.as_deref(), &cfg.mounts, workdir)?;
     let idmap = userns::plan(cfg.userns_base);
     for w in rw_owner_warnings(&mounts, &idmap) {
         warn(&w);
@@ -583,7 +580,12 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
             strict,
             "read-only root, fresh /proc, minimal /dev, tmpfs /tmp (no mount namespace)".into(),
         )?;
-        if plan.mounts.mounts.iter().any(|m| m.readonly) {
+        if plan
+            .mounts
+            .mounts
+            .iter()
+            .any(|m| m.readonly && m.flag != mounts::WORKDIR)
+        {
             return Err(SandboxError::Message("--ro needs a mount namespace".into()));
         }
     }
@@ -608,7 +610,9 @@ fn init_steps(plan: &Plan, ns: CloneFlags, release: OwnedFd) -> Result<Infallibl
             plan.exec.cwd.display()
         )));
     }
-    if let Some(note) = &plan.cwd_note {
+    if let Some(note) = &plan.cwd_note
+        && ns.contains(CloneFlags::CLONE_NEWNS)
+    {
         report.push(note.clone());
     }
     if ns.contains(CloneFlags::CLONE_NEWUTS) {

@@ -57,8 +57,17 @@ fn canonical(path: &Path, what: &str) -> Result<PathBuf, SandboxError> {
     })
 }
 
-/// Validates the root and every user mount.
-pub fn plan(rootfs: Option<&Path>, user: &[UserMount]) -> Result<MountPlan, SandboxError> {
+/// The flag the working directory's own read-only bind is reported under (see `sandbox::run`).
+pub const WORKDIR: &str = "working directory";
+
+/// Validates the root and every user mount; `workdir`, a directory to bind in read-only at
+/// its own path (the working directory a sandbox mount would hide), is applied like `--ro`
+/// but is not the user's: without a mount namespace nothing hides it, and it is left out.
+pub fn plan(
+    rootfs: Option<&Path>,
+    user: &[UserMount],
+    workdir: Option<&Path>,
+) -> Result<MountPlan, SandboxError> {
     let root = match rootfs {
         Some(r) => {
             let c = canonical(r, "--rootfs")?;
@@ -112,6 +121,16 @@ pub fn plan(rootfs: Option<&Path>, user: &[UserMount]) -> Result<MountPlan, Sand
                 is_dir: true,
                 flag,
             },
+        });
+    }
+    if let Some(dir) = workdir {
+        let source = canonical(dir, WORKDIR)?;
+        mounts.push(PlannedMount {
+            is_dir: true,
+            target: source.clone(),
+            source: Some(source),
+            readonly: true,
+            flag: WORKDIR,
         });
     }
     // Parents first, so that `--tmpfs /a --rw /a/b` does not hide /a/b.
@@ -393,6 +412,10 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
                 mount_fs("tmpfs", &target.mount_path(), ns, "mode=1777"),
             )?,
         }
+        if m.flag == WORKDIR {
+            // Said by the launcher, with why.
+            continue;
+        }
         report.applied.push(if target.in_root == m.target {
             format!("{} {}", m.flag, m.target.display())
         } else {
@@ -515,6 +538,7 @@ mod tests {
                 },
                 UserMount::Tmpfs { path: "/a".into() },
             ],
+            None,
         )
         .unwrap();
         assert_eq!(p.mounts[0].target, PathBuf::from("/a"));
@@ -524,15 +548,16 @@ mod tests {
                 path: "/no/such/dir".into(),
                 readonly: false,
             }],
+            None,
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("--rw /no/such/dir"), "{err}");
-        let err = plan(Some(Path::new("/no/such/root")), &[])
+        let err = plan(Some(Path::new("/no/such/root")), &[], None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("--rootfs /no/such/root"), "{err}");
-        let err = plan(None, &[UserMount::Tmpfs { path: "rel".into() }])
+        let err = plan(None, &[UserMount::Tmpfs { path: "rel".into() }], None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("absolute"), "{err}");
