@@ -110,7 +110,8 @@ fn a_traced_init_can_make_no_call_beyond_its_own_filter() {
         probe().display()
     );
     let mut c = std::process::Command::new("unshare");
-    c.args(["--user", "--map-root-user", "sh", "-c", &script]);
+    c.args(["--user", "--map-root-user", "sh", "-c", &script])
+        .current_dir("/");
     c.env("SYSCAGE_CACHE_DIR", test_cache_dir());
     let out = run_command(c);
     out.assert_code(0);

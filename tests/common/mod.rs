@@ -69,10 +69,13 @@ pub fn test_cache_dir() -> PathBuf {
     dir
 }
 
-/// `syscage` as a command, with the test cache.
+/// `syscage` as a command, with the test cache, run from `/`: `run` keeps the working
+/// directory and refuses one it cannot reach, and the checkout may live anywhere (under /tmp,
+/// under root's 0700 home). Tests about the working directory set their own.
 pub fn syscage_cmd() -> Command {
     let mut c = Command::new(syscage());
-    c.env("SYSCAGE_CACHE_DIR", test_cache_dir());
+    c.env("SYSCAGE_CACHE_DIR", test_cache_dir())
+        .current_dir("/");
     c
 }
 
