@@ -115,15 +115,64 @@ fn the_quick_start_works_literally_from_a_directory_under_tmp() {
     assert!(dir.join("new").exists());
 }
 
-/// Under a parent the sandbox's root may not search (root's 0700 home, as root invokes it): not
-/// silently `/`, but an error naming why and the option that fixes it, which then works. An
-/// unprivileged user's own 0700 home is theirs inside too, and just works.
+/// Under a parent the sandbox's root may not search (root's 0700 home, as root invokes it): the
+/// program still runs where it was started (the parent is a tmpfs in the sandbox holding only the
+/// working directory, read-only, so nothing else of it shows); a working directory that is itself
+/// closed to the sandbox's root is an error naming why and the option that fixes it, which then
+/// works. An unprivileged user's own 0700 home is theirs inside too, and just works.
 #[test]
-fn a_working_directory_the_sandbox_cannot_reach_is_an_error_naming_the_fix() {
+fn a_working_directory_under_a_closed_parent_runs_and_one_closed_itself_is_an_error() {
     let base = TempDir::new("private");
     std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(base.join("secret"), "s3cret").unwrap();
     let p = TmpProject::new(base.path());
     let dir = p.0.as_path();
+    let want = format!("app --serve in {}: hello\n", dir.display());
+    let out = syscage_in(dir, &["run", "-v", "--", "./app", "--serve"]);
+    assert_eq!(out.assert_code(0).stdout, want, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "working directory {}: bound read-only from the host ({} may not be searched by the sandbox's root, host uid 1000000000",
+            dir.display(),
+            base.path().display()
+        )),
+        "{}",
+        out.stderr
+    );
+    // Nothing beside it shows, nothing is written through it; the host's secret stays unread
+    // by the path it always had.
+    let probe = format!(
+        "ls -a {b}; cat {b}/secret 2>&1; touch new 2>&1; touch {b}/x 2>&1; true",
+        b = base.str()
+    );
+    let out = syscage_in(dir, &["run", "--", "sh", "-c", &probe]);
+    let text = &out.assert_code(0).stdout;
+    let name = dir.file_name().unwrap().to_str().unwrap();
+    assert!(text.contains(name), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("No such file"), "{text}");
+    assert_eq!(text.matches("Read-only file system").count(), 2, "{text}");
+    assert!(!dir.join("new").exists() && !base.join("x").exists());
+
+    // A bind below the closed parent is reached the same way.
+    std::fs::create_dir(base.join("data")).unwrap();
+    std::fs::write(base.join("data/f"), "data").unwrap();
+    let data = base.join("data");
+    let out = syscage_in(
+        Path::new("/"),
+        &[
+            "run",
+            "--ro",
+            data.to_str().unwrap(),
+            "--",
+            "cat",
+            data.join("f").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.assert_code(0).stdout, "data", "{}", out.stderr);
+
+    // Closed itself: an error, and the fix it names works.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let out = syscage_in(dir, &["run", "--", "./app", "--serve"]);
     out.assert_code(125);
     assert!(
@@ -138,10 +187,7 @@ fn a_working_directory_the_sandbox_cannot_reach_is_an_error_naming_the_fix() {
         dir,
         &["run", "--userns-base", "0", "--", "./app", "--serve"],
     );
-    assert_eq!(
-        out.assert_code(0).stdout,
-        format!("app --serve in {}: hello\n", dir.display())
-    );
+    assert_eq!(out.assert_code(0).stdout, want);
 
     let user = TestUser::new(true);
     let home = nix::unistd::User::from_name(&user.name)
@@ -401,6 +447,60 @@ fn record_says_it_is_recording_on_a_terminal_only() {
         "{}",
         piped.stderr
     );
+
+    // A long recording shows a live count, redrawn in place and wiped before the summary, with
+    // every backend; in a pipe, none.
+    let workload = "sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 0.4; done'";
+    let runs: Vec<_> = ["ebpf", "ptrace", "notify"]
+        .into_iter()
+        .map(|backend| {
+            let line = format!(
+                "{} record --backend {backend} -o {} -- {workload}",
+                syscage().display(),
+                dir.join(&format!("{backend}.json")).display()
+            );
+            let mut c = Command::new("script");
+            c.args(["-qec", &line, "/dev/null"])
+                .env("SYSCAGE_CACHE_DIR", test_cache_dir());
+            (backend, std::thread::spawn(move || run_command(c)))
+        })
+        .collect();
+    for (backend, t) in runs {
+        let tty = t.join().unwrap();
+        assert_eq!(tty.code, 0, "{backend}: {}{}", tty.stdout, tty.stderr);
+        let live: Vec<&str> = tty
+            .stdout
+            .split('\r')
+            .filter(|l| l.starts_with("\x1b[Ksyscage: recording for "))
+            .collect();
+        assert!(!live.is_empty(), "{backend}: {:?}", tty.stdout);
+        assert!(
+            live.iter().any(|l| l.contains(" calls, ")
+                && l.contains(" syscalls")
+                && l.ends_with("(Ctrl-C ends it)")),
+            "{backend}: {live:?}"
+        );
+        // Wiped: the summary starts on a clean line.
+        assert!(
+            tty.stdout.contains("\r\x1b[Ksyscage: recorded "),
+            "{backend}: {:?}",
+            tty.stdout
+        );
+    }
+    let piped = syscage_run(&[
+        "record",
+        "-o",
+        out_file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "sleep 2.5",
+    ]);
+    assert!(
+        !piped.assert_code(0).stderr.contains("recording for"),
+        "{}",
+        piped.stderr
+    );
 }
 
 /// `report` breaks a recording down by executable, and says the same in JSON for machines.
@@ -427,7 +527,8 @@ fn report_breaks_down_by_executable_and_speaks_json() {
         "{}",
         text.stdout
     );
-    for exe in ["/usr/bin/ls", "/usr/bin/cat"] {
+    // Started as /bin/ls: on a merged /usr that is /usr/bin/ls, shown beside it.
+    for exe in ["/bin/ls (→ /usr/bin/ls)", "/bin/cat (→ /usr/bin/cat)"] {
         assert!(
             text.stdout.contains(&format!("  {exe} (")),
             "{exe}: {}",
@@ -445,4 +546,104 @@ fn report_breaks_down_by_executable_and_speaks_json() {
             .any(|n| n == "openat")
     );
     assert!(v["total_calls"].as_u64().unwrap() > 0);
+}
+
+/// A program started through a symlink (Debian's /usr/bin/redis-server → redis-check-rdb) or as
+/// a `#!` script (a pyenv shim) is shown by the path it was started by, with the file the kernel
+/// ran beside it, in every output and by every backend; AppArmor attaches to the file the kernel
+/// runs; monitor events name it the same way.
+#[test]
+fn programs_are_named_by_the_path_they_were_started_by_everywhere() {
+    let t = TempDir::new("names");
+    let link = t.join("hello");
+    std::os::unix::fs::symlink("/usr/bin/printf", &link).unwrap();
+    let shim = t.join("shim");
+    std::fs::write(&shim, "#!/usr/bin/printf\n").unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let link_s = link.to_str().unwrap();
+    let shim_s = shim.to_str().unwrap();
+    let both = format!("{link_s}, {shim_s} (→ /usr/bin/printf)");
+    // Debian's /bin/sh and /usr/bin/sh are links to dash.
+    let real = std::fs::canonicalize("/usr/bin/sh").unwrap();
+    for backend in ["ebpf", "ptrace", "notify"] {
+        let rec = t.join(&format!("{backend}.rec"));
+        let prof = t.join(&format!("{backend}.json"));
+        let aa = t.join(&format!("{backend}.aa"));
+        let out = syscage_run_cmd(&[
+            "record",
+            "-q",
+            "--backend",
+            backend,
+            "--apparmor",
+            aa.to_str().unwrap(),
+            "--recording",
+            rec.to_str().unwrap(),
+            "-o",
+            prof.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &format!("{link_s} 'a\\n' && {shim_s} && true"),
+        ]);
+        out.assert_code(0);
+        let report = syscage_run_cmd(&["report", rec.to_str().unwrap()]);
+        let text = &report.assert_code(0).stdout;
+        assert!(text.contains(&both), "{backend}: {text}");
+        let json = syscage_run_cmd(&["report", "--format", "json", rec.to_str().unwrap()]);
+        let v: serde_json::Value = serde_json::from_str(&json.assert_code(0).stdout).unwrap();
+        assert_eq!(
+            v["started_as"]["/usr/bin/printf"][0], link_s,
+            "{backend}: {v}"
+        );
+        assert_eq!(v["scripts"]["/usr/bin/printf"][0], shim_s, "{backend}: {v}");
+        let p = std::fs::read_to_string(&prof).unwrap();
+        assert!(p.contains(&both), "{backend}: {p}");
+        let a = std::fs::read_to_string(&aa).unwrap();
+        assert!(
+            a.contains(&format!(
+                "# Started as /usr/bin/sh, which is {}: AppArmor attaches to the file the kernel runs.",
+                real.display()
+            )) && a.contains(&format!(
+                "profile syscage-sh {} flags=(attach_disconnected) {{",
+                real.display()
+            )),
+            "{backend}: {a}"
+        );
+        let parsed = run_command({
+            let mut c = Command::new("apparmor_parser");
+            c.args(["-Q", "-K"]).arg(&aa);
+            c
+        });
+        parsed.assert_code(0);
+    }
+
+    // Monitor: a program started through a link to sh, under a profile that denies what it does.
+    let mysh = t.join("mysh");
+    std::os::unix::fs::symlink("/bin/sh", &mysh).unwrap();
+    let out = syscage_run_cmd(&[
+        "run",
+        "--seccomp",
+        t.join("ptrace.json").to_str().unwrap(),
+        "--monitor",
+        "-",
+        "--",
+        mysh.to_str().unwrap(),
+        "-c",
+        "uname -r >/dev/null; true",
+    ]);
+    assert!(
+        out.stderr
+            .contains(&format!("\"executable\":\"{}\"", real.display()))
+            && out
+                .stderr
+                .contains(&format!("\"started_as\":\"{}\"", mysh.display())),
+        "{}",
+        out.stderr
+    );
+}
+
+fn syscage_run_cmd(args: &[&str]) -> Out {
+    let mut c = syscage_cmd();
+    c.args(args);
+    run_command(c)
 }

@@ -39,6 +39,54 @@ pub struct Recording {
     /// Inet ports by operation ("bind", "connect").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ports: BTreeMap<String, BTreeSet<u16>>,
+    /// The paths executables were started by where they name the same file differently (a
+    /// symlink such as Debian's /usr/bin/redis-server to redis-check-rdb): executable → the
+    /// paths given to execve.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub started_as: BTreeMap<String, BTreeSet<String>>,
+    /// `#!` scripts exec'd, by the interpreter the kernel ran for them (a pyenv shim run by
+    /// /usr/bin/env): interpreter → scripts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scripts: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Bounds of `started_as`: a workload exec'ing through endless links must not grow it.
+const MAX_STARTED_AS: usize = 4096;
+const MAX_ALIASES: usize = 16;
+
+/// Records that `exe` was started by `path` (bounded; nothing when they are the same).
+pub fn note_started_as(map: &mut BTreeMap<String, BTreeSet<String>>, exe: &str, path: &str) {
+    if path.is_empty() || path == exe || exe.is_empty() {
+        return;
+    }
+    if map.len() >= MAX_STARTED_AS && !map.contains_key(exe) {
+        return;
+    }
+    let set = map.entry(exe.to_string()).or_default();
+    if set.len() < MAX_ALIASES {
+        set.insert(path.to_string());
+    }
+}
+
+/// How an executable is shown everywhere: the path it was started by, the executable beside it
+/// where they differ (`/usr/bin/redis-server (→ /usr/bin/redis-check-rdb)`).
+pub fn executable_label(rec: &Recording, exe: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for map in [&rec.started_as, &rec.scripts] {
+        if let Some(set) = map.get(exe) {
+            names.extend(set.iter().map(String::as_str));
+        }
+    }
+    if names.is_empty() {
+        return exe.to_string();
+    }
+    let more = if names.len() > 3 {
+        format!(" +{}", names.len() - 3)
+    } else {
+        String::new()
+    };
+    names.truncate(3);
+    format!("{}{more} (→ {exe})", names.join(", "))
 }
 
 type Key = (Abi, String);
@@ -83,6 +131,18 @@ impl Recording {
                 .or_default()
                 .extend(p.iter().copied());
         }
+        let union = |a: &BTreeMap<String, BTreeSet<String>>,
+                     b: &BTreeMap<String, BTreeSet<String>>| {
+            let mut out = a.clone();
+            for (exe, paths) in b {
+                for p in paths {
+                    note_started_as(&mut out, exe, p);
+                }
+            }
+            out
+        };
+        let started_as = union(&self.started_as, &other.started_as);
+        let scripts = union(&self.scripts, &other.scripts);
         let mut map = self.into_map();
         for (k, s) in other.into_map() {
             match map.get_mut(&k) {
@@ -98,6 +158,8 @@ impl Recording {
             syscalls: map.into_values().collect(),
             files,
             ports,
+            started_as,
+            scripts,
         }
     }
 

@@ -17,6 +17,8 @@ use super::Abi;
 pub struct Call {
     pub pid: u32,
     pub exe: String,
+    /// The path the program was started by, where it names `exe` differently (a symlink).
+    pub started_as: Option<String>,
     pub abi: Abi,
     /// The number as the task made it (`syscall` may be `unknown`).
     pub nr: i64,
@@ -44,6 +46,7 @@ struct Entry {
     reported: u64,
     why: &'static str,
     last_pid: u32,
+    started_as: Option<String>,
     /// When this key was last reported (its first line, or a repeat): the period's turn.
     last_report: u64,
 }
@@ -61,6 +64,14 @@ fn line(id: &str, time: f64, event: &str, k: &Key, e: &Entry) -> String {
 }
 
 fn fields(id: &str, time: f64, event: &str, k: &Key, e: &Entry) -> serde_json::Value {
+    let mut v = fields_of(id, time, event, k, e);
+    if let Some(s) = &e.started_as {
+        v["started_as"] = json!(s);
+    }
+    v
+}
+
+fn fields_of(id: &str, time: f64, event: &str, k: &Key, e: &Entry) -> serde_json::Value {
     json!({
         "time": (time * 1000.0).round() / 1000.0,
         "id": id,
@@ -98,6 +109,7 @@ impl Throttle {
             reported: 0,
             why: c.why,
             last_pid: c.pid,
+            started_as: c.started_as.clone(),
             last_report: self.reports,
         });
         e.count += 1;
@@ -176,6 +188,7 @@ mod tests {
 
     fn call(syscall: &str) -> Call {
         Call {
+            started_as: None,
             pid: 7,
             exe: "/usr/bin/app".into(),
             abi: Abi::X86_64,

@@ -112,6 +112,17 @@ pub fn profile(rec: &Recording) -> String {
         .find(|(p, a)| a.contains(EXEC) && p.ends_with(&format!("/{base}")))
         .map(|(p, _)| p.clone())
         .or_else(|| program.starts_with('/').then(|| program.clone()));
+    // AppArmor attaches to the file the kernel runs: through a symlink, its target.
+    let link = attach.as_ref().and_then(|a| {
+        rec.started_as
+            .iter()
+            .find(|(_, given)| given.contains(a))
+            .map(|(exe, _)| (a.clone(), exe.clone()))
+    });
+    let attach = match &link {
+        Some((_, exe)) => Some(exe.clone()),
+        None => attach,
+    };
 
     let mut rules: BTreeMap<String, BTreeSet<char>> = BTreeMap::new();
     for (path, acc) in &rec.files {
@@ -140,6 +151,18 @@ pub fn profile(rec: &Recording) -> String {
             perms.extend(['r', 'm']);
         }
     }
+    // AppArmor mediates the file a symlink names: its target gets the link's permissions.
+    for (exe, given) in &rec.started_as {
+        let perms: BTreeSet<char> = given
+            .iter()
+            .filter_map(|g| rules.get(g))
+            .flatten()
+            .copied()
+            .collect();
+        if !perms.is_empty() {
+            rules.entry(exe.clone()).or_default().extend(perms);
+        }
+    }
     let mut net: BTreeSet<String> = BTreeSet::new();
     for s in rec.syscalls.iter().filter(|s| s.name == "socket") {
         for v in s.args.get(args::SOCKET).into_iter().flatten() {
@@ -160,6 +183,11 @@ pub fn profile(rec: &Recording) -> String {
     ));
     out.push_str("# Check with: apparmor_parser -Q -K FILE. Load with: apparmor_parser -r FILE\n");
     out.push_str("abi <abi/3.0>,\n\ninclude <tunables/global>\n\n");
+    if let Some((given, exe)) = &link {
+        out.push_str(&format!(
+            "# Started as {given}, which is {exe}: AppArmor attaches to the file the kernel runs.\n"
+        ));
+    }
     match &attach {
         Some(a) => out.push_str(&format!(
             "profile syscage-{name} {} flags=(attach_disconnected) {{\n",
@@ -241,5 +269,20 @@ mod tests {
         assert!(text.contains("  network inet stream,\n"));
         assert!(text.contains("  capability net_bind_service,\n"));
         assert_eq!(text, profile(&rec), "deterministic");
+
+        // Started through a symlink: attached to (and allowed) the file the kernel runs.
+        rec.started_as.insert(
+            "/usr/bin/srv-real".into(),
+            BTreeSet::from(["/usr/bin/srv".into()]),
+        );
+        let text = profile(&rec);
+        assert!(
+            text.contains("# Started as /usr/bin/srv, which is /usr/bin/srv-real")
+                && text.contains(
+                    "profile syscage-srv /usr/bin/srv-real flags=(attach_disconnected) {"
+                )
+                && text.contains("  /usr/bin/srv-real rmix,\n"),
+            "{text}"
+        );
     }
 }

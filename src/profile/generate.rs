@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::seccomp::{SeccompProfile, SyscallArg, SyscallRule};
 use crate::model::args::{self as argdefs, CLONE, CLONE_NS_MASK, PROT_EXEC, SOCK_FLAGS};
+use crate::model::recording::executable_label;
 use crate::model::{Abi, Recording};
 use oci_spec::runtime::LinuxSeccompOperator as Op;
 
@@ -256,7 +257,9 @@ pub fn seccomp_profile(
         let calls = if s.count == 1 { "call" } else { "calls" };
         seen.entry(s.name.clone()).or_default().push(format!(
             "{}: {} {calls}, first by {}",
-            s.abi, s.count, s.first_executable
+            s.abi,
+            s.count,
+            executable_label(rec, &s.first_executable)
         ));
     }
     summary.recorded = seen.len();

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::Recording;
+use crate::model::recording::executable_label;
 
 /// Syscalls that do the same job in different ways: a program that used one may use another
 /// on a different code path, libc version or kernel.
@@ -322,6 +323,8 @@ pub fn to_json(rec: &Recording) -> serde_json::Value {
             .collect::<Vec<_>>(),
         "files": rec.files.len(),
         "ports": rec.ports,
+        "started_as": rec.started_as,
+        "scripts": rec.scripts,
     })
 }
 
@@ -352,7 +355,7 @@ pub fn render(rec: &Recording) -> String {
             x.abi.as_str(),
             x.count,
             category(&x.name),
-            x.first_executable
+            executable_label(rec, &x.first_executable)
         ));
     }
     s.push_str(&format!(
@@ -403,7 +406,8 @@ pub fn render(rec: &Recording) -> String {
         s.push_str("\nby executable:\n");
         for (exe, names) in &by_exe {
             s.push_str(&format!(
-                "  {exe} ({}): {}\n",
+                "  {} ({}): {}\n",
+                executable_label(rec, exe),
                 names.len(),
                 names.iter().copied().collect::<Vec<_>>().join(" ")
             ));

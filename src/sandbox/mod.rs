@@ -7,6 +7,7 @@
 
 pub mod caps;
 pub mod compiled;
+pub mod exe_name;
 pub mod exec;
 pub mod filter;
 pub mod filter_cache;
@@ -191,20 +192,49 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, SandboxError> {
     };
     let exec = exec::prepare(&cfg.command, cfg.cwd.as_deref(), cfg.rootfs.is_none(), &env)?;
     // The program runs where it was started: a working directory that one of the sandbox's own
-    // mounts would hide (a project under /tmp) is bound in read-only, as `-v DIR -w DIR` would.
+    // mounts would hide (a project under /tmp), or that its root may not reach (root's 0700
+    // /root seen by host uid 1000000000), is bound in read-only, as `-v DIR -w DIR` would.
+    let idmap = userns::plan(cfg.userns_base);
+    let unmapped_root = match idmap {
+        userns::IdMap::Range { base, count } if base != 0 => Some((base, count)),
+        _ => None,
+    };
+    let mapped = move |id: u32| match unmapped_root {
+        Some((base, count)) => (base..base.saturating_add(count)).contains(&id),
+        None => true,
+    };
     let mut workdir = None;
     let mut cwd_note = None;
-    if cfg.rootfs.is_none()
-        && let Some((root, what)) = mounts::hidden_by_sandbox(&exec.cwd, &cfg.mounts)
-    {
-        workdir = Some(exec.cwd.as_path());
-        cwd_note = Some(format!(
-            "working directory {cwd}: bound read-only from the host ({root} is {what} in the sandbox; --rw {cwd} to write there)",
-            cwd = exec.cwd.display()
-        ));
+    if cfg.rootfs.is_none() {
+        let cwd = exec.cwd.display();
+        if let Some((root, what)) = mounts::hidden_by_sandbox(&exec.cwd, &cfg.mounts) {
+            workdir = Some(exec.cwd.as_path());
+            cwd_note = Some(format!(
+                "working directory {cwd}: bound read-only from the host ({root} is {what} in the sandbox; --rw {cwd} to write there)"
+            ));
+        } else if let Some(a) = mounts::unsearchable_ancestor(&exec.cwd, &mapped)
+            && !mounts::covered_by_bind(&exec.cwd, &cfg.mounts)
+        {
+            workdir = Some(exec.cwd.as_path());
+            cwd_note = Some(format!(
+                "working directory {cwd}: bound read-only from the host ({} may not be searched by the sandbox's root, host uid {}, and is a tmpfs holding it in the sandbox; --rw {cwd} to write there, --userns-base 0 to see the host's {0})",
+                a.display(),
+                unmapped_root.map_or(0, |r| r.0)
+            ));
+        }
     }
-    let mounts = mounts::plan(cfg.rootfs.as_deref(), &cfg.mounts, workdir)?;
-    let idmap = userns::plan(cfg.userns_base);
+    let mut mounts = mounts::plan(cfg.rootfs.as_deref(), &cfg.mounts, workdir)?;
+    if unmapped_root.is_some() {
+        for a in mounts::reach_binds(&mut mounts, &mapped) {
+            if cfg.verbose {
+                eprintln!(
+                    "syscage: {}: a tmpfs in the sandbox, holding the mounts below it (the sandbox's root may not search the host's)",
+                    a.display()
+                );
+            }
+        }
+    }
+    mounts::copy_sources(&mut mounts)?;
     for w in rw_owner_warnings(&mounts, &idmap) {
         warn(&w);
     }

@@ -48,6 +48,8 @@ pub struct PlannedMount {
     pub readonly: bool,
     pub is_dir: bool,
     pub flag: &'static str,
+    /// The bind's tree, copied by the launcher when it is root (see `copy_sources`).
+    pub tree: Option<std::sync::Arc<OwnedFd>>,
 }
 
 fn canonical(path: &Path, what: &str) -> Result<PathBuf, SandboxError> {
@@ -112,6 +114,7 @@ pub fn plan(
                     source: Some(source),
                     readonly: *readonly,
                     flag,
+                    tree: None,
                 }
             }
             UserMount::Tmpfs { path } => PlannedMount {
@@ -120,6 +123,7 @@ pub fn plan(
                 readonly: false,
                 is_dir: true,
                 flag,
+                tree: None,
             },
         });
     }
@@ -131,6 +135,7 @@ pub fn plan(
             source: Some(source),
             readonly: true,
             flag: WORKDIR,
+            tree: None,
         });
     }
     // Parents first, so that `--tmpfs /a --rw /a/b` does not hide /a/b.
@@ -141,6 +146,102 @@ pub fn plan(
         staging,
         mounts,
     })
+}
+
+/// The flag of a tmpfs put over a host directory the sandbox's root may not search (root's
+/// `/root`, 0700, seen by the default host uid 1000000000), so that a bind below it can be reached.
+/// It hides nothing the sandbox could have read there.
+pub const UNSEARCHABLE: &str = "unsearchable parent";
+
+/// The highest directory above `dir` (not `dir` itself) that a process whose ids are host ids
+/// for which `mapped` holds, with capabilities only over inodes it maps, may not search.
+pub fn unsearchable_ancestor(dir: &Path, mapped: &dyn Fn(u32) -> bool) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = dir.parent()?;
+    let mut cur = PathBuf::from("/");
+    for c in parent.components() {
+        let Component::Normal(n) = c else { continue };
+        cur.push(n);
+        let Ok(meta) = std::fs::metadata(&cur) else {
+            return None;
+        };
+        let (uid, gid, mode) = (meta.uid(), meta.gid(), meta.mode());
+        let searchable = mode & 0o001 != 0
+            || (mapped(uid) && mapped(gid))
+            || (mapped(uid) && mode & 0o100 != 0)
+            || (mapped(gid) && mode & 0o010 != 0);
+        if !searchable {
+            return Some(cur);
+        }
+    }
+    None
+}
+
+/// Puts a tmpfs over each directory that hides a bind target from the sandbox's root (see
+/// `UNSEARCHABLE`), unless a mount of the plan already replaces it; returns those directories.
+pub fn reach_binds(plan: &mut MountPlan, mapped: &dyn Fn(u32) -> bool) -> Vec<PathBuf> {
+    if !plan.is_host_root {
+        return Vec::new();
+    }
+    let mut added: Vec<PathBuf> = Vec::new();
+    for m in plan.mounts.iter().filter(|m| m.source.is_some()) {
+        let Some(a) = unsearchable_ancestor(&m.target, mapped) else {
+            continue;
+        };
+        let replaced = plan
+            .mounts
+            .iter()
+            .any(|o| o.source.is_none() && a.starts_with(&o.target))
+            || added.iter().any(|o| a.starts_with(o));
+        if !replaced {
+            added.retain(|o| !o.starts_with(&a));
+            added.push(a);
+        }
+    }
+    for a in &added {
+        plan.mounts.push(PlannedMount {
+            source: None,
+            target: a.clone(),
+            readonly: false,
+            is_dir: true,
+            flag: UNSEARCHABLE,
+            tree: None,
+        });
+    }
+    plan.mounts.sort_by_key(|m| m.target.components().count());
+    added
+}
+
+/// Copies every bind's mount tree now, in the launcher, when it runs as root: the sandbox's root
+/// (another host uid) may not be able to reach a source such as a directory under `/root`.
+/// The copies are detached trees the sandbox attaches as they are.
+pub fn copy_sources(plan: &mut MountPlan) -> Result<(), SandboxError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    for m in &mut plan.mounts {
+        if let Some(src) = &m.source {
+            let tree = bind_tree(m, src)?;
+            m.tree = Some(std::sync::Arc::new(tree));
+        }
+    }
+    Ok(())
+}
+
+fn bind_tree(m: &PlannedMount, src: &Path) -> Result<OwnedFd, SandboxError> {
+    let tree = clone_tree(src)?;
+    let attrs = sys::MOUNT_ATTR_NOSUID
+        | sys::MOUNT_ATTR_NODEV
+        | if m.readonly {
+            sys::MOUNT_ATTR_RDONLY
+        } else {
+            0
+        };
+    io_step(
+        || format!("{} {}: setting mount flags", m.flag, src.display()),
+        sys::set_tree_attrs(&tree, attrs),
+    )?;
+    Ok(tree)
 }
 
 /// Directories whose host contents the sandbox replaces with its own (fresh /tmp, /dev, /proc).
@@ -154,17 +255,21 @@ const REPLACED: &[(&str, &str)] = &[
 /// its own mounts, and which: (the mount point, what replaces it). A user mount that covers
 /// `dir` (`--rw`/`--ro` of it or a parent) shows it again; a `--tmpfs` hides it too.
 pub fn hidden_by_sandbox(dir: &Path, user: &[UserMount]) -> Option<(&'static str, &'static str)> {
-    let covered = user.iter().any(|m| match m {
-        UserMount::Bind { path, .. } => dir.starts_with(normalise(path)),
-        UserMount::Tmpfs { .. } => false,
-    });
-    if covered {
+    if covered_by_bind(dir, user) {
         return None;
     }
     REPLACED
         .iter()
         .find(|(root, _)| dir.starts_with(root))
         .copied()
+}
+
+/// Whether a user bind (`--rw`/`--ro` of `dir` or a parent) shows `dir` in the sandbox.
+pub fn covered_by_bind(dir: &Path, user: &[UserMount]) -> bool {
+    user.iter().any(|m| match m {
+        UserMount::Bind { path, .. } => dir.starts_with(normalise(path)),
+        UserMount::Tmpfs { .. } => false,
+    })
 }
 
 fn normalise(path: &Path) -> PathBuf {
@@ -198,6 +303,21 @@ fn io_step<T>(what: impl FnOnce() -> String, r: std::io::Result<T>) -> Result<T,
         step: what(),
         source,
     })
+}
+
+/// A bind's tree: copied by the launcher, or here.
+enum Tree<'a> {
+    Copied(&'a std::sync::Arc<OwnedFd>),
+    Own(OwnedFd),
+}
+
+impl Tree<'_> {
+    fn fd(&self) -> &OwnedFd {
+        match self {
+            Tree::Copied(t) => t,
+            Tree::Own(t) => t,
+        }
+    }
 }
 
 fn clone_tree(path: &Path) -> Result<OwnedFd, SandboxError> {
@@ -270,19 +390,10 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
             binds.push(None);
             continue;
         };
-        let tree = clone_tree(src)?;
-        let attrs = sys::MOUNT_ATTR_NOSUID
-            | sys::MOUNT_ATTR_NODEV
-            | if m.readonly {
-                sys::MOUNT_ATTR_RDONLY
-            } else {
-                0
-            };
-        io_step(
-            || format!("{} {}: setting mount flags", m.flag, src.display()),
-            sys::set_tree_attrs(&tree, attrs),
-        )?;
-        binds.push(Some(tree));
+        binds.push(Some(match &m.tree {
+            Some(t) => Tree::Copied(t),
+            None => Tree::Own(bind_tree(m, src)?),
+        }));
     }
 
     let new = plan.staging.as_path();
@@ -391,6 +502,7 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
         Err(why) => report.missing.push(format!("tmpfs /tmp ({why})")),
     }
 
+    let mut placeholders = Vec::new();
     for (m, tree) in plan.mounts.iter().zip(&binds) {
         let target = io_step(
             || {
@@ -405,14 +517,26 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
         match tree {
             Some(tree) => io_step(
                 || format!("{} {}: mounting", m.flag, m.target.display()),
-                sys::attach_mount_tree_at(tree, target.fd()),
+                sys::attach_mount_tree_at(tree.fd(), target.fd()),
             )?,
             None => step(
-                || format!("--tmpfs {}", m.target.display()),
-                mount_fs("tmpfs", &target.mount_path(), ns, "mode=1777"),
+                || format!("{} {}", m.flag, m.target.display()),
+                mount_fs(
+                    "tmpfs",
+                    &target.mount_path(),
+                    ns,
+                    if m.flag == UNSEARCHABLE {
+                        "mode=0755"
+                    } else {
+                        "mode=1777"
+                    },
+                ),
             )?,
         }
-        if m.flag == WORKDIR {
+        if m.flag == UNSEARCHABLE {
+            placeholders.push(&m.target);
+        }
+        if m.flag == WORKDIR || m.flag == UNSEARCHABLE {
             // Said by the launcher, with why.
             continue;
         }
@@ -426,6 +550,29 @@ pub fn apply(plan: &MountPlan) -> Result<MountReport, SandboxError> {
                 target.in_root.display()
             )
         });
+    }
+
+    // A placeholder tmpfs holds its mount points and nothing else: read-only like the root it
+    // stands in, once they exist (resolved again: the first descriptor is the directory below).
+    for t in placeholders {
+        let top = io_step(
+            || format!("{UNSEARCHABLE} {}: its mount in the new root", t.display()),
+            in_root.user_target(t, true),
+        )?;
+        step(
+            || format!("{UNSEARCHABLE} {}: making it read-only", t.display()),
+            mount(
+                None::<&str>,
+                &top.mount_path(),
+                None::<&str>,
+                MsFlags::MS_REMOUNT
+                    | MsFlags::MS_BIND
+                    | MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOSUID
+                    | MsFlags::MS_NODEV,
+                None::<&str>,
+            ),
+        )?;
     }
 
     // Enter the new root; the old one is detached so nothing outside stays reachable.

@@ -128,6 +128,8 @@ pub struct Watcher {
     /// The filter waits killably once a notification is received: a signal sent before the
     /// answer is then delivered as the call returns, without interrupting it.
     killable_wait: bool,
+    /// Event names of (task, executable): argv[0] is verified once, not on every call.
+    labels: std::collections::HashMap<(u32, String), Option<String>>,
 }
 
 impl Watcher {
@@ -139,12 +141,25 @@ impl Watcher {
             learned,
             last_tick: Instant::now(),
             killable_wait: false,
+            labels: std::collections::HashMap::new(),
         }
     }
 
     /// The filter was loaded with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
     pub fn waits_killably(&mut self) {
         self.killable_wait = true;
+    }
+
+    /// The path task `pid` was started by where it names `exe` differently (see `exe_name`),
+    /// verified once per task and executable, not on every call.
+    fn started_as(&mut self, pid: u32, exe: &str) -> Option<String> {
+        if self.labels.len() >= 4096 {
+            self.labels.clear();
+        }
+        self.labels
+            .entry((pid, exe.to_string()))
+            .or_insert_with_key(|(pid, exe)| super::exe_name::started_by(*pid, exe))
+            .clone()
     }
 
     /// Looked up on every call: the task may have exec'd since the last one.
@@ -214,6 +229,7 @@ impl Watcher {
             None => (UNKNOWN.to_string(), self.watch.decide_unknown()),
         };
         let exe = Self::exe(ev.pid);
+        let started_as = self.started_as(ev.pid, &exe);
         match answer {
             Answer::Allow => {
                 if self.watch.mode == Mode::Learn {
@@ -227,6 +243,7 @@ impl Watcher {
         let call = Call {
             pid: ev.pid,
             exe,
+            started_as,
             abi,
             nr,
             syscall: name,

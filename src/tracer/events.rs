@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::memory;
-use crate::model::recording::{Builder, Recording, SyscallStats};
+use crate::model::recording::{Builder, Recording, SyscallStats, note_started_as};
 use crate::model::{Abi, args, files};
 use crate::sandbox::sys::SyscallEvent;
 
@@ -64,6 +64,26 @@ pub struct Recorder {
     /// up: each needs the filesystem once, not once per process.
     open_seen: HashMap<(String, u64), Vec<&'static str>>,
     exec_seen: HashSet<String>,
+    /// The path each task last passed to execve, until its next event names the result.
+    exec_path: HashMap<u32, String>,
+    started_as: BTreeMap<String, BTreeSet<String>>,
+    scripts: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// How an exec'd path relates to the executable that then runs.
+enum Started {
+    /// The same file under another name (a symlink).
+    Same,
+    /// A `#!` script; the executable is its interpreter.
+    Script,
+}
+
+/// Whether the file at `on_disk` is a `#!` script.
+pub(crate) fn is_script(on_disk: &str) -> bool {
+    let mut head = [0u8; 2];
+    std::fs::File::open(on_disk)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|_| &head == b"#!")
 }
 
 /// The interpreter the kernel itself opens (and needs execute permission on) when the file at
@@ -99,6 +119,9 @@ impl Recorder {
             ports: BTreeMap::new(),
             open_seen: HashMap::new(),
             exec_seen: HashSet::new(),
+            exec_path: HashMap::new(),
+            started_as: BTreeMap::new(),
+            scripts: BTreeMap::new(),
         }
     }
 
@@ -116,6 +139,13 @@ impl Recorder {
                 }
             })
             .unwrap_or_else(|_| "?".into());
+        if let Some(given) = self.exec_path.remove(&pid) {
+            match Self::started(pid, &given, &path) {
+                Some(Started::Same) => note_started_as(&mut self.started_as, &path, &given),
+                Some(Started::Script) => note_started_as(&mut self.scripts, &path, &given),
+                None => {}
+            }
+        }
         let path = if self.exe_names.len() >= MAX_EXECUTABLES && !self.exe_ids.contains_key(&path) {
             OTHER_EXECUTABLES.to_string()
         } else {
@@ -133,12 +163,61 @@ impl Recorder {
         id
     }
 
+    /// Whether `exe`, what task `pid` runs now, is what its exec of `given` started: the same
+    /// file, or the interpreter of that `#!` script (an exec that failed names neither).
+    fn started(pid: u32, given: &str, exe: &str) -> Option<Started> {
+        let on_disk = Self::seen_by(pid, given);
+        let same = |p: &str| {
+            // From here a container's file shows under its root's host path.
+            std::fs::canonicalize(p)
+                .is_ok_and(|c| c.ends_with(exe.trim_start_matches('/')) && exe.starts_with('/'))
+        };
+        if same(&on_disk) {
+            return Some(Started::Same);
+        }
+        (is_script(&on_disk)
+            && interpreter_on_disk(&on_disk).is_some_and(|i| same(&Self::seen_by(pid, &i))))
+        .then_some(Started::Script)
+    }
+
+    /// The path an execve or execveat names, as absolute as the task's cwd makes it.
+    fn exec_target(pid: u32, abi: Abi, nr_: i64, args: &[u64; 6]) -> Option<String> {
+        let (dirfd, addr) = if nr_ == nr(abi, "execve") {
+            (None, args[0])
+        } else {
+            (Some(args[0]), args[1])
+        };
+        let raw = memory::c_string(pid, addr)?;
+        if raw.is_empty() {
+            return None; // fexecve: a descriptor, no path
+        }
+        Some(if raw.starts_with('/') {
+            files::join("/", &raw)
+        } else {
+            files::join(&Self::base_dir(pid, dirfd), &raw)
+        })
+    }
+
     pub fn event(&mut self, ev: &SyscallEvent) {
         let Some((abi, nr_)) = Abi::from_audit(ev.arch, ev.nr) else {
             self.unknown_arch += 1;
             return;
         };
         let is_exec = nr_ == nr(abi, "execve") || nr_ == nr(abi, "execveat");
+        self.count_event(ev, abi, nr_, is_exec);
+        // After the exec is counted (under the old executable): the next event names the result.
+        if is_exec && abi == Abi::X86_64 {
+            if self.exec_path.len() >= MAX_CACHED {
+                self.exec_path.clear();
+            }
+            match Self::exec_target(ev.pid, abi, nr_, &ev.args) {
+                Some(p) => self.exec_path.insert(ev.pid, p),
+                None => self.exec_path.remove(&ev.pid),
+            };
+        }
+    }
+
+    fn count_event(&mut self, ev: &SyscallEvent, abi: Abi, nr_: i64, is_exec: bool) {
         if self.scope == Scope::AfterFilterLoad {
             // libseccomp probes flag support with a NULL program (EFAULT): not a load.
             let loads = ev.args[2] != 0
@@ -307,9 +386,18 @@ impl Recorder {
         })
     }
 
+    /// Calls and distinct syscalls so far, for the live line.
+    pub fn progress(&self) -> (u64, usize) {
+        (
+            self.entries.values().map(|e| e.count).sum(),
+            self.entries.len(),
+        )
+    }
+
     /// Tasks whose pid may be reused by a later task must not keep their executable.
     pub fn forget(&mut self, pid: u32) {
         self.exe_of.remove(&pid);
+        self.exec_path.remove(&pid);
         self.tgid_of.remove(&pid);
     }
 
@@ -354,6 +442,8 @@ impl Recorder {
         let mut rec = b.finish(command);
         rec.files = files;
         rec.ports = ports;
+        rec.started_as = self.started_as;
+        rec.scripts = self.scripts;
         rec
     }
 }

@@ -12,6 +12,7 @@ pub mod ebpf;
 pub mod events;
 mod memory;
 mod notify;
+pub mod progress;
 mod ptrace;
 
 use std::convert::Infallible;
@@ -287,6 +288,7 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
             backend.name()
         );
     }
+    let mut progress = progress::Progress::new(cfg.quiet);
     let command: Vec<String> = cfg
         .command
         .iter()
@@ -294,7 +296,9 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
         .collect();
     #[cfg(feature = "ebpf")]
     if let Some(probe) = probe {
-        let (code, rec, losses) = ebpf::supervise(child, &pidfd, &sock, &sigfd, probe, command)?;
+        let (code, rec, losses) =
+            ebpf::supervise(child, &pidfd, &sock, &sigfd, probe, command, &mut progress)?;
+        progress.done();
         return Ok(Outcome {
             recording: Some(rec),
             exit_code: code,
@@ -307,9 +311,10 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     drop(probe);
     let mut recorder = events::Recorder::new(cfg.scope);
     let code = match cfg.backend {
-        Backend::Ptrace => ptrace::supervise(child, &pidfd, &sock, &mut recorder)?,
-        _ => notify::supervise(child, &pidfd, fd_no, &sigfd, &mut recorder)?,
+        Backend::Ptrace => ptrace::supervise(child, &pidfd, &sock, &mut recorder, &mut progress)?,
+        _ => notify::supervise(child, &pidfd, fd_no, &sigfd, &mut recorder, &mut progress)?,
     };
+    progress.done();
     Ok(Outcome {
         recording: Some(recorder.finish(command)),
         exit_code: code,

@@ -18,6 +18,7 @@ pub fn supervise(
     fd_no: i32,
     sigfd: &OwnedFd,
     recorder: &mut Recorder,
+    progress: &mut super::progress::Progress,
 ) -> Result<i32, SandboxError> {
     let listener = match crate::sandbox::handoff::take_listener(pidfd, fd_no) {
         Ok(l) => Some(l),
@@ -55,7 +56,13 @@ pub fn supervise(
                 },
             ),
         ];
-        match poll(&mut fds, PollTimeout::NONE) {
+        // On a terminal the live line is redrawn even while the workload is idle.
+        let timeout = if progress.enabled() {
+            PollTimeout::from(1000u16)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(super::step("poll")(e)),
         }
@@ -74,6 +81,10 @@ pub fn supervise(
                 // No task uses the filter any more.
                 listener = None;
             }
+        }
+        if progress.due() {
+            let (calls, syscalls) = recorder.progress();
+            progress.show(calls, syscalls, None);
         }
         if sig_ready {
             let sig = sys::signalfd_read(sigfd).map_err(io_step("reading signals"))?;

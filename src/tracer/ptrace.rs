@@ -26,6 +26,7 @@ pub fn supervise(
     pidfd: &OwnedFd,
     sock: &OwnedFd,
     recorder: &mut Recorder,
+    progress: &mut super::progress::Progress,
 ) -> Result<i32, SandboxError> {
     let pid = Pid::from_raw(sys::pidfd_pid(pidfd).map_err(io_step("finding the workload's pid"))?);
     let options = Options::PTRACE_O_TRACESECCOMP
@@ -67,6 +68,10 @@ pub fn supervise(
             WaitStatus::PtraceEvent(p, _, EVENT_SECCOMP) => {
                 if let Ok(ev) = sys::ptrace_seccomp_info(p.as_raw()) {
                     recorder.event(&ev);
+                }
+                if progress.due() {
+                    let (calls, syscalls) = recorder.progress();
+                    progress.show(calls, syscalls, Some(known.len()));
                 }
                 let _ = ptrace::cont(p, None);
             }

@@ -2,10 +2,10 @@
 //! (sent when a process execs or exits) and fork events. Pure: the loader feeds it and asks it
 //! for the recording; the exact counts come from the kernel, this only names who made them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::model::Abi;
-use crate::model::recording::{Builder, Recording, SyscallStats};
+use crate::model::recording::{Builder, Recording, SyscallStats, note_started_as};
 
 /// Syscall numbers per ABI in the kernel program's tables.
 pub const NR_MAX: usize = 1024;
@@ -35,6 +35,8 @@ pub struct Attribution {
     pub unattributed: u64,
     /// Whether the first exec was seen (the recording has begun).
     started: bool,
+    started_as: BTreeMap<String, BTreeSet<String>>,
+    scripts: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The name the other backends give the first execve, which syscage itself makes.
@@ -52,6 +54,8 @@ impl Attribution {
             makers: HashMap::new(),
             unattributed: 0,
             started: false,
+            started_as: BTreeMap::new(),
+            scripts: BTreeMap::new(),
         };
         let starter = a.exe_id(STARTER);
         a.procs.insert(first, (starter, 0));
@@ -101,7 +105,25 @@ impl Attribution {
     }
 
     /// A process exec'd `new_exe`; `seen` is what it made as its previous image.
-    pub fn exec(&mut self, tgid: u32, seen: &[u64; WORDS], new_exe: &str) {
+    /// `given` is the path passed to execve (empty when unknown), `script` whether it is a
+    /// `#!` script (`new_exe` is then its interpreter).
+    pub fn exec(
+        &mut self,
+        tgid: u32,
+        seen: &[u64; WORDS],
+        new_exe: &str,
+        given: &str,
+        script: bool,
+    ) {
+        // /dev/fd/N and the like: a descriptor, no name a user gave.
+        if !given.starts_with("/dev/fd/") && !given.starts_with("/proc/") {
+            let map = if script {
+                &mut self.scripts
+            } else {
+                &mut self.started_as
+            };
+            note_started_as(map, new_exe, given);
+        }
         self.started = true;
         self.take(tgid, seen);
         let exe = self.exe_id(new_exe);
@@ -165,7 +187,10 @@ impl Attribution {
                 args: Default::default(),
             });
         }
-        b.finish(command)
+        let mut rec = b.finish(command);
+        rec.started_as = self.started_as;
+        rec.scripts = self.scripts;
+        rec
     }
 }
 
@@ -186,9 +211,9 @@ mod tests {
         let mut a = Attribution::new(100);
         // The first exec: syscage's execve, then the workload (sh) forks a child that runs
         // getppid (110) as sh, execs ls, which writes (1); the child exits, then sh exits.
-        a.exec(100, &bits(&[59]), "/bin/sh");
+        a.exec(100, &bits(&[59]), "/bin/sh", "/bin/sh", false);
         a.fork(100, 101);
-        a.exec(101, &bits(&[110]), "/bin/ls");
+        a.exec(101, &bits(&[110]), "/usr/bin/ls", "/bin/ls", false);
         a.exit(101, &bits(&[1, 231]), true);
         // A thread of sh exits first (its process lives on), then sh.
         a.exit(100, &bits(&[202]), false);
@@ -207,7 +232,11 @@ mod tests {
         };
         assert_eq!(get(Abi::X86_64, "execve").first_executable, STARTER);
         assert_eq!(get(Abi::X86_64, "getppid").first_executable, "/bin/sh");
-        assert_eq!(get(Abi::X86_64, "write").first_executable, "/bin/ls");
+        assert_eq!(get(Abi::X86_64, "write").first_executable, "/usr/bin/ls");
+        assert_eq!(
+            rec.started_as,
+            BTreeMap::from([("/usr/bin/ls".into(), BTreeSet::from(["/bin/ls".into()]))])
+        );
         let exit = get(Abi::X86_64, "exit_group");
         assert_eq!(exit.first_executable, "/bin/sh", "the older process first");
         assert_eq!(exit.executables.len(), 2);

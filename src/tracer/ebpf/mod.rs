@@ -266,6 +266,27 @@ impl Probe {
         }))
     }
 
+    /// Calls and distinct (ABI, syscall) pairs so far, from the kernel's exact counts (one map
+    /// lookup); zeros when they cannot be read.
+    pub fn totals(&self) -> (u64, usize) {
+        let Some(map) = self.bpf.map("counts") else {
+            return (0, 0);
+        };
+        let Ok(counts) = PerCpuArray::<_, [u64; ABIS.len() * NR_MAX]>::try_from(map) else {
+            return (0, 0);
+        };
+        let Ok(per_cpu) = counts.get(&0, 0) else {
+            return (0, 0);
+        };
+        let mut sum = vec![0u64; ABIS.len() * NR_MAX];
+        for cpu in per_cpu.iter() {
+            for (s, c) in sum.iter_mut().zip(cpu.iter()) {
+                *s += c;
+            }
+        }
+        (sum.iter().sum(), sum.iter().filter(|c| **c > 0).count())
+    }
+
     /// Hands every waiting event to `attr` (and the facts).
     pub fn drain(&mut self, attr: &mut Attribution) {
         while let Some(item) = self.ring.next() {
@@ -277,7 +298,25 @@ impl Probe {
                     let path = bytes
                         .get(EV_EXEC_PATH..EV_EXEC_PATH + len)
                         .unwrap_or_default();
-                    attr.exec(tgid, &seen_of(bytes), &String::from_utf8_lossy(path));
+                    let given_len = u32_at(bytes, EV_LAST) as usize;
+                    let given = bytes
+                        .get(EV_EXEC_PATH + len..EV_EXEC_PATH + len + given_len)
+                        .unwrap_or_default();
+                    let given = String::from_utf8_lossy(given);
+                    // Relative as given: made absolute with the process's cwd while it lives.
+                    let given = if given.starts_with('/') || given.is_empty() {
+                        files::join("/", &given)
+                    } else {
+                        match std::fs::read_link(format!("/proc/{tgid}/cwd")) {
+                            Ok(cwd) => files::join(&cwd.to_string_lossy(), &given),
+                            Err(_) => given.into_owned(),
+                        }
+                    };
+                    let exe = String::from_utf8_lossy(path);
+                    // The kernel ran `exe` for `given`: the same file, or its interpreter.
+                    let script =
+                        exe != given && crate::tracer::events::is_script(&seen_by(tgid, &given));
+                    attr.exec(tgid, &seen_of(bytes), &exe, &given, script);
                 }
                 EV_EXIT => attr.exit(tgid, &seen_of(bytes), u32_at(bytes, EV_LAST) != 0),
                 EV_FORK => attr.fork(tgid, u32_at(bytes, 8)),

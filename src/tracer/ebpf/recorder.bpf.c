@@ -574,15 +574,22 @@ static __always_inline void flush_exec(struct task_state *st, u32 tgid, struct l
 		long n = bpf_probe_read_kernel_str(&s->buf[off], 256, BPF_CORE_READ(bprm, filename));
 		len = n > 1 ? n - 1 : 0;
 	}
+	/* After the resolved path (which ends at BASE_END), the path given to execve, as given:
+	 * the name the user knows (a symlink, a script run by its interpreter). In `last`. */
+	u32 given = 0;
+	if (off + len == BASE_END) {
+		long n = bpf_probe_read_kernel_str(&s->buf[BASE_END], 256, BPF_CORE_READ(bprm, filename));
+		given = n > 1 ? n - 1 : 0;
+	}
 	u32 at = (off - EXEC_HDR) & (BASE_END - 1);
 	struct ev_bitmap *h = (struct ev_bitmap *)&s->buf[at];
 	h->type = EV_EXEC;
 	h->tgid = tgid;
-	h->last = 0;
+	h->last = given;
 	h->len = len;
 	for (int i = 0; i < WORDS; i++)
 		h->seen[i] = st->seen[i];
-	u64 size = EXEC_HDR + (len & (BASE_END - 1));
+	u64 size = EXEC_HDR + (len & (BASE_END - 1)) + (given & 255);
 	if (bpf_ringbuf_output(&events, h, size, wakeup())) {
 		/* Kept in the bitmap: attributed to the task's next image instead of being lost. */
 		stat_add(ST_EVENTS_DROPPED);

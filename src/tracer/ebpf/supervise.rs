@@ -21,6 +21,7 @@ pub fn supervise(
     sigfd: &OwnedFd,
     mut probe: Probe,
     command: Vec<String>,
+    progress: &mut crate::tracer::progress::Progress,
 ) -> Result<(i32, Recording, Losses), SandboxError> {
     let pid = sys::pidfd_pid(pidfd).map_err(io_step("finding the workload's pid"))?;
     probe.track(pid as u32).map_err(SandboxError::Message)?;
@@ -33,6 +34,10 @@ pub fn supervise(
         let signal = probe.wait(sigfd.as_fd()).map_err(step("poll"))?;
         // Read on every turn: the kernel wakes this loop early only when the ring fills up.
         probe.drain(&mut attr);
+        if progress.due() {
+            let (calls, syscalls) = probe.totals();
+            progress.show(calls, syscalls, Some(attr.live()));
+        }
         if signal {
             let sig = sys::signalfd_read(sigfd).map_err(io_step("reading signals"))?;
             if sig != libc::SIGCHLD {
