@@ -10,3 +10,6 @@ pub const NOT_EXECUTABLE: i32 = 126;
 pub const NOT_FOUND: i32 = 127;
 /// Base added to a signal number when the workload was killed by it.
 pub const SIGNAL_BASE: i32 = 128;
+/// `syscage analyze`: the result may miss syscalls (an unresolved site, a computed dlopen name,
+/// a missing library); the profile is still written.
+pub const ANALYSIS_INCOMPLETE: i32 = 3;

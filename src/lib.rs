@@ -2,6 +2,7 @@
 //! recording, and run processes confined by them.
 
 pub mod agent;
+pub mod analyze;
 pub mod cli;
 pub mod error;
 pub mod exit;

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch only; the work happens in the library modules.
 
+mod analyze;
 mod generate;
 mod man;
 mod oci;
@@ -35,6 +36,8 @@ pub enum Command {
     /// Lint a seccomp profile: dangerous syscalls, missing essentials, EPERM/ENOSYS mistakes, and
     /// what it allows beyond and below Docker's default.
     Check(profiles::CheckArgs),
+    /// Every syscall a program's code can reach, from its ELF files (and its libraries').
+    Analyze(analyze::AnalyzeArgs),
     /// Union of recordings and/or profiles.
     Merge(profiles::MergeArgs),
     /// A recording as a table, with the syscalls seen once and likely unexercised siblings.
@@ -123,6 +126,7 @@ pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Command::Record(args) => record::run(args),
         Command::Check(args) => profiles::check(args),
         Command::Merge(args) => profiles::merge(args),
+        Command::Analyze(args) => analyze::run(args),
         Command::Report(args) => profiles::report(args),
         Command::Oci(cmd) => oci::run(cmd),
         Command::Agent(a) => crate::agent::main(crate::agent::AgentOptions {

@@ -1,0 +1,475 @@
+//! One ELF object as the analysis needs it: its code, where its functions start, what its GOT
+//! slots and PLT stubs lead to, which code addresses its data holds, what it exports and what
+//! the loader must map with it. Read through `object` (the low-level ELF layer) and `gimli`
+//! (`.eh_frame`, for the function starts of stripped objects).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use object::LittleEndian as LE;
+use object::elf;
+use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _, SectionHeader, Sym as _};
+
+/// What a GOT slot (or a PLT stub through it) leads to once the loader has filled it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// A symbol, resolved in the loader's search order.
+    Symbol(String),
+    /// An address in this object (R_X86_64_RELATIVE).
+    Local(u64),
+    /// An IFUNC resolver in this object (R_X86_64_IRELATIVE): the function is what it returns.
+    Resolver(u64),
+}
+
+/// A defined, exported function.
+#[derive(Debug, Clone, Copy)]
+pub struct Export {
+    pub addr: u64,
+    pub ifunc: bool,
+}
+
+/// An executable region, decoded function by function.
+#[derive(Debug)]
+pub struct Code {
+    pub addr: u64,
+    pub bytes: Vec<u8>,
+    pub name: String,
+}
+
+#[derive(Debug)]
+pub struct Object {
+    /// The path the loader knows it by, inside the analysed root.
+    pub path: String,
+    pub host_path: PathBuf,
+    pub entry: Option<u64>,
+    pub is_exec: bool,
+    pub interp: Option<String>,
+    pub needed: Vec<String>,
+    pub runpath: Vec<String>,
+    pub rpath: Vec<String>,
+    pub code: Vec<Code>,
+    /// Function starts and their names (symbols where the object has them).
+    pub starts: BTreeMap<u64, Option<String>>,
+    pub exports: HashMap<String, Vec<Export>>,
+    /// Every slot the loader fills, by its address.
+    pub slots: HashMap<u64, Slot>,
+    /// PLT stubs: [start, end) → the slot they jump through.
+    pub stubs: Vec<(u64, u64, Slot)>,
+    /// Code addresses held in data (relocated pointers, and for position-dependent objects any
+    /// aligned word that is a function start): functions whose address is taken.
+    pub data_refs: BTreeSet<u64>,
+    /// Symbols whose address data holds (R_X86_64_64, GLOB_DAT).
+    pub data_symbol_refs: BTreeSet<String>,
+    /// Constructors and destructors the loader calls (init/fini arrays, DT_INIT, DT_FINI).
+    pub init: Vec<u64>,
+    /// Read-only data, for string constants (`dlopen("libfoo.so")`).
+    pub rodata: Vec<(u64, Vec<u8>)>,
+    /// A hash of the file's bytes: the cache key.
+    pub hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    #[error("{path}: {what}")]
+    Bad { path: String, what: String },
+}
+
+fn bad(path: &str, what: impl Into<String>) -> ElfError {
+    ElfError::Bad {
+        path: path.to_string(),
+        what: what.into(),
+    }
+}
+
+/// The machine an ELF file is for, from its header alone: "x86_64", "i386", or another name.
+pub fn machine(data: &[u8]) -> Option<&'static str> {
+    if data.len() < 20 || &data[..4] != b"\x7fELF" {
+        return None;
+    }
+    let m = u16::from_le_bytes([data[18], data[19]]);
+    Some(match (data[4], m) {
+        (2, 62) => "x86_64",
+        (1, 3) => "i386",
+        (1, 62) => "x32",
+        (2, 183) => "aarch64",
+        _ => "another machine",
+    })
+}
+
+pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfError> {
+    match machine(data) {
+        None => return Err(bad(path, "not an ELF file")),
+        Some("x86_64") => {}
+        Some(m) => {
+            return Err(bad(
+                path,
+                format!("an {m} object: only x86_64 objects are analysed"),
+            ));
+        }
+    }
+    let e = LE;
+    let hdr = elf::FileHeader64::<LE>::parse(data)
+        .map_err(|err| bad(path, format!("invalid ELF header: {err}")))?;
+    let is_exec = hdr.e_type(e) == elf::ET_EXEC;
+    let sections = hdr
+        .sections(e, data)
+        .map_err(|err| bad(path, format!("invalid section table: {err}")))?;
+    let phdrs = hdr
+        .program_headers(e, data)
+        .map_err(|err| bad(path, format!("invalid program headers: {err}")))?;
+    let mut obj = Object {
+        path: path.to_string(),
+        host_path,
+        entry: None,
+        is_exec,
+        interp: None,
+        needed: Vec::new(),
+        runpath: Vec::new(),
+        rpath: Vec::new(),
+        code: Vec::new(),
+        starts: BTreeMap::new(),
+        exports: HashMap::new(),
+        slots: HashMap::new(),
+        stubs: Vec::new(),
+        data_refs: BTreeSet::new(),
+        data_symbol_refs: BTreeSet::new(),
+        init: Vec::new(),
+        rodata: Vec::new(),
+        hash: content_hash(data),
+    };
+    for ph in phdrs {
+        if ph.p_type(e) == elf::PT_INTERP
+            && let Ok(bytes) = ph.data(e, data)
+        {
+            let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+            obj.interp = Some(String::from_utf8_lossy(&bytes[..end]).into_owned());
+        }
+    }
+    let entry = hdr.e_entry(e);
+    obj.entry = (entry != 0).then_some(entry);
+
+    // Sections: code, read-only data, data (for pointers), by address.
+    let mut data_sections: Vec<(u64, &[u8])> = Vec::new();
+    for s in sections.iter() {
+        let name = sections
+            .section_name(e, s)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let flags = s.sh_flags(e);
+        let addr = s.sh_addr(e);
+        if s.sh_type(e) == elf::SHT_NOBITS || flags & u64::from(elf::SHF_ALLOC) == 0 {
+            continue;
+        }
+        let Ok(bytes) = s.data(e, data) else {
+            return Err(bad(
+                path,
+                format!("section {name}: its data lies outside the file"),
+            ));
+        };
+        if flags & u64::from(elf::SHF_EXECINSTR) != 0 {
+            obj.code.push(Code {
+                addr,
+                bytes: bytes.to_vec(),
+                name,
+            });
+        } else if flags & u64::from(elf::SHF_WRITE) == 0 {
+            obj.rodata.push((addr, bytes.to_vec()));
+            data_sections.push((addr, bytes));
+        } else {
+            data_sections.push((addr, bytes));
+        }
+    }
+
+    // Symbols: function starts (symtab when not stripped, dynsym always) and exports.
+    for sh_type in [elf::SHT_SYMTAB, elf::SHT_DYNSYM] {
+        let Ok(table) = sections.symbols(e, data, sh_type) else {
+            continue;
+        };
+        let strings = table.strings();
+        for sym in table.iter() {
+            let t = sym.st_type();
+            if t != elf::STT_FUNC && t != elf::STT_GNU_IFUNC {
+                continue;
+            }
+            if sym.st_shndx(e) == elf::SHN_UNDEF {
+                continue;
+            }
+            let addr = sym.st_value(e);
+            let name = sym
+                .name(e, strings)
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .ok();
+            let entry = obj.starts.entry(addr).or_insert(None);
+            if entry.is_none() {
+                *entry = name.clone();
+            }
+            let bind = sym.st_bind();
+            if sh_type == elf::SHT_DYNSYM
+                && (bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
+                && sym.st_visibility() != elf::STV_HIDDEN
+                && let Some(n) = name
+            {
+                obj.exports.entry(n).or_default().push(Export {
+                    addr,
+                    ifunc: t == elf::STT_GNU_IFUNC,
+                });
+            }
+        }
+    }
+    if let Some(entry) = obj.entry {
+        obj.starts
+            .entry(entry)
+            .or_insert_with(|| Some("_start".into()));
+    }
+    eh_frame_starts(&sections, data, &mut obj);
+    for c in &obj.code {
+        // A region with no known start at its beginning still holds code: it starts a function.
+        obj.starts.entry(c.addr).or_insert(None);
+    }
+
+    // Relocations: GOT slots, data pointers, init arrays.
+    let read_word = |addr: u64| -> Option<u64> {
+        data_sections.iter().find_map(|(a, b)| {
+            let off = addr.checked_sub(*a)? as usize;
+            let w = b.get(off..off.checked_add(8)?)?;
+            Some(u64::from_le_bytes(w.try_into().ok()?))
+        })
+    };
+    let mut relocated: HashMap<u64, u64> = HashMap::new();
+    for s in sections.iter() {
+        let Ok(Some((relas, link))) = s.rela(e, data) else {
+            continue;
+        };
+        let symtab = sections.symbol_table_by_index(e, data, link).ok();
+        for r in relas {
+            let offset = r.r_offset.get(e);
+            let info = r.r_info.get(e);
+            let (sym, rtype) = ((info >> 32) as u32, (info & 0xffff_ffff) as u32);
+            let addend = r.r_addend.get(e) as u64;
+            let name = || -> Option<String> {
+                let t = symtab.as_ref()?;
+                let sym = t.symbol(object::SymbolIndex(sym as usize)).ok()?;
+                let n = sym.name(e, t.strings()).ok()?;
+                Some(String::from_utf8_lossy(n).into_owned())
+            };
+            match rtype {
+                elf::R_X86_64_RELATIVE => {
+                    obj.slots.insert(offset, Slot::Local(addend));
+                    obj.data_refs.insert(addend);
+                    relocated.insert(offset, addend);
+                }
+                elf::R_X86_64_IRELATIVE => {
+                    obj.slots.insert(offset, Slot::Resolver(addend));
+                    obj.data_refs.insert(addend);
+                    relocated.insert(offset, addend);
+                }
+                elf::R_X86_64_JUMP_SLOT | elf::R_X86_64_GLOB_DAT | elf::R_X86_64_64 => {
+                    if let Some(n) = name().filter(|n| !n.is_empty()) {
+                        if rtype != elf::R_X86_64_JUMP_SLOT {
+                            obj.data_symbol_refs.insert(n.clone());
+                        }
+                        obj.slots.insert(offset, Slot::Symbol(n));
+                    } else if rtype == elf::R_X86_64_64 {
+                        // Against section symbols (sym 0 or local): an address plus addend.
+                        obj.data_refs.insert(addend);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // Position-dependent code holds plain addresses in its data: any aligned word that is a
+    // function start counts as taken.
+    if is_exec {
+        for (_, b) in &data_sections {
+            for w in b.chunks_exact(8) {
+                let v = u64::from_le_bytes(w.try_into().unwrap_or_default());
+                if obj.starts.contains_key(&v) {
+                    obj.data_refs.insert(v);
+                }
+            }
+        }
+    }
+
+    // The loader's calls: init/fini arrays and DT_INIT/DT_FINI.
+    if let Ok(Some((dyns, strtab_index))) = sections.dynamic(e, data) {
+        let strings = sections.strings(e, data, strtab_index).ok();
+        let string = |v: u64| -> Option<String> {
+            let s = strings.as_ref()?.get(v as u32).ok()?;
+            Some(String::from_utf8_lossy(s).into_owned())
+        };
+        let mut arrays: Vec<(u64, u64)> = Vec::new();
+        let mut pending: HashMap<i64, u64> = HashMap::new();
+        for d in dyns {
+            let tag = d.d_tag(e);
+            let val = d.d_val(e);
+            match tag {
+                elf::DT_NULL => break,
+                elf::DT_NEEDED => obj.needed.extend(string(val)),
+                elf::DT_RUNPATH => {
+                    obj.runpath = string(val)
+                        .map(|s| s.split(':').map(str::to_string).collect())
+                        .unwrap_or_default()
+                }
+                elf::DT_RPATH => {
+                    obj.rpath = string(val)
+                        .map(|s| s.split(':').map(str::to_string).collect())
+                        .unwrap_or_default()
+                }
+                elf::DT_INIT | elf::DT_FINI => obj.init.push(val),
+                elf::DT_INIT_ARRAY
+                | elf::DT_FINI_ARRAY
+                | elf::DT_PREINIT_ARRAY
+                | elf::DT_INIT_ARRAYSZ
+                | elf::DT_FINI_ARRAYSZ
+                | elf::DT_PREINIT_ARRAYSZ => {
+                    pending.insert(tag, val);
+                }
+                _ => {}
+            }
+        }
+        for (a, sz) in [
+            (elf::DT_INIT_ARRAY, elf::DT_INIT_ARRAYSZ),
+            (elf::DT_FINI_ARRAY, elf::DT_FINI_ARRAYSZ),
+            (elf::DT_PREINIT_ARRAY, elf::DT_PREINIT_ARRAYSZ),
+        ] {
+            if let (Some(addr), Some(size)) = (pending.get(&a), pending.get(&sz)) {
+                arrays.push((*addr, *size));
+            }
+        }
+        for (addr, size) in arrays {
+            for i in 0..(size / 8).min(1 << 16) {
+                let slot = addr + i * 8;
+                let target = relocated.get(&slot).copied().or_else(|| read_word(slot));
+                if let Some(t) = target.filter(|t| *t != 0 && *t != u64::MAX) {
+                    obj.init.push(t);
+                }
+            }
+        }
+    } else {
+        // A static executable: its init/fini arrays by section.
+        for s in sections.iter() {
+            let t = s.sh_type(e);
+            if (t == elf::SHT_INIT_ARRAY || t == elf::SHT_FINI_ARRAY || t == elf::SHT_PREINIT_ARRAY)
+                && let Ok(b) = s.data(e, data)
+            {
+                let addr = s.sh_addr(e);
+                for (i, w) in b.chunks_exact(8).enumerate() {
+                    let slot = addr + i as u64 * 8;
+                    let v = relocated
+                        .get(&slot)
+                        .copied()
+                        .unwrap_or_else(|| u64::from_le_bytes(w.try_into().unwrap_or_default()));
+                    if v != 0 && v != u64::MAX {
+                        obj.init.push(v);
+                    }
+                }
+            }
+        }
+    }
+    for a in obj.init.clone() {
+        obj.starts.entry(a).or_insert(None);
+    }
+    Ok(obj)
+}
+
+/// Function starts from `.eh_frame`'s FDEs: every function the compiler emitted unwind
+/// information for, which is every C/C++/Rust function of a Debian object, stripped or not.
+fn eh_frame_starts(
+    sections: &object::read::elf::SectionTable<'_, elf::FileHeader64<LE>>,
+    data: &[u8],
+    obj: &mut Object,
+) {
+    use gimli::UnwindSection;
+    let e = LE;
+    let Some((_, eh)) = sections
+        .iter()
+        .enumerate()
+        .find(|(_, s)| sections.section_name(e, s).is_ok_and(|n| n == b".eh_frame"))
+    else {
+        return;
+    };
+    let Ok(bytes) = eh.data(e, data) else {
+        return;
+    };
+    let frame = gimli::EhFrame::new(bytes, gimli::LittleEndian);
+    let mut bases = gimli::BaseAddresses::default().set_eh_frame(eh.sh_addr(e));
+    if let Some(t) = sections
+        .iter()
+        .find(|s| sections.section_name(e, s).is_ok_and(|n| n == b".text"))
+    {
+        bases = bases.set_text(t.sh_addr(e));
+    }
+    if let Some(g) = sections
+        .iter()
+        .find(|s| sections.section_name(e, s).is_ok_and(|n| n == b".got"))
+    {
+        bases = bases.set_got(g.sh_addr(e));
+    }
+    let mut entries = frame.entries(&bases);
+    let mut cies = HashMap::new();
+    // A corrupt table ends the walk; what was read counts (starts only add precision).
+    while let Ok(Some(entry)) = entries.next() {
+        if let gimli::CieOrFde::Fde(partial) = entry {
+            let fde = partial.parse(|_, bases, offset| {
+                if let Some(c) = cies.get(&offset.0) {
+                    return Ok(std::clone::Clone::clone(c));
+                }
+                let cie = frame.cie_from_offset(bases, offset)?;
+                cies.insert(offset.0, cie.clone());
+                Ok(cie)
+            });
+            if let Ok(fde) = fde {
+                // A signal trampoline's FDE starts one byte before its code (so that the
+                // unwinder's pc-1 lookup finds it): the function starts after that byte.
+                let start = fde.initial_address() + u64::from(fde.is_signal_trampoline());
+                obj.starts.entry(start).or_insert(None);
+            }
+        }
+    }
+}
+
+/// FNV-1a over the content, with its length: the key of the per-object cache.
+fn content_hash(data: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for chunk in data.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        h ^= u64::from_le_bytes(w);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        h ^= h >> 29;
+    }
+    format!("{h:016x}-{}", data.len())
+}
+
+impl Object {
+    /// The string constant at `addr`, if it lies in read-only data.
+    pub fn c_string(&self, addr: u64) -> Option<String> {
+        self.rodata.iter().find_map(|(a, b)| {
+            let off = addr.checked_sub(*a)? as usize;
+            let rest = b.get(off..)?;
+            let end = rest.iter().take(4096).position(|c| *c == 0)?;
+            std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
+        })
+    }
+
+    /// The function (its start) whose body holds `addr`, if `addr` is code of this object.
+    pub fn function_of(&self, addr: u64) -> Option<u64> {
+        if !self
+            .code
+            .iter()
+            .any(|c| addr >= c.addr && addr < c.addr + c.bytes.len() as u64)
+        {
+            return None;
+        }
+        self.starts.range(..=addr).next_back().map(|(a, _)| *a)
+    }
+
+    /// The PLT stub holding `addr`, if any: the slot it jumps through.
+    pub fn stub_at(&self, addr: u64) -> Option<&Slot> {
+        self.stubs
+            .iter()
+            .find(|(s, e, _)| addr >= *s && addr < *e)
+            .map(|(_, _, slot)| slot)
+    }
+}

@@ -1,0 +1,701 @@
+//! `syscage analyze`: every syscall a program's code can reach, from its ELF files alone.
+//!
+//! The objects the loader would map (`loader`) are read (`elf`); each function's machine code
+//! gives its syscall sites, calls and taken addresses (`decode`); the call graph over all of
+//! them gives what is reachable from the entry points and constructors (`graph`); documented
+//! rules add what is loaded by name at run time (`rules`). The result is a recording, in the
+//! format `record` writes. Reads files only: no process state.
+
+pub mod decode;
+pub mod elf;
+pub mod graph;
+pub mod loader;
+pub mod rules;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::model::Abi;
+use crate::model::recording::{Builder, Recording};
+use decode::{Facts, Trap};
+
+/// Facts of one object's functions, by start address; shared between programs.
+pub type ObjectFacts = std::sync::Arc<BTreeMap<u64, Facts>>;
+use elf::Object;
+use graph::{Edge, FnId, Graph};
+use loader::Root;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub root: PathBuf,
+    pub programs: Vec<String>,
+    /// Libraries a program loads by a name the analysis cannot see (`--dlopen`).
+    pub dlopen: Vec<String>,
+    /// Syscalls to explain (a shortest path to a site of each).
+    pub explain: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Elf(#[from] elf::ElfError),
+    #[error("{0}")]
+    Message(String),
+}
+
+/// One syscall the analysis found reachable.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Objects holding a site (or a call to a wrapper with the number).
+    pub objects: BTreeSet<String>,
+    pub sites: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// What was analysed for each program given (a script's interpreter, for a script).
+    pub programs: Vec<(String, String)>,
+    pub objects: Vec<String>,
+    pub functions: usize,
+    pub reachable: usize,
+    pub syscalls: BTreeMap<(Abi, String), Found>,
+    /// Added by rule, with why.
+    pub added: BTreeMap<String, String>,
+    /// Why the result may miss syscalls: unresolved sites, computed dlopen names, missing
+    /// libraries. Empty when complete.
+    pub incomplete: Vec<String>,
+    pub unresolved_sites: usize,
+    /// Objects a rule loaded, with the rule.
+    pub loaded_by_rule: Vec<(String, String)>,
+    pub explained: Vec<String>,
+    /// What the analysis did that a user should know (a script followed to its interpreter).
+    pub notes: Vec<String>,
+}
+
+impl Analysis {
+    pub fn is_complete(&self) -> bool {
+        self.incomplete.is_empty()
+    }
+
+    /// The analysis as a recording (`record --recording`'s format): one entry per syscall, its
+    /// count the number of sites, its executables the objects holding them.
+    pub fn to_recording(&self) -> Recording {
+        let mut b = Builder::default();
+        for ((abi, name), f) in &self.syscalls {
+            for o in &f.objects {
+                b.add(*abi, name, 0, o);
+            }
+        }
+        for name in self.added.keys() {
+            b.add(Abi::X86_64, name, 0, "(added by rule)");
+        }
+        let command: Vec<String> = std::iter::once("syscage analyze".to_string())
+            .chain(self.programs.iter().map(|(p, _)| p.clone()))
+            .collect();
+        b.finish(command)
+    }
+}
+
+/// Loads `program` and what the loader maps with it.
+struct Image {
+    objs: Vec<Object>,
+    missing: Vec<String>,
+    /// Index of the program interpreter, if any.
+    interp: Option<usize>,
+    /// Extra roots: objects loaded by rule (every export), by object index, with the rule.
+    rule_roots: Vec<(usize, String)>,
+}
+
+impl Image {
+    fn index_of(&self, path: &str) -> Option<usize> {
+        self.objs.iter().position(|o| o.path == path)
+    }
+}
+
+fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
+    let host = root
+        .host(path)
+        .ok_or_else(|| AnalyzeError::Message(format!("{path}: no such file in the root")))?;
+    let meta = std::fs::metadata(&host)
+        .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?;
+    if !meta.is_file() {
+        return Err(AnalyzeError::Message(format!("{path}: not a regular file")));
+    }
+    // The header first: a huge file that is not ELF is never read whole.
+    let mut head = [0u8; 64];
+    let n = std::io::Read::read(
+        &mut std::fs::File::open(&host)
+            .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?,
+        &mut head,
+    )
+    .unwrap_or(0);
+    if elf::machine(&head[..n]).is_none() {
+        return Err(AnalyzeError::Message(format!("{path}: not an ELF file")));
+    }
+    if meta.len() > loader::MAX_OBJECT {
+        return Err(AnalyzeError::Message(format!(
+            "{path}: {} bytes, larger than the {} bytes analysed",
+            meta.len(),
+            loader::MAX_OBJECT
+        )));
+    }
+    let data = std::fs::read(&host)
+        .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?;
+    let mut o = elf::parse(path, host, &data)?;
+    let stubs: Vec<(u64, u64, u64)> = o
+        .code
+        .iter()
+        .filter(|c| c.name.starts_with(".plt") || c.name == ".iplt")
+        .flat_map(|c| decode::plt_stubs(c.addr, &c.bytes))
+        .collect();
+    for (s, e, slot) in stubs {
+        if let Some(t) = o.slots.get(&slot).cloned() {
+            o.stubs.push((s, e, t));
+        }
+    }
+    o.stubs.sort_by_key(|s| s.0);
+    Ok(o)
+}
+
+/// The program `p` names in the root, `#!` scripts followed to their interpreter (up to 4).
+fn program_path(root: &Root, p: &str, notes: &mut Vec<String>) -> Result<String, AnalyzeError> {
+    let mut path = if p.contains('/') {
+        p.to_string()
+    } else {
+        root.which(p)
+            .ok_or_else(|| AnalyzeError::Message(format!("{p}: not found in the root's PATH")))?
+    };
+    for _ in 0..4 {
+        let resolved = root
+            .resolve(&path)
+            .ok_or_else(|| AnalyzeError::Message(format!("{path}: no such file in the root")))?;
+        let host = root.host(&resolved).unwrap_or_default();
+        let mut head = vec![0u8; 256];
+        let n = std::fs::File::open(&host)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .map_err(|e| AnalyzeError::Message(format!("{path}: {e}")))?;
+        head.truncate(n);
+        if !head.starts_with(b"#!") {
+            return Ok(resolved);
+        }
+        let line = String::from_utf8_lossy(&head[2..]);
+        let line = line.lines().next().unwrap_or("").trim();
+        let mut words = line.split_whitespace();
+        let interp = words
+            .next()
+            .ok_or_else(|| AnalyzeError::Message(format!("{path}: a #! line without a program")))?;
+        let next = if interp.ends_with("/env") {
+            let prog = words.find(|w| !w.starts_with('-')).ok_or_else(|| {
+                AnalyzeError::Message(format!("{path}: #!{line}: env without a program"))
+            })?;
+            root.which(prog).ok_or_else(|| {
+                AnalyzeError::Message(format!("{path}: #!{line}: {prog} not found in the root"))
+            })?
+        } else {
+            interp.to_string()
+        };
+        notes.push(format!(
+            "{path} is a script run by {next}: {next} is analysed"
+        ));
+        path = next;
+    }
+    Err(AnalyzeError::Message(format!(
+        "{p}: #! interpreters nested too deep"
+    )))
+}
+
+/// Maps the objects of one program: itself, its interpreter, DT_NEEDED breadth first.
+fn load(root: &Root, program: &str) -> Result<Image, AnalyzeError> {
+    let main = read_object(root, program)?;
+    let mut img = Image {
+        objs: vec![main],
+        missing: Vec::new(),
+        interp: None,
+        rule_roots: Vec::new(),
+    };
+    if let Some(i) = img.objs[0].interp.clone() {
+        let p = root.resolve(&i).unwrap_or(i.clone());
+        match read_object(root, &p) {
+            Ok(o) => {
+                img.objs.push(o);
+                img.interp = Some(1);
+            }
+            Err(e) => img
+                .missing
+                .push(format!("the program interpreter {i}: {e}")),
+        }
+    }
+    load_needed(root, &mut img, 0);
+    Ok(img)
+}
+
+/// Loads what objects from index `from` on need, breadth first (the loader's order).
+fn load_needed(root: &Root, img: &mut Image, from: usize) {
+    let exe_rpath = img.objs[0].rpath.clone();
+    let mut i = from;
+    while i < img.objs.len() && img.objs.len() < 1024 {
+        let (path, needed, mut rpath, runpath) = {
+            let o = &img.objs[i];
+            (
+                o.path.clone(),
+                o.needed.clone(),
+                o.rpath.clone(),
+                o.runpath.clone(),
+            )
+        };
+        rpath.extend(exe_rpath.iter().cloned());
+        for n in needed {
+            match root.find_library(&n, &path, &rpath, &runpath) {
+                Some(p) => {
+                    let p = root.resolve(&p).unwrap_or(p);
+                    if img.index_of(&p).is_none() {
+                        match read_object(root, &p) {
+                            Ok(o) => img.objs.push(o),
+                            Err(e) => img.missing.push(format!("{n} (needed by {path}): {e}")),
+                        }
+                    }
+                }
+                None => {
+                    if !img.missing.iter().any(|m| m.starts_with(&format!("{n} "))) {
+                        img.missing
+                            .push(format!("{n} (needed by {path}): not found"));
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
+/// Adds the library `name` (as `dlopen` would find it from `from`) and what it needs; its
+/// exports become roots. Returns whether anything new was loaded.
+fn load_by_rule(root: &Root, img: &mut Image, name: &str, from: &str, rule: &str) -> bool {
+    let found = if name.starts_with('/') {
+        root.resolve(name)
+    } else {
+        root.find_library(name, from, &[], &[])
+            .map(|p| root.resolve(&p).unwrap_or(p))
+    };
+    let Some(p) = found else {
+        return false;
+    };
+    if let Some(i) = img.index_of(&p) {
+        if !img.rule_roots.iter().any(|(j, _)| *j == i) {
+            img.rule_roots.push((i, rule.to_string()));
+            return true;
+        }
+        return false;
+    }
+    match read_object(root, &p) {
+        Ok(o) => {
+            let before = img.objs.len();
+            img.objs.push(o);
+            img.rule_roots.push((before, rule.to_string()));
+            load_needed(root, img, before);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Facts of every function of `o`: its code partitioned at the function starts.
+fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
+    let ranges: Vec<(u64, u64)> = o
+        .code
+        .iter()
+        .map(|c| (c.addr, c.addr + c.bytes.len() as u64))
+        .collect();
+    let r = decode::Ranges { code: &ranges };
+    // Every body, decoded once.
+    let mut bodies: BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)> = BTreeMap::new();
+    for c in o
+        .code
+        .iter()
+        .filter(|c| !c.name.starts_with(".plt") && c.name != ".iplt")
+    {
+        let end = c.addr + c.bytes.len() as u64;
+        let starts: Vec<u64> = o.starts.range(c.addr..end).map(|(a, _)| *a).collect();
+        for (k, s) in starts.iter().enumerate() {
+            let e = starts.get(k + 1).copied().unwrap_or(end);
+            let bytes = &c.bytes[(s - c.addr) as usize..(e - c.addr) as usize];
+            bodies.insert(*s, (e, decode::decode_body(*s, bytes)));
+        }
+    }
+    // What each function may change, with what its callees in this object change, to a
+    // fixpoint; a call leaving the object (PLT) or going anywhere (indirect) changes what the
+    // ABI lets it. Functions that never return (no `ret`, every way out into another that
+    // never returns: abort, _dl_fatal_printf) change nothing for their callers.
+    let sums: BTreeMap<u64, decode::Summary> = bodies
+        .iter()
+        .map(|(s, (e, instrs))| (*s, decode::summary(instrs, *s, *e)))
+        .collect();
+    let callee = |t: Option<u64>| -> Option<u64> {
+        let t = t?;
+        if o.stub_at(t).is_some() {
+            return None;
+        }
+        o.function_of(t).filter(|f| bodies.contains_key(f))
+    };
+    let mut noreturn: BTreeSet<u64> = sums
+        .iter()
+        .filter(|(_, s)| !s.returns)
+        .map(|(a, _)| *a)
+        .collect();
+    loop {
+        let before = noreturn.len();
+        let keep: Vec<u64> = noreturn
+            .iter()
+            .copied()
+            .filter(|f| {
+                sums[f]
+                    .jumps
+                    .iter()
+                    .all(|j| callee(*j).is_some_and(|t| noreturn.contains(&t)))
+            })
+            .collect();
+        noreturn = keep.into_iter().collect();
+        if noreturn.len() == before {
+            break;
+        }
+    }
+    let mut clob: BTreeMap<u64, decode::Clobber> =
+        sums.iter().map(|(s, x)| (*s, x.writes)).collect();
+    loop {
+        let mut changed = false;
+        for (s, x) in &sums {
+            let mut m = clob[s];
+            for t in x.calls.iter().chain(&x.jumps) {
+                m |= match callee(*t) {
+                    Some(f) if noreturn.contains(&f) => 0,
+                    Some(f) => clob[&f],
+                    None => decode::ABI_CLOBBER,
+                };
+            }
+            if m != clob[s] {
+                clob.insert(*s, m);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let clobber = |t: u64| -> Option<decode::Clobber> {
+        match callee(Some(t)) {
+            Some(f) if noreturn.contains(&f) => None,
+            // Callee-saved registers come back as they were, whatever the callee did.
+            Some(f) => Some(clob[&f] & decode::ABI_CLOBBER),
+            None => Some(decode::ABI_CLOBBER),
+        }
+    };
+    bodies
+        .iter()
+        .map(|(s, (e, instrs))| (*s, decode::function(*s, *e, instrs, &r, &clobber)))
+        .collect()
+}
+
+/// Facts of every object, in parallel, reusing what `known` already holds (by content hash).
+fn all_facts(objs: &[Object], known: &mut HashMap<String, ObjectFacts>) -> Vec<ObjectFacts> {
+    let todo: Vec<usize> = (0..objs.len())
+        .filter(|i| !known.contains_key(&objs[*i].hash))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&i) = todo.get(k) else { break };
+                    let f = object_facts(&objs[i]);
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, f));
+                }
+            });
+        }
+    });
+    for (i, f) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        known.insert(objs[i].hash.clone(), std::sync::Arc::new(f));
+    }
+    objs.iter().map(|o| known[&o.hash].clone()).collect()
+}
+
+/// Analyses every program of `opts` and unites the results.
+pub fn analyze(opts: &Options) -> Result<Analysis, AnalyzeError> {
+    let root = Root::new(&opts.root);
+    let mut total = Analysis::default();
+    let mut known = HashMap::new();
+    for p in &opts.programs {
+        let mut notes = Vec::new();
+        let path = program_path(&root, p, &mut notes)?;
+        let a = analyze_one(&root, &path, opts, &mut known)?;
+        total.programs.push((p.clone(), path.clone()));
+        total.notes.extend(notes);
+        merge_into(&mut total, a);
+    }
+    Ok(total)
+}
+
+fn merge_into(total: &mut Analysis, a: Analysis) {
+    for o in a.objects {
+        if !total.objects.contains(&o) {
+            total.objects.push(o);
+        }
+    }
+    total.functions += a.functions;
+    total.reachable += a.reachable;
+    for (k, f) in a.syscalls {
+        let e = total.syscalls.entry(k).or_insert(Found {
+            objects: BTreeSet::new(),
+            sites: 0,
+        });
+        e.objects.extend(f.objects);
+        e.sites += f.sites;
+    }
+    total.added.extend(a.added);
+    total.incomplete.extend(a.incomplete);
+    total.unresolved_sites += a.unresolved_sites;
+    total.loaded_by_rule.extend(a.loaded_by_rule);
+    total.explained.extend(a.explained);
+    total.notes.extend(a.notes);
+}
+
+fn analyze_one(
+    root: &Root,
+    program: &str,
+    opts: &Options,
+    known: &mut HashMap<String, ObjectFacts>,
+) -> Result<Analysis, AnalyzeError> {
+    let mut img = load(root, program)?;
+    for d in &opts.dlopen {
+        if !load_by_rule(root, &mut img, d, program, "--dlopen") {
+            img.missing
+                .push(format!("--dlopen {d}: not found in the root"));
+        }
+    }
+    rules::interpreter_modules(root, &mut img, program);
+    let mut applied_rules: BTreeSet<String> = BTreeSet::new();
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let facts = all_facts(&img.objs, known);
+        let (dlopens, imports, result) = {
+            let g = Graph::new(&img.objs, &facts);
+            let roots = roots(&g, &img);
+            let reach = g.reach(&roots, &BTreeSet::new());
+            let dlopens: Vec<(String, String)> = reach
+                .dlopens
+                .iter()
+                .filter_map(|(f, _, n)| n.clone().map(|n| (img.objs[f.0].path.clone(), n)))
+                .collect();
+            (
+                dlopens,
+                reach.imports_called.clone(),
+                finish(&g, &img, &reach, opts),
+            )
+        };
+        // Rules that load more objects: constant dlopen names, NSS, iconv, libgcc_s.
+        let mut grew = false;
+        if rounds < 8 {
+            for (from, n) in &dlopens {
+                grew |= load_by_rule(root, &mut img, n, from, &format!("dlopen(\"{n}\")"));
+            }
+            for (rule, libs) in rules::by_imports(root, &imports) {
+                if applied_rules.insert(rule.clone()) {
+                    for l in libs {
+                        grew |= load_by_rule(root, &mut img, &l, program, &rule);
+                    }
+                }
+            }
+        }
+        if !grew {
+            return Ok(result);
+        }
+    }
+}
+
+/// Where execution starts: the program's entry, the interpreter's, every constructor and
+/// destructor the loader calls, every export of an object loaded by rule.
+fn roots(g: &Graph<'_>, img: &Image) -> Vec<(FnId, String)> {
+    let mut out = Vec::new();
+    let objs = &img.objs;
+    if let Some(e) = objs[0].entry {
+        out.extend(
+            g.code_ref(0, e)
+                .into_iter()
+                .map(|f| (f, format!("the entry point of {}", objs[0].path))),
+        );
+    }
+    if let Some(i) = img.interp
+        && let Some(e) = objs[i].entry
+    {
+        out.extend(
+            g.code_ref(i, e)
+                .into_iter()
+                .map(|f| (f, format!("the entry point of {}", objs[i].path))),
+        );
+    }
+    for (i, o) in objs.iter().enumerate() {
+        for a in &o.init {
+            out.extend(
+                g.code_ref(i, *a)
+                    .into_iter()
+                    .map(|f| (f, format!("a constructor or destructor of {}", o.path))),
+            );
+        }
+    }
+    for (i, rule) in &img.rule_roots {
+        for (name, exps) in &objs[*i].exports {
+            for e in exps {
+                out.extend(g.code_ref(*i, e.addr).into_iter().map(|f| {
+                    (
+                        f,
+                        format!("{name}, exported by {} (loaded by {rule})", objs[*i].path),
+                    )
+                }));
+            }
+        }
+    }
+    out
+}
+
+fn trap_abi(t: Trap) -> Abi {
+    match t {
+        Trap::Syscall => Abi::X86_64,
+        Trap::I386 => Abi::I386,
+    }
+}
+
+fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> Analysis {
+    let mut a = Analysis {
+        objects: img.objs.iter().map(|o| o.path.clone()).collect(),
+        functions: g.facts.iter().map(|f| f.len()).sum(),
+        reachable: reach.reachable,
+        unresolved_sites: reach.unresolved.len(),
+        ..Default::default()
+    };
+    for ((trap, nr), ev) in &reach.syscalls {
+        let abi = trap_abi(*trap);
+        let name = abi
+            .syscall_name(*nr as i64)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("unknown_{nr}"));
+        let f = a.syscalls.entry((abi, name)).or_insert(Found {
+            objects: BTreeSet::new(),
+            sites: 0,
+        });
+        for e in ev {
+            f.objects.insert(img.objs[e.function.0].path.clone());
+        }
+        f.sites += ev.len();
+    }
+    for (name, why) in rules::always(&a.syscalls) {
+        if !a.syscalls.contains_key(&(Abi::X86_64, name.to_string())) {
+            a.added.insert(name.to_string(), why.to_string());
+        }
+    }
+    for m in &img.missing {
+        a.incomplete.push(format!("a library is missing: {m}"));
+    }
+    for (f, at, name) in &reach.dlopens {
+        if name.is_none() {
+            a.incomplete.push(format!(
+                "dlopen with a computed name at {:#x} in {}: pass what it loads with --dlopen LIB",
+                at,
+                g.name(*f)
+            ));
+        }
+    }
+    if !reach.unresolved.is_empty() {
+        let shown: Vec<String> = reach
+            .unresolved
+            .iter()
+            .take(20)
+            .map(|u| format!("{:#x} in {}: {}", u.at, g.name(u.function), u.why))
+            .collect();
+        a.incomplete.push(format!(
+            "{} unresolved syscall site{}: {}{}",
+            reach.unresolved.len(),
+            if reach.unresolved.len() == 1 { "" } else { "s" },
+            shown.join("; "),
+            if reach.unresolved.len() > 20 {
+                "; ..."
+            } else {
+                ""
+            }
+        ));
+    }
+    for (i, rule) in &img.rule_roots {
+        a.loaded_by_rule
+            .push((img.objs[*i].path.clone(), rule.clone()));
+    }
+    for name in &opts.explain {
+        a.explained.push(explain(g, reach, name));
+    }
+    a
+}
+
+/// One shortest path from an entry point to a site of syscall `name`.
+fn explain(g: &Graph<'_>, reach: &graph::Reach, name: &str) -> String {
+    let mut best: Option<(usize, Vec<String>)> = None;
+    for ((trap, nr), evs) in &reach.syscalls {
+        if trap_abi(*trap).syscall_name(*nr as i64) != Some(name) {
+            continue;
+        }
+        for ev in evs {
+            let mut lines = vec![format!(
+                "{name} ({}): syscall site at {:#x} in {}{}",
+                trap_abi(*trap).as_str(),
+                ev.at,
+                g.name(ev.function),
+                ev.via
+                    .map(|v| format!(", through the wrapper {}", g.name(v)))
+                    .unwrap_or_default()
+            )];
+            let mut cur = ev.function;
+            let mut seen = BTreeSet::new();
+            while let Some((from, at, edge)) = reach.parent.get(&cur) {
+                if !seen.insert(cur) {
+                    break;
+                }
+                let how = match edge {
+                    Edge::Root(why) => format!("{} is {why}", g.name(cur)),
+                    Edge::Call => format!("called at {at:#x} by"),
+                    Edge::TailJump => format!("jumped to at {at:#x} by"),
+                    Edge::Import(s) => format!("{s}, through the PLT/GOT at {at:#x}, by"),
+                    Edge::Ifunc(s) => format!("an implementation of the IFUNC {s}, at {at:#x}, by"),
+                    Edge::Indirect => format!(
+                        "its address is taken: it may be the target of the indirect call at {at:#x} in"
+                    ),
+                };
+                match from {
+                    Some(f) => {
+                        lines.push(format!("  {how} {}", g.name(*f)));
+                        cur = *f;
+                    }
+                    None => {
+                        lines.push(format!("  {how}"));
+                        break;
+                    }
+                }
+            }
+            if best.as_ref().is_none_or(|(n, _)| lines.len() < *n) {
+                best = Some((lines.len(), lines));
+            }
+        }
+    }
+    match best {
+        Some((_, lines)) => lines.join("\n"),
+        None => format!("{name}: not reachable"),
+    }
+}
+
+/// The default root: the host's.
+pub fn host_root() -> PathBuf {
+    Path::new("/").to_path_buf()
+}
