@@ -66,11 +66,13 @@ pub struct Recorder {
     exec_seen: HashSet<String>,
     /// The path each task last passed to execve, until its next event names the result.
     exec_path: HashMap<u32, String>,
+    started_seen: HashMap<(String, String), Option<Started>>,
     started_as: BTreeMap<String, BTreeSet<String>>,
     scripts: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// How an exec'd path relates to the executable that then runs.
+#[derive(Clone, Copy)]
 enum Started {
     /// The same file under another name (a symlink).
     Same,
@@ -120,6 +122,7 @@ impl Recorder {
             open_seen: HashMap::new(),
             exec_seen: HashSet::new(),
             exec_path: HashMap::new(),
+            started_seen: HashMap::new(),
             started_as: BTreeMap::new(),
             scripts: BTreeMap::new(),
         }
@@ -140,7 +143,21 @@ impl Recorder {
             })
             .unwrap_or_else(|_| "?".into());
         if let Some(given) = self.exec_path.remove(&pid) {
-            match Self::started(pid, &given, &path) {
+            // Once per (path given, executable): a workload exec's the same programs again and
+            // again, and each check costs a path walk.
+            if self.started_seen.len() >= MAX_CACHED {
+                self.started_seen.clear();
+            }
+            let key = (given.clone(), path.clone());
+            let kind = match self.started_seen.get(&key) {
+                Some(k) => *k,
+                None => {
+                    let k = Self::started(pid, &given, &path);
+                    self.started_seen.insert(key, k);
+                    k
+                }
+            };
+            match kind {
                 Some(Started::Same) => note_started_as(&mut self.started_as, &path, &given),
                 Some(Started::Script) => note_started_as(&mut self.scripts, &path, &given),
                 None => {}
