@@ -52,6 +52,8 @@ fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	cd fuzz && for t in seccomp_profile recording landlock_ruleset hook_state agent_request; do \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run analyze_elf corpus/analyze_elf -- \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=32768 -rss_limit_mb=2048 -timeout=20
 
 # As a distribution package would: $(DESTDIR)$(PREFIX)/bin/syscage, man pages in
 # share/man/man1, bash/zsh/fish completions, and the hooks.d files in share/containers/oci/hooks.d.

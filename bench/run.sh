@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${SYSCAGE_CGROUP2_NS:-}" ]; then
   SYSCAGE_CGROUP2_NS=1 exec ./scripts/cgroup2-ns.sh "$0" "$@"
 fi
-# SECTIONS="startup record hook watch" by default; pick one with SECTIONS=record.
-SECTIONS=${SECTIONS:-startup record hook watch}
+# SECTIONS="startup record hook watch analyze" by default; pick one with SECTIONS=record.
+SECTIONS=${SECTIONS:-startup record hook watch analyze}
 S=$(realpath "${1:-target/release/syscage}")
 RUNS=${RUNS:-300}
 cargo build --release --examples -q
@@ -228,6 +228,20 @@ rt = (med["10k violations, monitored"] - med["10k violations, enforced"]) * 1000
 print(f"\nA violation's round trip through syscage (--monitor): {rt:.1f} us "
       f"({med['10k violations, enforced']:.1f} ms enforced vs {med['10k violations, monitored']:.1f} ms monitored, 10,000 calls)")
 PY
+}
+
+analyze() {
+# --- syscage analyze: time per program, and the corpus check (sound on every program) ---------
+hyperfine -N --warmup 1 --runs 5 --export-json "$W/analyze.json" \
+  -n "libc alone (/bin/true)" "$S analyze /bin/true" \
+  -n "redis-server" "$S analyze redis-server" \
+  -n "git" "$S analyze git" \
+  -n "curl" "$S analyze curl" \
+  -n "python3 (with every native module)" "$S analyze python3" || true
+for p in /bin/true redis-server nginx git curl python3; do
+  printf '%s: ' "$p"; "$S" analyze "$p" 2>&1 | sed -n 's/^syscage: \([0-9]* reachable syscalls\).*/\1/p'
+done
+./bench/analyze-corpus.sh "$S"
 }
 
 for section in $SECTIONS; do "$section"; done

@@ -130,3 +130,17 @@ fn agent_requests() {
     }
     assert!(accepted > 0, "some corpus inputs must be accepted requests");
 }
+
+/// The analysis front end (`fuzz/fuzz_targets/analyze_elf.rs`): ELF files, broken ones
+/// included, never panic.
+#[test]
+fn elf_objects_for_the_analysis() {
+    let mut analysed = 0;
+    for f in corpus("analyze_elf") {
+        let data = std::fs::read(&f).unwrap();
+        if syscage::analyze::analyze_bytes(&data).is_ok() {
+            analysed += 1;
+        }
+    }
+    assert!(analysed > 0, "some corpus inputs must be valid objects");
+}

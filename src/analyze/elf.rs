@@ -278,6 +278,33 @@ pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfE
             }
         }
     }
+    // Packed relative relocations (DT_RELR, as glibc's own programs use): the addend is the
+    // word in place; an even entry is an address, an odd one a bitmap of the 63 words after.
+    for s in sections.iter().filter(|s| s.sh_type(e) == elf::SHT_RELR) {
+        let Ok(b) = s.data(e, data) else { continue };
+        let mut base = 0u64;
+        let mut add = |addr: u64| {
+            if let Some(v) = read_word(addr) {
+                obj.slots.insert(addr, Slot::Local(v));
+                obj.data_refs.insert(v);
+                relocated.insert(addr, v);
+            }
+        };
+        for w in b.chunks_exact(8) {
+            let entry = u64::from_le_bytes(w.try_into().unwrap_or_default());
+            if entry & 1 == 0 {
+                add(entry);
+                base = entry.wrapping_add(8);
+            } else {
+                for bit in 1..64 {
+                    if entry >> bit & 1 == 1 {
+                        add(base.wrapping_add((bit - 1) * 8));
+                    }
+                }
+                base = base.wrapping_add(63 * 8);
+            }
+        }
+    }
     // Position-dependent code holds plain addresses in its data: any aligned word that is a
     // function start counts as taken.
     if is_exec {
@@ -467,9 +494,9 @@ impl Object {
 
     /// The PLT stub holding `addr`, if any: the slot it jumps through.
     pub fn stub_at(&self, addr: u64) -> Option<&Slot> {
-        self.stubs
-            .iter()
-            .find(|(s, e, _)| addr >= *s && addr < *e)
-            .map(|(_, _, slot)| slot)
+        // Sorted by start (see `analyze::read_object`).
+        let i = self.stubs.partition_point(|(s, _, _)| *s <= addr);
+        let (s, e, slot) = self.stubs.get(i.checked_sub(1)?)?;
+        (addr >= *s && addr < *e).then_some(slot)
     }
 }

@@ -142,6 +142,12 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
     let data = std::fs::read(&host)
         .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?;
     let mut o = elf::parse(path, host, &data)?;
+    add_stubs(&mut o);
+    Ok(o)
+}
+
+/// The PLT stubs of `o`, each to the slot it jumps through, sorted.
+fn add_stubs(o: &mut Object) {
     let stubs: Vec<(u64, u64, u64)> = o
         .code
         .iter()
@@ -154,7 +160,6 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
         }
     }
     o.stubs.sort_by_key(|s| s.0);
-    Ok(o)
 }
 
 /// The program `p` names in the root, `#!` scripts followed to their interpreter (up to 4).
@@ -388,10 +393,88 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             None => Some(decode::ABI_CLOBBER),
         }
     };
-    bodies
+    // Values (the data flow) only where they matter: functions with a syscall site or a call
+    // through the PLT/GOT (a wrapper or dlopen elsewhere), then callers of this object's
+    // wrappers (a function whose parameter reaches a syscall number), to a fixpoint.
+    let mut facts: BTreeMap<u64, Facts> = bodies
         .iter()
-        .map(|(s, (e, instrs))| (*s, decode::function(*s, *e, instrs, &r, &clobber)))
-        .collect()
+        .map(|(s, (e, instrs))| (*s, decode::scan(*s, *e, instrs, &r)))
+        .collect();
+    let local_target = |c: &decode::CallSite| -> Option<u64> {
+        match c.target {
+            decode::Target::Addr(a) if o.stub_at(a).is_none() => o.function_of(a),
+            _ => None,
+        }
+    };
+    let mut callers: HashMap<u64, Vec<u64>> = HashMap::new();
+    for (s, f) in &facts {
+        for c in &f.calls {
+            if let Some(t) = local_target(c) {
+                callers.entry(t).or_default().push(*s);
+            }
+        }
+    }
+    let mut need: BTreeSet<u64> = facts
+        .iter()
+        .filter(|(_, f)| {
+            !f.syscalls.is_empty() || f.calls.iter().any(|c| local_target(c).is_none())
+        })
+        .map(|(s, _)| *s)
+        .collect();
+    let mut valued: BTreeSet<u64> = BTreeSet::new();
+    let mut wrap: HashMap<u64, BTreeSet<u8>> = HashMap::new();
+    while !need.is_empty() {
+        for s in std::mem::take(&mut need) {
+            if valued.insert(s) {
+                let (e, instrs) = &bodies[&s];
+                facts.insert(s, decode::function(s, *e, instrs, &r, &clobber));
+            }
+        }
+        // Wrappers among what has values, to a fixpoint; their callers need values next.
+        loop {
+            let mut grew = false;
+            for s in &valued {
+                let f = &facts[s];
+                let mut ks: BTreeSet<u8> = f
+                    .syscalls
+                    .iter()
+                    .filter_map(|x| match x.nr {
+                        decode::Val::Param(k) => Some(k),
+                        _ => None,
+                    })
+                    .collect();
+                for c in &f.calls {
+                    if let Some(t) = local_target(c)
+                        && let Some(tk) = wrap.get(&t)
+                    {
+                        for k in tk {
+                            if let decode::Val::Param(j) = c.args[*k as usize] {
+                                ks.insert(j);
+                            }
+                        }
+                    }
+                }
+                let cur = wrap.entry(*s).or_default();
+                if !ks.is_subset(cur) {
+                    cur.extend(ks);
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        for (w, ks) in &wrap {
+            if !ks.is_empty() {
+                for c in callers.get(w).into_iter().flatten() {
+                    if !valued.contains(c) {
+                        need.insert(*c);
+                    }
+                }
+            }
+        }
+    }
+    facts
 }
 
 /// Facts of every object, in parallel, reusing what `known` already holds (by content hash).
@@ -693,6 +776,33 @@ fn explain(g: &Graph<'_>, reach: &graph::Reach, name: &str) -> String {
         Some((_, lines)) => lines.join("\n"),
         None => format!("{name}: not reachable"),
     }
+}
+
+/// The whole front end on one object given as bytes (the fuzz target's entry): parse, PLT
+/// stubs, every function's facts, the graph and what its entry reaches. Returns how many
+/// syscalls were found. No file is read.
+pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
+    let mut o = elf::parse("fuzz", PathBuf::from("fuzz"), data)?;
+    add_stubs(&mut o);
+    let img = Image {
+        objs: vec![o],
+        missing: Vec::new(),
+        interp: None,
+        rule_roots: Vec::new(),
+    };
+    let facts = vec![std::sync::Arc::new(object_facts(&img.objs[0]))];
+    let g = Graph::new(&img.objs, &facts);
+    let reach = g.reach(&roots(&g, &img), &BTreeSet::new());
+    let a = finish(
+        &g,
+        &img,
+        &reach,
+        &Options {
+            explain: vec!["write".into()],
+            ..Default::default()
+        },
+    );
+    Ok(a.syscalls.len())
 }
 
 /// The default root: the host's.

@@ -53,7 +53,17 @@ pub fn run(a: AnalyzeArgs) -> Result<i32, Error> {
             Vec::new(),
         ),
     };
-    programs.extend(a.programs.iter().cloned());
+    // On the host, `./app` means what a shell means by it; in an image, paths are the image's.
+    let host = a.root.is_none() && a.bundle.is_none();
+    programs.extend(a.programs.iter().map(|p| {
+        if host && p.contains('/') && !p.starts_with('/') {
+            std::env::current_dir()
+                .map(|d| d.join(p).to_string_lossy().into_owned())
+                .unwrap_or_else(|_| p.clone())
+        } else {
+            p.clone()
+        }
+    }));
     if programs.is_empty() {
         return Err(Error::Usage(
             "analyze: name a PROGRAM (or --bundle B, whose process.args[0] is analysed)".into(),

@@ -27,6 +27,16 @@ const EXTRA: &[(&str, &str, &str)] = &[
         ".nf\nsyscage run \\-\\- ./app                               # Docker's default profile\nsyscage run \\-\\-seccomp app.json \\-\\-rw /var/lib/app \\-\\- ./app\nsyscage run \\-\\-seccomp app.json \\-\\-monitor \\- \\-\\- ./app     # report denials\nsyscage run \\-\\-net none \\-\\-user 1000 \\-\\- sh\n.fi\n",
     ),
     (
+        "syscage-analyze",
+        "EXAMPLES",
+        ".nf\nsyscage analyze \\-o ls.json /bin/ls                 # a profile without running it\nsyscage analyze \\-\\-explain ptrace \\-\\-recording py.rec python3\nsyscage analyze \\-\\-root rootfs /usr/sbin/nginx         # an unpacked image\nsyscage analyze \\-\\-dlopen libfoo.so.1 ./app            # a library loaded by a computed name\n.fi\n",
+    ),
+    (
+        "syscage-analyze",
+        "EXIT STATUS",
+        ".TP\n\\fB0\\fR\nComplete: every reachable syscall site's number is known.\n.TP\n\\fB3\\fR\nIncomplete: a site whose number is computed, a dlopen of a computed name, or a missing library (each named); the profile and recording are still written.\n.TP\n\\fB125\\fR\nBad input (not ELF, another machine, truncated, not found) or bad flags.\n",
+    ),
+    (
         "syscage-agent",
         "EXAMPLES",
         ".nf\nsyscage agent \\-\\-socket /run/syscage/agent.sock \\-\\-monitor /var/log/syscage.jsonl &\nsyscage oci apply \\-\\-bundle B \\-\\-seccomp app.json \\-\\-agent /run/syscage/agent.sock \\-\\-monitor\n.fi\n",

@@ -1,0 +1,59 @@
+#!/bin/sh
+# The analysis against the machine: every ELF executable of /usr/bin and /usr/sbin is analysed
+# (cold: each its own syscage process) and run once with --version, then --help, under
+# `syscage record` as nobody (stdin /dev/null, 5 s timeout, so no program can change the
+# machine); every recorded syscall the analysis missed is printed, and their count must be 0.
+# Usage: bench/analyze-corpus.sh path/to/syscage [LIMIT]   (LIMIT: the first N programs only)
+set -eu
+S=$(realpath "$1")
+LIMIT=${2:-100000}
+W=$(mktemp -d /var/tmp/syscage-corpus.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+chmod 755 "$W"
+n=0
+for p in /usr/bin/* /usr/sbin/*; do
+  [ -f "$p" ] && [ -x "$p" ] || continue
+  head -c 4 "$p" | grep -q "ELF" || continue
+  n=$((n + 1)); [ "$n" -le "$LIMIT" ] || break
+  b=$(basename "$p")
+  start=$(date +%s%N)
+  code=0; "$S" analyze --recording "$W/$b.a" "$p" 2>"$W/$b.aerr" >/dev/null || code=$?
+  end=$(date +%s%N)
+  echo "$b $code $(( (end - start) / 1000000 ))" >> "$W/times"
+  for arg in --version --help; do
+    timeout -s KILL 5 setpriv --reuid=65534 --regid=65534 --clear-groups \
+      "$S" record -q --backend notify --recording "$W/$b$arg.r" -o "$W/$b$arg.json" -- "$p" "$arg" \
+      </dev/null >/dev/null 2>&1 || true
+  done
+done
+python3 - "$W" <<'PY'
+import json, os, statistics, sys
+w = sys.argv[1]
+sizes, complete, missed, times, errors = [], 0, [], [], []
+for line in open(os.path.join(w, "times")):
+    b, code, ms = line.split()
+    times.append(int(ms))
+    a = os.path.join(w, b + ".a")
+    if code not in ("0", "3") or not os.path.exists(a):
+        errors.append((b, open(os.path.join(w, b + ".aerr")).read().strip()[:200]))
+        continue
+    complete += code == "0"
+    got = {(s["abi"], s["name"]) for s in json.load(open(a))["syscalls"]}
+    sizes.append(len(got))
+    for arg in ("--version", "--help"):
+        r = os.path.join(w, b + arg + ".r")
+        if os.path.exists(r):
+            seen = {(s["abi"], s["name"]) for s in json.load(open(r))["syscalls"]}
+            for m in sorted(seen - got):
+                missed.append((b, arg, m))
+print(f"programs analysed: {len(sizes)} (errors: {len(errors)}); complete: {complete} "
+      f"({100 * complete / max(1, len(sizes)):.0f}%)")
+print(f"set size: mean {statistics.mean(sizes):.1f}, median {statistics.median(sizes)}")
+print(f"analysis time per program (cold, ms): median {statistics.median(times)}, max {max(times)}")
+print(f"recorded syscalls missing from the analysis: {len(missed)}")
+for m in missed[:50]:
+    print("  MISSED", *m)
+for e in errors[:20]:
+    print("  ERROR", *e)
+sys.exit(1 if missed else 0)
+PY

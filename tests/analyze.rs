@@ -1,0 +1,454 @@
+//! `syscage analyze` (issue 15): soundness against what `record` sees on real programs,
+//! precision on programs whose syscalls are known exactly, and bad input.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn syscage_args(args: &[&str]) -> Out {
+    let mut c = syscage_cmd();
+    c.args(args);
+    run_command(c)
+}
+
+/// Analyses `programs` into a recording in `dir`; returns (its (abi, name) pairs, the run).
+fn analyze(
+    dir: &Path,
+    tag: &str,
+    extra: &[&str],
+    programs: &[&str],
+) -> (BTreeSet<(String, String)>, Out) {
+    let rec = dir.join(format!("{tag}.analysis"));
+    let mut args = vec!["analyze", "--recording", rec.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(programs);
+    let out = syscage_args(&args);
+    out.assert_no_panic();
+    assert!(
+        out.code == 0 || out.code == 3,
+        "analyze {programs:?}: exit {}: {}",
+        out.code,
+        out.stderr
+    );
+    (recorded_names(&rec), out)
+}
+
+/// The syscalls with a site in the code (not added by rule), by name, x86_64.
+fn sited(rec: &Path) -> BTreeSet<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(rec).unwrap()).unwrap();
+    v["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["abi"] == "x86_64")
+        .filter(|s| {
+            s["executables"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|x| x != "(added by rule)"))
+        })
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn record(dir: &Path, tag: &str, cmd: &[&str]) -> BTreeSet<(String, String)> {
+    let rec = dir.join(format!("{tag}.rec"));
+    let prof = dir.join(format!("{tag}.json"));
+    let mut args = vec![
+        "record",
+        "-q",
+        "--backend",
+        "notify",
+        "--recording",
+        rec.to_str().unwrap(),
+        "-o",
+        prof.to_str().unwrap(),
+        "--",
+    ];
+    args.extend_from_slice(cmd);
+    let mut c = syscage_cmd();
+    c.args(&args).stdin(std::process::Stdio::null());
+    let out = run_command(c);
+    assert_eq!(out.code, 0, "record {cmd:?}: {}", out.stderr);
+    recorded_names(&rec)
+}
+
+fn cc(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let out = dir.join(name);
+    let mut cmd = Command::new("gcc");
+    cmd.arg("-o").arg(&out).arg(&c).args(flags);
+    let r = run_command(cmd);
+    assert_eq!(r.code, 0, "gcc {name}: {}", r.stderr);
+    out
+}
+
+/// Soundness: everything `record` sees a real program do is in what `analyze` computes from
+/// its files, per ABI. A miss names the syscall and the program.
+#[test]
+fn every_recorded_syscall_is_reachable_in_the_analysis() {
+    let t = TempDir::new("analyze-sound");
+    let dlopen_prog = cc(
+        &t.0,
+        "dl",
+        "#include <dlfcn.h>\n#include <stdio.h>\nint main(void){void*h=dlopen(\"libz.so.1\",RTLD_NOW);if(!h)return 1;const char*(*v)(void)=(const char*(*)(void))dlsym(h,\"zlibVersion\");printf(\"%s\\n\",v());return 0;}\n",
+        &["-O2"],
+    );
+    let wrapper = cc(
+        &t.0,
+        "wrap",
+        "#include <unistd.h>\n#include <sys/syscall.h>\nint main(void){syscall(SYS_getppid);syscall(SYS_sched_yield);return 0;}\n",
+        &["-O2"],
+    );
+    let dl = dlopen_prog.to_str().unwrap().to_string();
+    let wr = wrapper.to_str().unwrap().to_string();
+    let workloads: Vec<(&str, Vec<String>)> = vec![
+        ("true", vec!["/bin/true".into()]),
+        ("ls", vec!["ls".into(), "-la".into(), "/".into()]),
+        (
+            "sh",
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "echo hi; read x < /etc/hostname".into(),
+            ],
+        ),
+        (
+            "perl",
+            vec![
+                "perl".into(),
+                "-e".into(),
+                "open(F, '/etc/hostname'); print <F>;".into(),
+            ],
+        ),
+        ("git", vec!["git".into(), "--version".into()]),
+        (
+            "sqlite3",
+            vec!["sqlite3".into(), ":memory:".into(), "select 1;".into()],
+        ),
+        (
+            "getent",
+            vec!["getent".into(), "passwd".into(), "root".into()],
+        ),
+        (
+            "busybox",
+            vec![busybox().to_str().unwrap().into(), "ls".into(), "/".into()],
+        ),
+        (
+            "python3",
+            vec![
+                "python3".into(),
+                "-c".into(),
+                "import ssl, socket; socket.gethostname()".into(),
+            ],
+        ),
+        ("dlopen", vec![dl.clone()]),
+        ("wrapper", vec![wr.clone()]),
+    ];
+    let dir = t.0.clone();
+    let handles: Vec<_> = workloads
+        .into_iter()
+        .map(|(tag, cmd)| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+                let seen = record(&dir, tag, &argv);
+                let (reachable, out) = analyze(&dir, tag, &[], &argv[..1]);
+                let missed: Vec<_> = seen.difference(&reachable).cloned().collect();
+                (tag, missed, format!("{argv:?}\n{}", out.stderr))
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for h in handles {
+        let (tag, missed, stderr) = h.join().unwrap();
+        if !missed.is_empty() {
+            failures.push(format!(
+                "{tag}: recorded but not reachable: {missed:?}\n{stderr}"
+            ));
+        }
+        if tag == "dlopen" {
+            assert!(
+                stderr.contains("dlopen(\"libz.so.1\")") && stderr.contains("libz.so.1"),
+                "{stderr}"
+            );
+        }
+        if tag == "getent" {
+            assert!(stderr.contains("NSS ("), "{stderr}");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Precision: a program of raw syscalls and nothing else gives exactly its set (plus the ones
+/// every program gets by rule, each said with its reason), `int 0x80` as i386; glibc's
+/// `syscall()` with constants adds exactly those numbers; stripping changes nothing.
+#[test]
+fn programs_with_known_syscalls_give_exactly_their_set() {
+    let t = TempDir::new("analyze-exact");
+    let raw = cc(
+        &t.0,
+        "raw",
+        r#"
+static const char msg[] = "hi\n";
+void _start(void) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "0"(39L) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall" : "=a"(r) : "0"(1L), "D"(1L), "S"(msg), "d"(3L) : "rcx", "r11", "memory");
+    __asm__ volatile("int $0x80" : "=a"(r) : "0"(20L) : "memory");
+    __asm__ volatile("syscall" : : "a"(60L), "D"(0L) : "rcx", "r11", "memory");
+    for (;;) {}
+}
+"#,
+        &["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"],
+    );
+    let rec = t.join("raw.analysis");
+    let out = syscage_args(&[
+        "analyze",
+        "--recording",
+        rec.to_str().unwrap(),
+        raw.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("complete"), "{}", out.stderr);
+    assert_eq!(
+        sited(&rec),
+        BTreeSet::from(["getpid".into(), "write".into(), "exit".into()]),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        recorded_names(&rec).contains(&("i386".to_string(), "getpid".to_string())),
+        "int 0x80 is the i386 table: {:?}",
+        recorded_names(&rec)
+    );
+    for rule in [
+        "+ clock_gettime: the vDSO",
+        "+ restart_syscall: the kernel restarts",
+    ] {
+        assert!(out.stderr.contains(rule), "{rule}: {}", out.stderr);
+    }
+    // The program really makes them: run it under the profile the analysis writes.
+    let prof = t.join("raw.json");
+    let out = syscage_args(&[
+        "analyze",
+        "-o",
+        prof.to_str().unwrap(),
+        raw.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = syscage_args(&[
+        "run",
+        "--seccomp",
+        prof.to_str().unwrap(),
+        "--",
+        raw.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "hi\n");
+
+    // syscall(SYS_x) with constants: exactly those beyond an empty main (two that nothing in
+    // libc reached from an empty main makes).
+    let with = cc(
+        &t.0,
+        "with",
+        "#include <unistd.h>\n#include <sys/syscall.h>\nint main(void){syscall(SYS_getppid);syscall(SYS_kcmp,0,0,0,0,0);return 0;}\n",
+        &["-O2"],
+    );
+    let without = cc(&t.0, "without", "int main(void){return 0;}\n", &["-O2"]);
+    let (a, _) = analyze(&t.0, "with", &[], &[with.to_str().unwrap()]);
+    let (b, _) = analyze(&t.0, "without", &[], &[without.to_str().unwrap()]);
+    let extra: BTreeSet<_> = a.difference(&b).map(|(_, n)| n.clone()).collect();
+    assert_eq!(
+        extra,
+        BTreeSet::from(["getppid".to_string(), "kcmp".to_string()])
+    );
+
+    // Stripped or not, the same set.
+    let full = cc(
+        &t.0,
+        "full",
+        "#include <stdio.h>\n#include <unistd.h>\nstatic int f(int x){return x*2;}\nint main(int c,char**v){printf(\"%d\\n\",f(c));return getpid()>0?0:1;}\n",
+        &["-O1", "-g"],
+    );
+    let stripped = t.join("stripped");
+    std::fs::copy(&full, &stripped).unwrap();
+    let mut s = Command::new("strip");
+    s.arg(&stripped);
+    run_command(s).assert_code(0);
+    let (x, _) = analyze(&t.0, "full", &[], &[full.to_str().unwrap()]);
+    let (y, _) = analyze(&t.0, "stripped", &[], &[stripped.to_str().unwrap()]);
+    assert_eq!(x, y);
+}
+
+/// `--explain NAME` prints one path from an entry point to a site: the evidence to trust or
+/// dispute a syscall.
+#[test]
+fn explain_shows_a_path_from_the_entry_point() {
+    let out = syscage_args(&[
+        "analyze",
+        "--explain",
+        "write",
+        "--explain",
+        "kexec_load",
+        "/bin/true",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("write (x86_64): syscall site at 0x")
+            && out.stdout.contains("is the entry point of /usr/bin/true"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("kexec_load: not reachable"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// An image root and an OCI bundle: paths, symlinks and libraries are the root's own.
+#[test]
+fn a_root_and_a_bundle_are_analysed_inside_them() {
+    let t = TempDir::new("analyze-root");
+    let rootfs = t.join("rootfs");
+    busybox_rootfs(&rootfs);
+    let (set, out) = analyze(
+        &t.0,
+        "root",
+        &["--root", rootfs.to_str().unwrap()],
+        &["/bin/sh"],
+    );
+    assert!(
+        set.contains(&("x86_64".into(), "write".into())),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("ld-linux"),
+        "a static busybox maps nothing: {}",
+        out.stderr
+    );
+    std::fs::write(
+        t.join("config.json"),
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/sh","-c","true"],"cwd":"/"}}"#,
+    )
+    .unwrap();
+    let (set2, out) = analyze(&t.0, "bundle", &["--bundle", t.0.to_str().unwrap()], &[]);
+    assert_eq!(set, set2, "{}", out.stderr);
+}
+
+/// Bad input: a clear error naming the file (125), or an incomplete result naming what is
+/// missing (3); never a panic, never a huge file read whole.
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let t = TempDir::new("analyze-bad");
+    let text = t.join("notes.txt");
+    std::fs::write(&text, "hello\n").unwrap();
+    let out = syscage_args(&["analyze", text.to_str().unwrap()]);
+    out.assert_code(125).assert_no_panic();
+    assert!(
+        out.stderr.contains("notes.txt: not an ELF file"),
+        "{}",
+        out.stderr
+    );
+
+    let bytes = std::fs::read("/bin/true").unwrap();
+    let trunc = t.join("truncated");
+    std::fs::write(&trunc, &bytes[..200]).unwrap();
+    let out = syscage_args(&["analyze", trunc.to_str().unwrap()]);
+    out.assert_code(125).assert_no_panic();
+    assert!(out.stderr.contains("truncated: "), "{}", out.stderr);
+
+    let mut i386 = bytes.clone();
+    i386[4] = 1;
+    i386[18] = 3;
+    let wrong = t.join("wrong-machine");
+    std::fs::write(&wrong, &i386).unwrap();
+    let out = syscage_args(&["analyze", wrong.to_str().unwrap()]);
+    out.assert_code(125).assert_no_panic();
+    assert!(
+        out.stderr
+            .contains("wrong-machine: an i386 object: only x86_64 objects are analysed"),
+        "{}",
+        out.stderr
+    );
+
+    // 4 GB, sparse: refused from its header, not read.
+    let big = t.join("big");
+    std::fs::write(&big, &bytes[..64]).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let out = syscage_args(&["analyze", big.to_str().unwrap()]);
+    out.assert_code(125).assert_no_panic();
+    assert!(out.stderr.contains("larger than"), "{}", out.stderr);
+
+    // A missing library, and libraries that need each other.
+    let liba = cc(
+        &t.0,
+        "liba.so",
+        "int b(void); int a(void){return 1;}\n",
+        &["-shared", "-fPIC"],
+    );
+    let libb = cc(
+        &t.0,
+        "libb.so",
+        "int a(void); int b(void){return a();}\n",
+        &["-shared", "-fPIC", &format!("-L{}", t.str()), "-l:liba.so"],
+    );
+    let _ = cc(
+        &t.0,
+        "liba.so",
+        "int b(void); int a(void){return b();}\n",
+        &["-shared", "-fPIC", &format!("-L{}", t.str()), "-l:libb.so"],
+    );
+    let prog = cc(
+        &t.0,
+        "uses",
+        "int a(void); int main(void){return a();}\n",
+        &[
+            &format!("-L{}", t.str()),
+            "-l:liba.so",
+            &format!("-Wl,-rpath,{}", t.str()),
+        ],
+    );
+    let out = syscage_args(&["analyze", prog.to_str().unwrap()]);
+    out.assert_no_panic();
+    assert!(out.code == 0 || out.code == 3, "cyclic: {}", out.stderr);
+    std::fs::remove_file(&libb).unwrap();
+    let _ = liba;
+    let out = syscage_args(&["analyze", prog.to_str().unwrap()]);
+    out.assert_code(3).assert_no_panic();
+    assert!(
+        out.stderr
+            .contains("incomplete: a library is missing: libb.so (needed by"),
+        "{}",
+        out.stderr
+    );
+
+    // A computed dlopen name: incomplete, with the way out.
+    let dl = cc(
+        &t.0,
+        "dlcomputed",
+        "#include <dlfcn.h>\nint main(int c,char**v){return dlopen(v[c-1],RTLD_NOW)?0:1;}\n",
+        &["-O2"],
+    );
+    let out = syscage_args(&["analyze", dl.to_str().unwrap()]);
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("dlopen with a computed name") && out.stderr.contains("--dlopen LIB"),
+        "{}",
+        out.stderr
+    );
+    let out = syscage_args(&["analyze", "/nonexistent/prog"]);
+    out.assert_code(125);
+    assert!(out.stderr.contains("/nonexistent/prog"), "{}", out.stderr);
+}
