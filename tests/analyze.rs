@@ -452,3 +452,78 @@ fn bad_inputs_get_clear_errors() {
     out.assert_code(125);
     assert!(out.stderr.contains("/nonexistent/prog"), "{}", out.stderr);
 }
+
+/// `report --analysis`: the coverage gap of a recording (reachable, never recorded, riskiest
+/// first) and, loudly, anything recorded that the analysis says is unreachable.
+#[test]
+fn report_shows_the_gap_between_a_recording_and_the_analysis() {
+    let t = TempDir::new("analyze-gap");
+    let seen = record(&t.0, "ls", &["ls", "/"]);
+    let (reach, _) = analyze(&t.0, "ls", &[], &["ls"]);
+    assert!(seen.is_subset(&reach));
+    let rec = t.join("ls.rec");
+    let an = t.join("ls.analysis");
+    let out = syscage_args(&[
+        "report",
+        rec.to_str().unwrap(),
+        "--analysis",
+        an.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let gap = out
+        .stdout
+        .split("reachable but never recorded (")
+        .nth(1)
+        .expect(&out.stdout);
+    let n: usize = gap.split(')').next().unwrap().parse().unwrap();
+    assert_eq!(n, reach.difference(&seen).count(), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("RECORDED BUT NOT REACHABLE"),
+        "{}",
+        out.stdout
+    );
+    let json = syscage_args(&[
+        "report",
+        "--format",
+        "json",
+        rec.to_str().unwrap(),
+        "--analysis",
+        an.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        v["analysis"]["reachable_unrecorded"]
+            .as_array()
+            .unwrap()
+            .len(),
+        n
+    );
+    assert_eq!(
+        v["analysis"]["recorded_unreachable"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // An analysis of another program: what it cannot reach is said, loudly.
+    let (_, _) = analyze(&t.0, "true", &[], &["/bin/true"]);
+    let other = t.join("true.analysis");
+    let out = syscage_args(&[
+        "report",
+        rec.to_str().unwrap(),
+        "--analysis",
+        other.to_str().unwrap(),
+    ]);
+    assert!(
+        out.stdout.contains("RECORDED BUT NOT REACHABLE"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("recorded syscalls are not reachable in the analysis"),
+        "{}",
+        out.stderr
+    );
+}

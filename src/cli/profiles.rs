@@ -230,6 +230,11 @@ pub struct ReportArgs {
     pub recording: PathBuf,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// A `syscage analyze --recording` of the same program: list what its code can reach that
+    /// the recording never saw (the coverage gap, riskiest first), and loudly what was recorded
+    /// but is not reachable (an analysis bug).
+    #[arg(long, value_name = "FILE")]
+    pub analysis: Option<PathBuf>,
 }
 
 /// AppArmor and Landlock rules come from a recording's file facts (paths, and the ports it
@@ -279,12 +284,47 @@ pub fn report(a: ReportArgs) -> Result<i32, Error> {
     let bytes = read(&a.recording)?;
     not_a_profile(&bytes, &a.recording)?;
     let rec = Recording::parse(&bytes, &a.recording).map_err(Error::Input)?;
+    let gap = match &a.analysis {
+        Some(p) => {
+            let b = read(p)?;
+            not_a_profile(&b, p)?;
+            Some(report::coverage_gap(
+                &rec,
+                &Recording::parse(&b, p).map_err(Error::Input)?,
+            ))
+        }
+        None => None,
+    };
     match a.format {
-        Format::Text => print!("{}", report::render(&rec)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report::to_json(&rec)).unwrap_or_default()
-        ),
+        Format::Text => {
+            print!("{}", report::render(&rec));
+            if let Some(g) = &gap {
+                print!("{}", report::render_gap(g));
+            }
+        }
+        Format::Json => {
+            let mut v = report::to_json(&rec);
+            if let Some(g) = &gap {
+                v["analysis"] = serde_json::json!({
+                    "reachable_unrecorded": g.unrecorded.iter().map(|(abi, n, risk)| serde_json::json!({"abi": abi, "name": n, "risk": risk})).collect::<Vec<_>>(),
+                    "recorded_unreachable": g.unreachable.iter().map(|(abi, n)| serde_json::json!({"abi": abi, "name": n})).collect::<Vec<_>>(),
+                });
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+    }
+    if let Some(g) = &gap
+        && !g.unreachable.is_empty()
+    {
+        eprintln!(
+            "syscage: warning: {} recorded syscalls are not reachable in the analysis: {}",
+            g.unreachable.len(),
+            g.unreachable
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(0)
 }

@@ -424,6 +424,73 @@ pub fn render(rec: &Recording) -> String {
     s
 }
 
+/// A recording beside a static analysis of the same program (`syscage analyze`).
+#[derive(Debug, Default)]
+pub struct Gap {
+    /// Reachable in the code but never recorded: what a test run missed, riskiest first
+    /// (severity from `profiles/dangerous-syscalls.json`, else the syscall's category).
+    pub unrecorded: Vec<(String, String, String)>,
+    /// Recorded but not reachable: the analysis missed it (each one is a bug in the analysis,
+    /// or the recording ran another program).
+    pub unreachable: Vec<(String, String)>,
+}
+
+pub fn coverage_gap(rec: &Recording, analysis: &Recording) -> Gap {
+    let seen: BTreeSet<(String, String)> = rec
+        .syscalls
+        .iter()
+        .map(|s| (s.abi.as_str().to_string(), s.name.clone()))
+        .collect();
+    let reach: BTreeSet<(String, String)> = analysis
+        .syscalls
+        .iter()
+        .map(|s| (s.abi.as_str().to_string(), s.name.clone()))
+        .collect();
+    let danger = super::lint::dangerous();
+    let mut unrecorded: Vec<(String, String, String)> = reach
+        .difference(&seen)
+        .map(|(abi, n)| {
+            let risk = match danger.get(n) {
+                Some((sev, why)) => format!("{sev}: {why}"),
+                None => category(n).to_string(),
+            };
+            (abi.clone(), n.clone(), risk)
+        })
+        .collect();
+    let rank = |r: &str| {
+        ["critical", "high", "medium", "low", "info"]
+            .iter()
+            .position(|p| r.to_ascii_lowercase().starts_with(p))
+            .unwrap_or(5)
+    };
+    unrecorded.sort_by(|a, b| rank(&a.2).cmp(&rank(&b.2)).then(a.1.cmp(&b.1)));
+    Gap {
+        unrecorded,
+        unreachable: seen.difference(&reach).cloned().collect(),
+    }
+}
+
+pub fn render_gap(g: &Gap) -> String {
+    let mut s = String::new();
+    if !g.unreachable.is_empty() {
+        s.push_str(&format!(
+            "\nRECORDED BUT NOT REACHABLE in the analysis ({}): the analysis missed them, or the recording ran another program:\n",
+            g.unreachable.len()
+        ));
+        for (abi, n) in &g.unreachable {
+            s.push_str(&format!("  {n} ({abi})\n"));
+        }
+    }
+    s.push_str(&format!(
+        "\nreachable but never recorded ({}): a test run that exercises them, or a profile that allows them, closes the gap:\n",
+        g.unrecorded.len()
+    ));
+    for (abi, n, risk) in &g.unrecorded {
+        s.push_str(&format!("  {n:<20} {abi:<7} {risk}\n"));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
