@@ -506,6 +506,22 @@ fn report_shows_the_gap_between_a_recording_and_the_analysis() {
         0
     );
 
+    // `record --analyze` says the same when the recording ends.
+    let mut c = syscage_cmd();
+    c.args(["record", "--analyze", "--backend", "notify", "-o"])
+        .arg(t.join("x.json"))
+        .args(["--", "ls", "/"]);
+    let out = run_command(c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("syscage: analysis of ls: ")
+            && out
+                .stderr
+                .contains(" never recorded in this run, riskiest first: "),
+        "{}",
+        out.stderr
+    );
+
     // An analysis of another program: what it cannot reach is said, loudly.
     let (_, _) = analyze(&t.0, "true", &[], &["/bin/true"]);
     let other = t.join("true.analysis");

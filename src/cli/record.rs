@@ -65,6 +65,10 @@ pub struct RecordArgs {
     /// No summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// When the recording ends, analyse the program's files (`syscage analyze`) and print the
+    /// gap: what its code can reach that this run never exercised, riskiest first.
+    #[arg(long)]
+    pub analyze: bool,
     /// Record only what each task does after it loads a seccomp filter, up to its next execve:
     /// how the runtime base sets in profiles/runtime-base.json are measured.
     #[arg(long, hide = true)]
@@ -102,6 +106,7 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     {
         output::check_writable(extra)?;
     }
+    let program = a.command.first().map(|c| c.to_string_lossy().into_owned());
     let outcome = tracer::record(&RecordConfig {
         command: a.command,
         backend: match a.backend {
@@ -172,5 +177,65 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
             );
         }
     }
+    if a.analyze
+        && let Some(p) = program
+    {
+        analysis_gap(p, &rec);
+    }
     Ok(outcome.exit_code)
+}
+
+/// `--analyze`: the recorded program's static analysis beside the recording.
+fn analysis_gap(program: String, rec: &crate::model::Recording) {
+    let program = if program.contains('/') && !program.starts_with('/') {
+        std::env::current_dir()
+            .map(|d| d.join(&program).to_string_lossy().into_owned())
+            .unwrap_or(program)
+    } else {
+        program
+    };
+    let opts = crate::analyze::Options {
+        root: crate::analyze::host_root(),
+        programs: vec![program.clone()],
+        ..Default::default()
+    };
+    match crate::analyze::analyze(&opts) {
+        Ok(an) => {
+            let gap = crate::profile::report::coverage_gap(rec, &an.to_recording());
+            let top: Vec<String> = gap
+                .unrecorded
+                .iter()
+                .take(8)
+                .map(|(_, n, risk)| format!("{n} ({})", risk.split(':').next().unwrap_or("")))
+                .collect();
+            eprintln!(
+                "syscage: analysis of {program}: {} syscalls reachable{}; {} of them never recorded in this run{}{}",
+                an.syscalls.len() + an.added.len(),
+                if an.is_complete() {
+                    ""
+                } else {
+                    " (incomplete)"
+                },
+                gap.unrecorded.len(),
+                if top.is_empty() {
+                    String::new()
+                } else {
+                    format!(", riskiest first: {}", top.join(", "))
+                },
+                if gap.unreachable.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; recorded but not reachable (an analysis bug, or another program ran): {}",
+                        gap.unreachable
+                            .iter()
+                            .map(|(_, n)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            );
+        }
+        Err(e) => eprintln!("syscage: --analyze: {e}"),
+    }
 }
