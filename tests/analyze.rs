@@ -9,10 +9,18 @@ use std::process::Command;
 
 use common::*;
 
+/// Runs syscage; analyses of large programs (python with every module) take a while in the
+/// debug build beside the rest of the suite: ten minutes, not the usual 90 s.
 fn syscage_args(args: &[&str]) -> Out {
     let mut c = syscage_cmd();
-    c.args(args);
-    run_command(c)
+    c.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    finish_within(
+        c.spawn().expect("spawn"),
+        std::time::Duration::from_secs(600),
+    )
 }
 
 /// Analyses `programs` into a recording in `dir`; returns (its (abi, name) pairs, the run).

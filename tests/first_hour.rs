@@ -278,7 +278,10 @@ fn a_threaded_programs_recording_passes_its_own_lint_and_monitors_clean() {
     let cmd = [
         "/usr/bin/python3",
         "-c",
-        "import threading\nt = threading.Thread(target=lambda: None)\nt.start(); t.join()\nprint('ok')",
+        // Python's join waits for the thread's Python code, not for its OS thread: without the
+        // pause, the process may exit before glibc's thread exit (madvise of its stack, exit)
+        // runs, and a recording then lacks calls that a later run makes.
+        "import threading, time\nt = threading.Thread(target=lambda: None)\nt.start(); t.join(); time.sleep(0.3)\nprint('ok')",
     ];
     let profile = dir.join("p.json");
     let p = profile.to_str().unwrap();

@@ -58,6 +58,7 @@ fn make_install_puts_binary_man_pages_completions_and_hooks_in_place() {
         "syscage-merge",
         "syscage-check",
         "syscage-report",
+        "syscage-analyze",
         "syscage-generate",
         "syscage-generate-k8s",
         "syscage-generate-base",

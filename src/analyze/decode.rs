@@ -84,8 +84,9 @@ pub struct CallSite {
     pub target: Target,
     /// A jump out of the function (a tail call) rather than a call.
     pub jump: bool,
-    /// rdi, rsi, rdx, rcx, r8, r9 at the call.
-    pub args: [Val; 6],
+    /// The parameter registers at the call, in the calling convention's order (SysV: rdi,
+    /// rsi, rdx, rcx, r8, r9; Go's register ABI: rax, rbx, rcx, rdi, rsi, r8-r11).
+    pub args: [Val; MAX_PARAMS],
 }
 
 #[derive(Debug, Clone, Default)]
@@ -136,15 +137,38 @@ const R8: usize = 8;
 const R9: usize = 9;
 const R10: usize = 10;
 const R11: usize = 11;
-/// The SysV parameter registers, in order.
-const PARAMS: [usize; 6] = [RDI, RSI, RDX, RCX, R8, R9];
+const RBX: usize = 3;
+const RSP: usize = 4;
+const RBP: usize = 5;
+const R14: usize = 14;
+const R15: usize = 15;
+pub const MAX_PARAMS: usize = 9;
+
+/// A calling convention: the integer parameter registers, in order, and what a call may
+/// change.
+pub struct CallConv {
+    params: &'static [usize],
+    pub clobber: Clobber,
+}
+
+/// C's (the SysV x86-64 ABI).
+pub const SYSV: CallConv = CallConv {
+    params: &[RDI, RSI, RDX, RCX, R8, R9],
+    clobber: ABI_CLOBBER,
+};
+
+/// Go's register ABI (ABIInternal): only RSP, RBP, R14 (the goroutine) and R15 survive a call.
+pub const GO: CallConv = CallConv {
+    params: &[RAX, RBX, RCX, RDI, RSI, R8, R9, R10, R11],
+    clobber: !((1 << RSP) | (1 << RBP) | (1 << R14) | (1 << R15)),
+};
 const CLOBBERED_BY_CALL: [usize; 9] = [RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11];
 
 type State = [Val; 16];
 
-fn entry_state() -> State {
+fn entry_state(cc: &CallConv) -> State {
     let mut s: State = std::array::from_fn(|_| Val::Top);
-    for (i, r) in PARAMS.iter().enumerate() {
+    for (i, r) in cc.params.iter().enumerate() {
         s[*r] = Val::Param(i as u8);
     }
     s
@@ -243,6 +267,7 @@ pub fn function(
     end: u64,
     instrs: &[Instruction],
     code: &Ranges<'_>,
+    cc: &CallConv,
     clobber: &dyn Fn(u64) -> Option<Clobber>,
 ) -> Facts {
     // Basic blocks: leaders at the start, at branch targets inside, after every branch.
@@ -308,7 +333,7 @@ pub fn function(
     // landing pads) start knowing nothing.
     let mut info = InstructionInfoFactory::new();
     let mut inputs: Vec<Option<State>> = vec![None; blocks.len()];
-    inputs[0] = Some(entry_state());
+    inputs[0] = Some(entry_state(cc));
     let mut work: Vec<usize> = vec![0];
     let mut reached = vec![false; blocks.len()];
     loop {
@@ -318,7 +343,7 @@ pub fn function(
                 continue;
             };
             for i in &instrs[blocks[b].0..=blocks[b].1] {
-                step(i, &mut st, &mut info, clobber);
+                step(i, &mut st, &mut info, cc, clobber);
             }
             for s in succs(b) {
                 let new = match &inputs[s] {
@@ -355,8 +380,8 @@ pub fn function(
         let mut st = inputs[b].clone().unwrap_or_else(top_state);
         for idx in *first..=*last {
             let i = &instrs[idx];
-            record(i, &st, &instrs[*first..idx], start, end, code, &mut f);
-            step(i, &mut st, &mut info, clobber);
+            record(i, &st, &instrs[*first..idx], start, end, code, cc, &mut f);
+            step(i, &mut st, &mut info, cc, clobber);
         }
     }
     f
@@ -366,8 +391,8 @@ fn top_state() -> State {
     std::array::from_fn(|_| Val::Top)
 }
 
-fn args_of(st: &State) -> [Val; 6] {
-    std::array::from_fn(|k| st[PARAMS[k]].clone())
+fn args_of(st: &State, cc: &CallConv) -> [Val; MAX_PARAMS] {
+    std::array::from_fn(|k| cc.params.get(k).map_or(Val::Top, |r| st[*r].clone()))
 }
 
 /// The facts of a function without its values: every call's arguments and every syscall
@@ -377,20 +402,14 @@ pub fn scan(start: u64, end: u64, instrs: &[Instruction], code: &Ranges<'_>) -> 
     let top = top_state();
     let mut f = Facts::default();
     for (idx, i) in instrs.iter().enumerate() {
-        record(
-            i,
-            &top,
-            &instrs[idx.saturating_sub(8)..idx],
-            start,
-            end,
-            code,
-            &mut f,
-        );
+        let before = &instrs[idx.saturating_sub(8)..idx];
+        record(i, &top, before, start, end, code, &SYSV, &mut f);
     }
     f
 }
 
 /// The facts instruction `i` adds, seen with the state before it; `before` is the block so far.
+#[allow(clippy::too_many_arguments)]
 fn record(
     i: &Instruction,
     st: &State,
@@ -398,6 +417,7 @@ fn record(
     start: u64,
     end: u64,
     code: &Ranges<'_>,
+    cc: &CallConv,
     f: &mut Facts,
 ) {
     let at = i.ip();
@@ -425,7 +445,7 @@ fn record(
             at,
             target: Target::Addr(i.near_branch_target()),
             jump: false,
-            args: args_of(st),
+            args: args_of(st, cc),
         }),
         FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch => {
             let t = i.near_branch_target();
@@ -434,7 +454,7 @@ fn record(
                     at,
                     target: Target::Addr(t),
                     jump: true,
-                    args: args_of(st),
+                    args: args_of(st, cc),
                 });
             }
         }
@@ -445,7 +465,7 @@ fn record(
                     at,
                     target: Target::Slot(i.ip_rel_memory_address()),
                     jump,
-                    args: args_of(st),
+                    args: args_of(st, cc),
                 });
             } else if !(jump && is_jump_table(i, before)) {
                 f.indirect.push(at);
@@ -503,6 +523,7 @@ fn step(
     i: &Instruction,
     st: &mut State,
     info: &mut InstructionInfoFactory,
+    cc: &CallConv,
     clobber: &dyn Fn(u64) -> Option<Clobber>,
 ) {
     let dst = if i.op_count() >= 1 && i.op0_kind() == OpKind::Register {
@@ -604,7 +625,7 @@ fn step(
     let changed = match i.flow_control() {
         // A call that never returns changes nothing after it.
         FlowControl::Call if is_near(i) => clobber(i.near_branch_target()).unwrap_or(0),
-        FlowControl::IndirectCall => ABI_CLOBBER,
+        FlowControl::IndirectCall => cc.clobber,
         _ => 0,
     };
     for (r, v) in st.iter_mut().enumerate() {
@@ -658,9 +679,14 @@ mod tests {
         let end = 0x1000 + code.len() as u64;
         let ranges = [(0x1000u64, end)];
         let instrs = decode_body(0x1000, code);
-        function(0x1000, end, &instrs, &Ranges { code: &ranges }, &|_| {
-            Some(ABI_CLOBBER)
-        })
+        function(
+            0x1000,
+            end,
+            &instrs,
+            &Ranges { code: &ranges },
+            &SYSV,
+            &|_| Some(ABI_CLOBBER),
+        )
     }
 
     #[test]

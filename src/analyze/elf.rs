@@ -66,6 +66,8 @@ pub struct Object {
     pub rodata: Vec<(u64, Vec<u8>)>,
     /// A hash of the file's bytes: the cache key.
     pub hash: String,
+    /// Go code (a `.gopclntab`): Go's register ABI, functions from its function table.
+    pub go: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +138,7 @@ pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfE
         init: Vec::new(),
         rodata: Vec::new(),
         hash: content_hash(data),
+        go: false,
     };
     for ph in phdrs {
         if ph.p_type(e) == elf::PT_INTERP
@@ -166,6 +169,12 @@ pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfE
                 format!("section {name}: its data lies outside the file"),
             ));
         };
+        if addr.checked_add(bytes.len() as u64).is_none() {
+            return Err(bad(
+                path,
+                format!("section {name}: its addresses run past the end of the address space"),
+            ));
+        }
         if flags & u64::from(elf::SHF_EXECINSTR) != 0 {
             obj.code.push(Code {
                 addr,
@@ -222,6 +231,7 @@ pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfE
             .or_insert_with(|| Some("_start".into()));
     }
     eh_frame_starts(&sections, data, &mut obj);
+    go_starts(&sections, data, &mut obj);
     for c in &obj.code {
         // A region with no known start at its beginning still holds code: it starts a function.
         obj.starts.entry(c.addr).or_insert(None);
@@ -366,7 +376,7 @@ pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfE
         }
         for (addr, size) in arrays {
             for i in 0..(size / 8).min(1 << 16) {
-                let slot = addr + i * 8;
+                let slot = addr.wrapping_add(i * 8);
                 let target = relocated.get(&slot).copied().or_else(|| read_word(slot));
                 if let Some(t) = target.filter(|t| *t != 0 && *t != u64::MAX) {
                     obj.init.push(t);
@@ -382,7 +392,7 @@ pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfE
             {
                 let addr = s.sh_addr(e);
                 for (i, w) in b.chunks_exact(8).enumerate() {
-                    let slot = addr + i as u64 * 8;
+                    let slot = addr.wrapping_add(i as u64 * 8);
                     let v = relocated
                         .get(&slot)
                         .copied()
@@ -449,9 +459,59 @@ fn eh_frame_starts(
             if let Ok(fde) = fde {
                 // A signal trampoline's FDE starts one byte before its code (so that the
                 // unwinder's pc-1 lookup finds it): the function starts after that byte.
-                let start = fde.initial_address() + u64::from(fde.is_signal_trampoline());
+                let start = fde
+                    .initial_address()
+                    .wrapping_add(u64::from(fde.is_signal_trampoline()));
                 obj.starts.entry(start).or_insert(None);
             }
+        }
+    }
+}
+
+/// Function starts and names from Go's function table (`.gopclntab`, Go 1.18 and later), which
+/// stripped Go programs keep: the runtime needs it.
+fn go_starts(
+    sections: &object::read::elf::SectionTable<'_, elf::FileHeader64<LE>>,
+    data: &[u8],
+    obj: &mut Object,
+) {
+    let e = LE;
+    let Some(s) = sections.iter().find(|s| {
+        sections
+            .section_name(e, s)
+            .is_ok_and(|n| n == b".gopclntab")
+    }) else {
+        return;
+    };
+    let Ok(t) = s.data(e, data) else { return };
+    let u32_at =
+        |o: usize| -> Option<u32> { Some(u32::from_le_bytes(t.get(o..o + 4)?.try_into().ok()?)) };
+    let u64_at =
+        |o: usize| -> Option<u64> { Some(u64::from_le_bytes(t.get(o..o + 8)?.try_into().ok()?)) };
+    let Some(magic) = u32_at(0) else { return };
+    if !matches!(magic, 0xffff_fff0 | 0xffff_fff1) || t.get(7) != Some(&8) {
+        return;
+    }
+    obj.go = true;
+    let (Some(nfunc), Some(text), Some(names), Some(pcln)) =
+        (u64_at(8), u64_at(24), u64_at(32), u64_at(64))
+    else {
+        return;
+    };
+    for i in 0..(nfunc as usize).min(1 << 22) {
+        let at = pcln as usize + i * 8;
+        let (Some(entry), Some(funcoff)) = (u32_at(at), u32_at(at + 4)) else {
+            break;
+        };
+        let name = u32_at(pcln as usize + funcoff as usize + 4).and_then(|off| {
+            let b = t.get(names as usize + off as usize..)?;
+            let end = b.iter().take(4096).position(|c| *c == 0)?;
+            std::str::from_utf8(&b[..end]).ok().map(str::to_string)
+        });
+        let addr = text.wrapping_add(u64::from(entry));
+        let slot = obj.starts.entry(addr).or_insert(None);
+        if slot.is_none() {
+            *slot = name;
         }
     }
 }

@@ -363,6 +363,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             break;
         }
     }
+    let cc = if o.go { &decode::GO } else { &decode::SYSV };
     let mut clob: BTreeMap<u64, decode::Clobber> =
         sums.iter().map(|(s, x)| (*s, x.writes)).collect();
     loop {
@@ -373,7 +374,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
                 m |= match callee(*t) {
                     Some(f) if noreturn.contains(&f) => 0,
                     Some(f) => clob[&f],
-                    None => decode::ABI_CLOBBER,
+                    None => cc.clobber,
                 };
             }
             if m != clob[s] {
@@ -389,8 +390,8 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         match callee(Some(t)) {
             Some(f) if noreturn.contains(&f) => None,
             // Callee-saved registers come back as they were, whatever the callee did.
-            Some(f) => Some(clob[&f] & decode::ABI_CLOBBER),
-            None => Some(decode::ABI_CLOBBER),
+            Some(f) => Some(clob[&f] & cc.clobber),
+            None => Some(cc.clobber),
         }
     };
     // Values (the data flow) only where they matter: functions with a syscall site or a call
@@ -427,7 +428,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         for s in std::mem::take(&mut need) {
             if valued.insert(s) {
                 let (e, instrs) = &bodies[&s];
-                facts.insert(s, decode::function(s, *e, instrs, &r, &clobber));
+                facts.insert(s, decode::function(s, *e, instrs, &r, cc, &clobber));
             }
         }
         // Wrappers among what has values, to a fixpoint; their callers need values next.
@@ -803,6 +804,51 @@ pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
         },
     );
     Ok(a.syscalls.len())
+}
+
+/// Every ELF executable in the usual program directories of `root` (paths inside it).
+pub fn executables_in(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let r = Root::new(root);
+    let mut out = BTreeSet::new();
+    for d in [
+        "/bin",
+        "/sbin",
+        "/usr/bin",
+        "/usr/sbin",
+        "/usr/local/bin",
+        "/usr/local/sbin",
+    ] {
+        let Some(host) = r.host(d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&host) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = format!(
+                "{}/{}",
+                r.resolve(d).unwrap_or(d.to_string()),
+                e.file_name().to_string_lossy()
+            );
+            let Some(real) = r.resolve(&path) else {
+                continue;
+            };
+            let Some(h) = r.host(&real) else { continue };
+            let Ok(meta) = std::fs::metadata(&h) else {
+                continue;
+            };
+            if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+                continue;
+            }
+            let mut head = [0u8; 20];
+            let n = std::fs::File::open(&h)
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                .unwrap_or(0);
+            if elf::machine(&head[..n]) == Some("x86_64") {
+                out.insert(real);
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// The default root: the host's.

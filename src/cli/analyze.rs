@@ -65,9 +65,28 @@ pub fn run(a: AnalyzeArgs) -> Result<i32, Error> {
         }
     }));
     if programs.is_empty() {
-        return Err(Error::Usage(
-            "analyze: name a PROGRAM (or --bundle B, whose process.args[0] is analysed)".into(),
-        ));
+        match &a.root {
+            // A whole image: every executable it holds, one profile for the container.
+            Some(r) => {
+                programs = analyze::executables_in(r);
+                if programs.is_empty() {
+                    return Err(Error::Input(format!(
+                        "--root {}: no ELF executable in its bin and sbin directories",
+                        r.display()
+                    )));
+                }
+                eprintln!(
+                    "syscage: analysing the {} executables of {}",
+                    programs.len(),
+                    r.display()
+                );
+            }
+            None => {
+                return Err(Error::Usage(
+                    "analyze: name a PROGRAM (or --root DIR for every executable of an image, or --bundle B)".into(),
+                ));
+            }
+        }
     }
     let opts = Options {
         root,

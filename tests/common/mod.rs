@@ -147,10 +147,16 @@ fn reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<String>
 }
 
 /// Waits for a child with output pipes, killing it after `TIMEOUT`.
-pub fn finish(mut child: Child) -> Out {
+pub fn finish(child: Child) -> Out {
+    finish_within(child, TIMEOUT)
+}
+
+/// `finish` with a deadline of its own (a static analysis of a large program in the debug
+/// build, beside the rest of the suite on two cores).
+pub fn finish_within(mut child: Child, timeout: Duration) -> Out {
     let out = child.stdout.take().map(reader);
     let err = child.stderr.take().map(reader);
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
@@ -158,7 +164,7 @@ pub fn finish(mut child: Child) -> Out {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("timed out after {TIMEOUT:?}");
+            panic!("timed out after {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
