@@ -456,6 +456,16 @@ fn bad_inputs_get_clear_errors() {
         "{}",
         out.stderr
     );
+    let script = t.join("script");
+    std::fs::write(&script, "#!/nonexistent/interp\n").unwrap();
+    let out = syscage_args(&["analyze", script.to_str().unwrap()]);
+    out.assert_code(125);
+    assert!(
+        out.stderr
+            .contains("script: its #! interpreter /nonexistent/interp is not in the root"),
+        "{}",
+        out.stderr
+    );
     let out = syscage_args(&["analyze", "/nonexistent/prog"]);
     out.assert_code(125);
     assert!(out.stderr.contains("/nonexistent/prog"), "{}", out.stderr);

@@ -170,10 +170,16 @@ fn program_path(root: &Root, p: &str, notes: &mut Vec<String>) -> Result<String,
         root.which(p)
             .ok_or_else(|| AnalyzeError::Message(format!("{p}: not found in the root's PATH")))?
     };
+    let mut named_by: Option<String> = None;
     for _ in 0..4 {
-        let resolved = root
-            .resolve(&path)
-            .ok_or_else(|| AnalyzeError::Message(format!("{path}: no such file in the root")))?;
+        let resolved = root.resolve(&path).ok_or_else(|| {
+            AnalyzeError::Message(match &named_by {
+                Some(script) => format!(
+                    "{script}: its #! interpreter {path} is not in the root (or is a symlink loop)"
+                ),
+                None => format!("{path}: no such file in the root (or a symlink loop)"),
+            })
+        })?;
         let host = root.host(&resolved).unwrap_or_default();
         let mut head = vec![0u8; 256];
         let n = std::fs::File::open(&host)
@@ -202,6 +208,7 @@ fn program_path(root: &Root, p: &str, notes: &mut Vec<String>) -> Result<String,
         notes.push(format!(
             "{path} is a script run by {next}: {next} is analysed"
         ));
+        named_by = Some(path);
         path = next;
     }
     Err(AnalyzeError::Message(format!(
