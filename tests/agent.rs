@@ -717,10 +717,12 @@ fn hostile_clients_never_stall_the_agent_or_leak_into_it() {
         .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
         .collect();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (connected_tx, connected_rx) = std::sync::mpsc::channel();
     let slow = {
         let (sock, stop) = (sock.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+            let _ = connected_tx.send(Instant::now());
             for b in state_message("slow") {
                 if stop.load(std::sync::atomic::Ordering::SeqCst)
                     || std::io::Write::write_all(&mut s, &[b]).is_err()
@@ -736,6 +738,10 @@ fn hostile_clients_never_stall_the_agent_or_leak_into_it() {
             }
         })
     };
+    // On a loaded machine the thread may start late: its 5 s count from its connection.
+    let slow_since = connected_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the slow client connects");
     let file = std::fs::File::open("/etc/hostname").unwrap();
     let zero = std::fs::File::open("/dev/zero").unwrap();
     let _f = send_with_fds(&sock, &state_message("file"), &[file.as_raw_fd()]);
@@ -791,6 +797,11 @@ fn hostile_clients_never_stall_the_agent_or_leak_into_it() {
             open_fds_of(pid) - fds_idle
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+    // The slow client's deadline has passed for certain before it is stopped.
+    let due = slow_since + Duration::from_secs(7);
+    if let Some(rest) = due.checked_duration_since(Instant::now()) {
+        std::thread::sleep(rest);
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     slow.join().unwrap();
