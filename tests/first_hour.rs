@@ -415,6 +415,15 @@ fn an_agent_routed_profile_run_without_the_agent_is_said() {
     );
 }
 
+/// The shell command `line` run on a terminal of its own: script(1), from util-linux (on every
+/// Debian).
+fn on_a_terminal(line: &str) -> Command {
+    let mut c = Command::new("script");
+    c.args(["-qec", line, "/dev/null"])
+        .env("SYSCAGE_CACHE_DIR", test_cache_dir());
+    c
+}
+
 /// `record` on a terminal says at once that it records and how the recording ends; in a pipe
 /// (CI, scripts) it does not.
 #[test]
@@ -426,11 +435,7 @@ fn record_says_it_is_recording_on_a_terminal_only() {
         syscage().display(),
         out_file.display()
     );
-    // script(1) (util-linux, on every Debian) gives the command a terminal.
-    let mut c = Command::new("script");
-    c.args(["-qec", &line, "/dev/null"])
-        .env("SYSCAGE_CACHE_DIR", test_cache_dir());
-    let tty = run_command(c);
+    let tty = run_command(on_a_terminal(&line));
     assert_eq!(tty.code, 0, "{}{}", tty.stdout, tty.stderr);
     assert!(
         tty.stdout.contains("syscage: recording /bin/true (pid ")
@@ -462,9 +467,7 @@ fn record_says_it_is_recording_on_a_terminal_only() {
                 syscage().display(),
                 dir.join(&format!("{backend}.json")).display()
             );
-            let mut c = Command::new("script");
-            c.args(["-qec", &line, "/dev/null"])
-                .env("SYSCAGE_CACHE_DIR", test_cache_dir());
+            let c = on_a_terminal(&line);
             (backend, std::thread::spawn(move || run_command(c)))
         })
         .collect();
@@ -572,7 +575,7 @@ fn programs_are_named_by_the_path_they_were_started_by_everywhere() {
         let rec = t.join(&format!("{backend}.rec"));
         let prof = t.join(&format!("{backend}.json"));
         let aa = t.join(&format!("{backend}.aa"));
-        let out = syscage_run_cmd(&[
+        let out = syscage_run(&[
             "record",
             "-q",
             "--backend",
@@ -589,10 +592,10 @@ fn programs_are_named_by_the_path_they_were_started_by_everywhere() {
             &format!("{link_s} 'a\\n' && {shim_s} && true"),
         ]);
         out.assert_code(0);
-        let report = syscage_run_cmd(&["report", rec.to_str().unwrap()]);
+        let report = syscage_run(&["report", rec.to_str().unwrap()]);
         let text = &report.assert_code(0).stdout;
         assert!(text.contains(&both), "{backend}: {text}");
-        let json = syscage_run_cmd(&["report", "--format", "json", rec.to_str().unwrap()]);
+        let json = syscage_run(&["report", "--format", "json", rec.to_str().unwrap()]);
         let v: serde_json::Value = serde_json::from_str(&json.assert_code(0).stdout).unwrap();
         assert_eq!(
             v["started_as"]["/usr/bin/printf"][0], link_s,
@@ -623,7 +626,7 @@ fn programs_are_named_by_the_path_they_were_started_by_everywhere() {
     // Monitor: a program started through a link to sh, under a profile that denies what it does.
     let mysh = t.join("mysh");
     std::os::unix::fs::symlink("/bin/sh", &mysh).unwrap();
-    let out = syscage_run_cmd(&[
+    let out = syscage_run(&[
         "run",
         "--seccomp",
         t.join("ptrace.json").to_str().unwrap(),
@@ -643,10 +646,4 @@ fn programs_are_named_by_the_path_they_were_started_by_everywhere() {
         "{}",
         out.stderr
     );
-}
-
-fn syscage_run_cmd(args: &[&str]) -> Out {
-    let mut c = syscage_cmd();
-    c.args(args);
-    run_command(c)
 }

@@ -112,10 +112,10 @@ pub fn plt_stubs(addr: u64, bytes: &[u8]) -> Vec<(u64, u64, u64)> {
             && i.op0_kind() == OpKind::Memory
             && i.is_ip_rel_memory_operand()
         {
+            // PLT0's jump to the resolver goes through a slot without a relocation: the caller
+            // keeps only stubs whose slot the loader fills.
             out.push((start, i.next_ip(), i.ip_rel_memory_address()));
             start = i.next_ip();
-        } else if i.mnemonic() == Mnemonic::Push && start == i.ip() && out.is_empty() {
-            // PLT0 pushes the link map and jumps to the resolver: no symbol.
         }
     }
     out

@@ -4,7 +4,6 @@
 //! (`.eh_frame`, for the function starts of stripped objects).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use object::LittleEndian as LE;
 use object::elf;
@@ -40,7 +39,6 @@ pub struct Code {
 pub struct Object {
     /// The path the loader knows it by, inside the analysed root.
     pub path: String,
-    pub host_path: PathBuf,
     pub entry: Option<u64>,
     pub is_exec: bool,
     pub interp: Option<String>,
@@ -98,7 +96,7 @@ pub fn machine(data: &[u8]) -> Option<&'static str> {
     })
 }
 
-pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfError> {
+pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
     match machine(data) {
         None => return Err(bad(path, "not an ELF file")),
         Some("x86_64") => {}
@@ -121,7 +119,6 @@ pub fn parse(path: &str, host_path: PathBuf, data: &[u8]) -> Result<Object, ElfE
         .map_err(|err| bad(path, format!("invalid program headers: {err}")))?;
     let mut obj = Object {
         path: path.to_string(),
-        host_path,
         entry: None,
         is_exec,
         interp: None,

@@ -48,7 +48,8 @@ pub struct Unresolved {
 }
 
 pub struct Graph<'a> {
-    exports: HashMap<String, usize>,
+    /// The first object (search order) exporting each name.
+    exports: HashMap<&'a str, usize>,
     pub objs: &'a [Object],
     pub facts: &'a [super::ObjectFacts],
     /// Targets of every call site, by (object, function, site index).
@@ -71,14 +72,14 @@ pub struct Reach {
 
 impl<'a> Graph<'a> {
     pub fn new(objs: &'a [Object], facts: &'a [super::ObjectFacts]) -> Graph<'a> {
-        let mut exports: HashMap<&str, usize> = HashMap::new();
+        let mut exports: HashMap<&'a str, usize> = HashMap::new();
         for (i, o) in objs.iter().enumerate() {
             for name in o.exports.keys() {
                 exports.entry(name.as_str()).or_insert(i);
             }
         }
         let mut g = Graph {
-            exports: exports.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            exports,
             objs,
             facts,
             targets: HashMap::new(),
@@ -240,7 +241,7 @@ impl<'a> Graph<'a> {
     }
 
     /// Everything reachable from `roots`.
-    pub fn reach(&self, roots: &[(FnId, String)], exports_taken: &BTreeSet<FnId>) -> Reach {
+    pub fn reach(&self, roots: &[(FnId, String)]) -> Reach {
         let mut r = Reach {
             parent: HashMap::new(),
             syscalls: BTreeMap::new(),
@@ -265,7 +266,7 @@ impl<'a> Graph<'a> {
             visit(*f, None, f.1, Edge::Root(why.clone()), &mut r, &mut queue);
         }
         // Address-taken functions: in data of mapped objects (always), in reachable code.
-        let mut pool: BTreeSet<FnId> = exports_taken.clone();
+        let mut pool: BTreeSet<FnId> = BTreeSet::new();
         for (o, obj) in self.objs.iter().enumerate() {
             for a in &obj.data_refs {
                 pool.extend(self.code_ref(o, *a));

@@ -141,7 +141,7 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
     }
     let data = std::fs::read(&host)
         .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?;
-    let mut o = elf::parse(path, host, &data)?;
+    let mut o = elf::parse(path, &data)?;
     add_stubs(&mut o);
     Ok(o)
 }
@@ -578,7 +578,7 @@ fn analyze_one(
         let (dlopens, imports, result) = {
             let g = Graph::new(&img.objs, &facts);
             let roots = roots(&g, &img);
-            let reach = g.reach(&roots, &BTreeSet::new());
+            let reach = g.reach(&roots);
             let dlopens: Vec<(String, String)> = reach
                 .dlopens
                 .iter()
@@ -790,7 +790,7 @@ fn explain(g: &Graph<'_>, reach: &graph::Reach, name: &str) -> String {
 /// stubs, every function's facts, the graph and what its entry reaches. Returns how many
 /// syscalls were found. No file is read.
 pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
-    let mut o = elf::parse("fuzz", PathBuf::from("fuzz"), data)?;
+    let mut o = elf::parse("fuzz", data)?;
     add_stubs(&mut o);
     let img = Image {
         objs: vec![o],
@@ -800,7 +800,7 @@ pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
     };
     let facts = vec![std::sync::Arc::new(object_facts(&img.objs[0]))];
     let g = Graph::new(&img.objs, &facts);
-    let reach = g.reach(&roots(&g, &img), &BTreeSet::new());
+    let reach = g.reach(&roots(&g, &img));
     let a = finish(
         &g,
         &img,
@@ -856,6 +856,19 @@ pub fn executables_in(root: &Path) -> Vec<String> {
         }
     }
     out.into_iter().collect()
+}
+
+/// A program named on the host's command line, as the analysis takes it: `./app` is what a
+/// shell means by it (made absolute with the current directory); names and absolute paths as
+/// they are.
+pub fn host_program(p: &str) -> String {
+    if p.contains('/') && !p.starts_with('/') {
+        std::env::current_dir()
+            .map(|d| d.join(p).to_string_lossy().into_owned())
+            .unwrap_or_else(|_| p.to_string())
+    } else {
+        p.to_string()
+    }
 }
 
 /// The default root: the host's.

@@ -56,10 +56,8 @@ pub fn run(a: AnalyzeArgs) -> Result<i32, Error> {
     // On the host, `./app` means what a shell means by it; in an image, paths are the image's.
     let host = a.root.is_none() && a.bundle.is_none();
     programs.extend(a.programs.iter().map(|p| {
-        if host && p.contains('/') && !p.starts_with('/') {
-            std::env::current_dir()
-                .map(|d| d.join(p).to_string_lossy().into_owned())
-                .unwrap_or_else(|_| p.clone())
+        if host {
+            analyze::host_program(p)
         } else {
             p.clone()
         }

@@ -187,13 +187,7 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
 
 /// `--analyze`: the recorded program's static analysis beside the recording.
 fn analysis_gap(program: String, rec: &crate::model::Recording) {
-    let program = if program.contains('/') && !program.starts_with('/') {
-        std::env::current_dir()
-            .map(|d| d.join(&program).to_string_lossy().into_owned())
-            .unwrap_or(program)
-    } else {
-        program
-    };
+    let program = crate::analyze::host_program(&program);
     let opts = crate::analyze::Options {
         root: crate::analyze::host_root(),
         programs: vec![program.clone()],

@@ -208,11 +208,16 @@ impl Recorder {
         if raw.is_empty() {
             return None; // fexecve: a descriptor, no path
         }
-        Some(if raw.starts_with('/') {
-            files::join("/", &raw)
+        Some(Self::absolute(pid, dirfd, &raw))
+    }
+
+    /// `raw`, a path a task passed, made absolute against its cwd or directory descriptor.
+    fn absolute(pid: u32, dirfd: Option<u64>, raw: &str) -> String {
+        if raw.starts_with('/') {
+            files::join("/", raw)
         } else {
-            files::join(&Self::base_dir(pid, dirfd), &raw)
-        })
+            files::join(&Self::base_dir(pid, dirfd), raw)
+        }
     }
 
     pub fn event(&mut self, ev: &SyscallEvent) {
@@ -342,11 +347,7 @@ impl Recorder {
             let Some(raw) = memory::c_string(pid, args[pa.path]) else {
                 continue;
             };
-            let path = if raw.starts_with('/') {
-                files::join("/", &raw)
-            } else {
-                files::join(&Self::base_dir(pid, pa.dirfd.map(|i| args[i])), &raw)
-            };
+            let path = Self::absolute(pid, pa.dirfd.map(|i| args[i]), &raw);
             let acc: Vec<&'static str> = match (pa.access, pa.flags) {
                 (Some(a), _) => vec![a],
                 (None, Some(i)) => {
