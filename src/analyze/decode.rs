@@ -21,7 +21,9 @@ pub enum Val {
     Top,
     /// One of these constants.
     Consts(BTreeSet<u64>),
-    /// The function's integer parameter N (rdi, rsi, rdx, rcx, r8, r9), unchanged.
+    /// The function's integer parameter N, unchanged: the calling convention's register N
+    /// (SysV: rdi, rsi, rdx, rcx, r8, r9), or for N >= `STACK_PARAM0` the stack argument
+    /// N - `STACK_PARAM0` (Go's ABI0 passes everything there).
     Param(u8),
 }
 
@@ -67,6 +69,10 @@ pub struct SysSite {
     pub at: u64,
     pub trap: Trap,
     pub nr: Val,
+    /// The number and first three arguments come from one struct (`int nr; long args[3]`):
+    /// glibc's set*id broadcast (`struct xid_command`), replaying on each thread the call
+    /// that the initiating thread's own wrapper (`setuid`, ...) makes from its own site.
+    pub replay: bool,
 }
 
 /// Where a call or jump goes, before the loader's resolution.
@@ -142,7 +148,10 @@ const RSP: usize = 4;
 const RBP: usize = 5;
 const R14: usize = 14;
 const R15: usize = 15;
-pub const MAX_PARAMS: usize = 9;
+/// Register parameters a convention may have, then the stack arguments a call site records.
+pub const STACK_PARAM0: usize = 9;
+const STACK_PARAMS: usize = 6;
+pub const MAX_PARAMS: usize = STACK_PARAM0 + STACK_PARAMS;
 
 /// A calling convention: the integer parameter registers, in order, and what a call may
 /// change.
@@ -164,12 +173,92 @@ pub const GO: CallConv = CallConv {
 };
 const CLOBBERED_BY_CALL: [usize; 9] = [RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11];
 
-type State = [Val; 16];
+/// What is known at a point of the function: the registers, and the 8-byte stack slots
+/// spilled and reloaded around calls (Go spills everything: every register is caller-saved
+/// in its ABI), by offset from the stack pointer at entry while that offset is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct State {
+    regs: [Val; 16],
+    /// rsp minus rsp at entry, while known (push, pop, sub/add rsp with constants).
+    sp: Option<i64>,
+    /// (offset from entry rsp, size in bytes, value), sorted by offset; empty when sp is not known.
+    slots: Vec<(i64, u8, Val)>,
+}
+
+impl std::ops::Index<usize> for State {
+    type Output = Val;
+    fn index(&self, r: usize) -> &Val {
+        &self.regs[r]
+    }
+}
+
+impl std::ops::IndexMut<usize> for State {
+    fn index_mut(&mut self, r: usize) -> &mut Val {
+        &mut self.regs[r]
+    }
+}
+
+impl State {
+    fn join(&self, o: &State) -> State {
+        let sp = if self.sp == o.sp { self.sp } else { None };
+        let slots = if sp.is_some() {
+            self.slots
+                .iter()
+                .filter_map(|(off, size, v)| {
+                    let (_, s2, v2) = o.slots.iter().find(|(o2, _, _)| o2 == off)?;
+                    let j = v.join(v2);
+                    (s2 == size && j != Val::Top).then_some((*off, *size, j))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        State {
+            regs: std::array::from_fn(|r| self.regs[r].join(&o.regs[r])),
+            sp,
+            slots,
+        }
+    }
+
+    /// Forgets the slots `[off, off + size)` overlaps.
+    fn clobber_slots(&mut self, off: i64, size: i64) {
+        self.slots
+            .retain(|(o, s, _)| *o + i64::from(*s) <= off || *o >= off + size);
+    }
+
+    fn store(&mut self, off: i64, size: u8, v: Val) {
+        self.clobber_slots(off, i64::from(size));
+        if v != Val::Top {
+            let at = self.slots.partition_point(|(o, _, _)| *o < off);
+            self.slots.insert(at, (off, size, v));
+        }
+    }
+
+    fn load(&self, off: i64, size: u8) -> Val {
+        match self.slots.iter().find(|(o, _, _)| *o == off) {
+            Some((_, s, v)) if *s == size => v.clone(),
+            // The low half of a spilled constant.
+            Some((_, 8, v @ Val::Consts(_))) if size == 4 => v.map(|x| x & 0xffff_ffff),
+            _ => Val::Top,
+        }
+    }
+
+    /// rsp + `disp` as an offset from the entry rsp, if known.
+    fn at(&self, disp: u64) -> Option<i64> {
+        self.sp.map(|sp| sp.wrapping_add(disp as i64))
+    }
+}
 
 fn entry_state(cc: &CallConv) -> State {
-    let mut s: State = std::array::from_fn(|_| Val::Top);
+    let mut s = top_state();
+    s.sp = Some(0);
     for (i, r) in cc.params.iter().enumerate() {
         s[*r] = Val::Param(i as u8);
+    }
+    // The stack arguments, above the return address.
+    for k in 0..STACK_PARAMS {
+        s.slots
+            .push((8 + 8 * k as i64, 8, Val::Param((STACK_PARAM0 + k) as u8)));
     }
     s
 }
@@ -269,6 +358,7 @@ pub fn function(
     code: &Ranges<'_>,
     cc: &CallConv,
     clobber: &dyn Fn(u64) -> Option<Clobber>,
+    global: &dyn Fn(u64) -> Option<u64>,
 ) -> Facts {
     // Basic blocks: leaders at the start, at branch targets inside, after every branch.
     let mut leaders: BTreeSet<u64> = BTreeSet::from([start]);
@@ -331,6 +421,12 @@ pub fn function(
 
     // Forward data flow to a fixpoint. Blocks no known edge reaches (jump-table targets,
     // landing pads) start knowing nothing.
+    let ctx = Ctx {
+        cc,
+        clobber,
+        global,
+        escaped: escapes(instrs),
+    };
     let mut info = InstructionInfoFactory::new();
     let mut inputs: Vec<Option<State>> = vec![None; blocks.len()];
     inputs[0] = Some(entry_state(cc));
@@ -342,13 +438,26 @@ pub fn function(
             let Some(mut st) = inputs[b].clone() else {
                 continue;
             };
+            let mut dead = false;
             for i in &instrs[blocks[b].0..=blocks[b].1] {
-                step(i, &mut st, &mut info, cc, clobber);
+                // Nothing runs after a call that never returns (a panic): its block does not
+                // flow on, so its state (another stack depth) joins nowhere.
+                if i.flow_control() == FlowControl::Call
+                    && is_near(i)
+                    && clobber(i.near_branch_target()).is_none()
+                {
+                    dead = true;
+                    break;
+                }
+                step(i, &mut st, &mut info, &ctx);
+            }
+            if dead {
+                continue;
             }
             for s in succs(b) {
                 let new = match &inputs[s] {
                     None => st.clone(),
-                    Some(old) => std::array::from_fn(|r| old[r].join(&st[r])),
+                    Some(old) => old.join(&st),
                 };
                 if inputs[s].as_ref() != Some(&new) {
                     inputs[s] = Some(new);
@@ -381,18 +490,31 @@ pub fn function(
         for idx in *first..=*last {
             let i = &instrs[idx];
             record(i, &st, &instrs[*first..idx], start, end, code, cc, &mut f);
-            step(i, &mut st, &mut info, cc, clobber);
+            step(i, &mut st, &mut info, &ctx);
         }
     }
     f
 }
 
 fn top_state() -> State {
-    std::array::from_fn(|_| Val::Top)
+    State {
+        regs: std::array::from_fn(|_| Val::Top),
+        sp: None,
+        slots: Vec::new(),
+    }
 }
 
+/// The arguments at a call: the convention's registers, then the 8-byte stack words at
+/// rsp, rsp+8, ... (the callee's stack arguments).
 fn args_of(st: &State, cc: &CallConv) -> [Val; MAX_PARAMS] {
-    std::array::from_fn(|k| cc.params.get(k).map_or(Val::Top, |r| st[*r].clone()))
+    std::array::from_fn(|k| {
+        if k < STACK_PARAM0 {
+            cc.params.get(k).map_or(Val::Top, |r| st[*r].clone())
+        } else {
+            st.at(8 * (k - STACK_PARAM0) as u64)
+                .map_or(Val::Top, |off| st.load(off, 8))
+        }
+    })
 }
 
 /// The facts of a function without its values: every call's arguments and every syscall
@@ -426,16 +548,19 @@ fn record(
             at,
             trap: Trap::Syscall,
             nr: st[RAX].clone(),
+            replay: st[RAX] == Val::Top && is_xid_command(before),
         }),
         Mnemonic::Sysenter => f.syscalls.push(SysSite {
             at,
             trap: Trap::I386,
             nr: st[RAX].clone(),
+            replay: false,
         }),
         Mnemonic::Int if i.immediate(0) == 0x80 => f.syscalls.push(SysSite {
             at,
             trap: Trap::I386,
             nr: st[RAX].clone(),
+            replay: false,
         }),
         _ => {}
     }
@@ -498,6 +623,38 @@ fn record(
     }
 }
 
+/// Whether the instructions just before a `syscall` load eax from `[B]` and rdi, rsi, rdx from
+/// `[B+8]`, `[B+16]`, `[B+24]` (glibc's `struct xid_command`), each the last write of its
+/// register.
+fn is_xid_command(before: &[Instruction]) -> bool {
+    let last_write = |r: Register| {
+        before.iter().rev().take(8).find(|i| {
+            i.op_count() >= 1 && i.op0_kind() == OpKind::Register && i.op0_register() == r
+        })
+    };
+    let mut base = None;
+    for (r, disp) in [
+        (Register::EAX, 0u64),
+        (Register::RDI, 8),
+        (Register::RSI, 16),
+        (Register::RDX, 24),
+    ] {
+        let Some(i) = last_write(r) else {
+            return false;
+        };
+        if i.mnemonic() != Mnemonic::Mov
+            || i.op1_kind() != OpKind::Memory
+            || i.memory_index() != Register::None
+            || i.memory_displacement64() != disp
+            || base.is_some_and(|b| b != i.memory_base())
+        {
+            return false;
+        }
+        base = Some(i.memory_base());
+    }
+    true
+}
+
 /// A switch's jump through a table inside the function: `notrack jmp` (CET builds), a jump
 /// through `[table + index*8]` (position-dependent code), or through a register loaded by
 /// `movsxd reg, [base + index*4]` in the same block (the relative tables of PIC code). Its
@@ -519,13 +676,18 @@ fn is_jump_table(i: &Instruction, before: &[Instruction]) -> bool {
 }
 
 /// The state after `i`.
-fn step(
-    i: &Instruction,
-    st: &mut State,
-    info: &mut InstructionInfoFactory,
-    cc: &CallConv,
-    clobber: &dyn Fn(u64) -> Option<Clobber>,
-) {
+/// What the data flow of one function knows besides its state.
+struct Ctx<'a> {
+    cc: &'a CallConv,
+    clobber: &'a dyn Fn(u64) -> Option<Clobber>,
+    /// The constant an 8-byte global holds, where nothing can change it.
+    global: &'a dyn Fn(u64) -> Option<u64>,
+    /// Whether a stack address leaves rsp (see `escapes`).
+    escaped: bool,
+}
+
+fn step(i: &Instruction, st: &mut State, info: &mut InstructionInfoFactory, ctx: &Ctx<'_>) {
+    let (cc, clobber, escaped) = (ctx.cc, ctx.clobber, ctx.escaped);
     let dst = if i.op_count() >= 1 && i.op0_kind() == OpKind::Register {
         gpr(i.op0_register()).map(|r| (r, i.op0_register().size()))
     } else {
@@ -544,6 +706,16 @@ fn step(
                 Some(Val::one(width(i.immediate(1), size)))
             }
             OpKind::Register => src_reg.map(|(s, _)| st[s].map(|v| width(v, size))),
+            OpKind::Memory if size == 8 && i.is_ip_rel_memory_operand() => {
+                (ctx.global)(i.ip_rel_memory_address()).map(Val::one)
+            }
+            // A reload of a spilled register.
+            OpKind::Memory
+                if i.memory_base() == Register::RSP && i.memory_index() == Register::None =>
+            {
+                st.at(i.memory_displacement64())
+                    .map(|off| st.load(off, size as u8))
+            }
             _ => None,
         },
         (Mnemonic::Xor | Mnemonic::Sub, Some((d, size)))
@@ -611,8 +783,42 @@ fn step(
         .then_some(())
         .and(dst.zip(src_reg))
         .filter(|((_, a), (_, b))| *a == 8 && *b == 8);
-    // Everything written becomes unknown, then the tracked value is set.
+    let popped =
+        (i.mnemonic() == Mnemonic::Pop).then(|| st.sp.map_or(Val::Top, |sp| st.load(sp, 8)));
     let inf = info.info(i);
+    let writes: Vec<MemWrite> = inf
+        .used_memory()
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.access(),
+                OpAccess::Write
+                    | OpAccess::ReadWrite
+                    | OpAccess::CondWrite
+                    | OpAccess::ReadCondWrite
+            )
+        })
+        .map(|u| {
+            (
+                u.base(),
+                u.index(),
+                u.displacement(),
+                u.memory_size().size(),
+            )
+        })
+        .collect();
+    let rsp_written = inf.used_registers().iter().any(|u| {
+        u.register() == Register::RSP
+            && matches!(
+                u.access(),
+                OpAccess::Write
+                    | OpAccess::ReadWrite
+                    | OpAccess::CondWrite
+                    | OpAccess::ReadCondWrite
+            )
+    });
+    stack(i, st, &writes, rsp_written, escaped);
+    // Everything written becomes unknown, then the tracked value is set.
     for u in inf.used_registers() {
         if matches!(
             u.access(),
@@ -628,18 +834,166 @@ fn step(
         FlowControl::IndirectCall => cc.clobber,
         _ => 0,
     };
-    for (r, v) in st.iter_mut().enumerate() {
+    for (r, v) in st.regs.iter_mut().enumerate() {
         if changed & (1 << r) != 0 {
             *v = Val::Top;
         }
     }
     if let Some(((a, _), (b, _))) = xchg {
-        st.swap(a, b);
+        st.regs.swap(a, b);
         return;
     }
     if let (Some(v), Some((d, _))) = (tracked, dst) {
         st[d] = v;
     }
+    if let (Some(v), Some((d, 8))) = (popped, dst) {
+        st[d] = v;
+    }
+}
+
+/// A memory operand `i` writes: base, index, displacement, size in bytes.
+type MemWrite = (Register, Register, u64, usize);
+
+/// What `i` does to the stack pointer and the stack slots.
+fn stack(i: &Instruction, st: &mut State, writes: &[MemWrite], rsp_written: bool, escaped: bool) {
+    let m = i.mnemonic();
+    match m {
+        Mnemonic::Push => {
+            let v = match i.op0_kind() {
+                OpKind::Register => gpr(i.op0_register()).map_or(Val::Top, |r| st[r].clone()),
+                OpKind::Immediate8to64 | OpKind::Immediate32to64 => Val::one(i.immediate(0)),
+                _ => Val::Top,
+            };
+            st.sp = st.sp.map(|sp| sp - 8);
+            if let Some(sp) = st.sp {
+                st.store(sp, 8, v);
+            }
+            return;
+        }
+        Mnemonic::Pop => {
+            // The register's value is set by the caller of `stack` from `popped`; the pop
+            // itself only moves rsp (see `step`).
+            st.sp = st.sp.map(|sp| sp + 8);
+            return;
+        }
+        _ => {}
+    }
+    let is_call = matches!(
+        i.flow_control(),
+        FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return
+    );
+    if rsp_written && !is_call {
+        let imm = matches!(
+            i.op1_kind(),
+            OpKind::Immediate8to64 | OpKind::Immediate32to64
+        );
+        st.sp = match m {
+            Mnemonic::Sub if imm => st.sp.map(|sp| sp.wrapping_sub(i.immediate(1) as i64)),
+            Mnemonic::Add if imm => st.sp.map(|sp| sp.wrapping_add(i.immediate(1) as i64)),
+            Mnemonic::Lea
+                if i.memory_base() == Register::RSP && i.memory_index() == Register::None =>
+            {
+                st.at(i.memory_displacement64())
+            }
+            _ => None,
+        };
+    } else if m == Mnemonic::Leave {
+        st.sp = None;
+    }
+    if st.sp.is_none() {
+        st.slots.clear();
+        return;
+    }
+    match i.flow_control() {
+        FlowControl::Call | FlowControl::IndirectCall => {
+            // The callee's frames go below rsp; a callee that was given a stack address
+            // may write anywhere in the frame.
+            let sp = st.sp.unwrap_or(0);
+            if escaped {
+                st.slots.clear();
+            } else {
+                st.slots.retain(|(o, _, _)| *o >= sp);
+            }
+            return;
+        }
+        FlowControl::Return => return,
+        _ => {}
+    }
+    // Stores.
+    for (base, index, disp, size) in writes.iter().copied() {
+        if base == Register::RSP && index == Register::None {
+            let Some(off) = st.at(disp) else {
+                continue;
+            };
+            let v = if m == Mnemonic::Mov && (size == 8 || size == 4) {
+                match i.op1_kind() {
+                    OpKind::Register => gpr(i.op1_register()).map_or(Val::Top, |r| {
+                        if size == 4 {
+                            st[r].map(|x| x & 0xffff_ffff)
+                        } else {
+                            st[r].clone()
+                        }
+                    }),
+                    OpKind::Immediate32 => Val::one(i.immediate(1) & 0xffff_ffff),
+                    OpKind::Immediate32to64 => Val::one(i.immediate(1)),
+                    _ => Val::Top,
+                }
+            } else {
+                Val::Top
+            };
+            if size > 0 && size <= 64 {
+                st.store(off, size as u8, v);
+            } else {
+                st.slots.clear();
+            }
+        } else if escaped || matches!(base, Register::RSP | Register::RBP) || index == Register::RSP
+        {
+            st.slots.clear();
+        }
+    }
+    // String stores (rep stos/movs) write through rdi, a stack address only if one escaped.
+    if escaped
+        && matches!(
+            m,
+            Mnemonic::Stosb
+                | Mnemonic::Stosw
+                | Mnemonic::Stosd
+                | Mnemonic::Stosq
+                | Mnemonic::Movsb
+                | Mnemonic::Movsw
+                | Mnemonic::Movsd
+                | Mnemonic::Movsq
+        )
+    {
+        st.slots.clear();
+    }
+}
+
+/// Whether the function lets a stack address out of rsp: into another register (but rbp, the
+/// frame pointer) or memory. Then any store or call may write its frame.
+pub fn escapes(instrs: &[Instruction]) -> bool {
+    instrs.iter().any(|i| {
+        let to_other = i.op_count() >= 1
+            && i.op0_kind() == OpKind::Register
+            && !matches!(
+                i.op0_register().full_register(),
+                Register::RSP | Register::RBP
+            );
+        let stack_base = matches!(i.memory_base(), Register::RSP | Register::RBP);
+        match i.mnemonic() {
+            Mnemonic::Lea => to_other && stack_base,
+            Mnemonic::Mov | Mnemonic::Xchg => {
+                (to_other
+                    && i.op1_kind() == OpKind::Register
+                    && matches!(i.op1_register(), Register::RSP | Register::RBP))
+                    || (i.op0_kind() == OpKind::Memory
+                        && i.op1_kind() == OpKind::Register
+                        && i.op1_register() == Register::RSP)
+            }
+            Mnemonic::Push => matches!(i.op0_register(), Register::RSP),
+            _ => false,
+        }
+    })
 }
 
 fn is_near(i: &Instruction) -> bool {
@@ -686,6 +1040,7 @@ mod tests {
             &Ranges { code: &ranges },
             &SYSV,
             &|_| Some(ABI_CLOBBER),
+            &|_| None,
         )
     }
 
@@ -717,6 +1072,69 @@ mod tests {
         assert_eq!(f.syscalls[0].nr, Val::Consts(BTreeSet::from([1, 2])));
         assert_eq!(f.syscalls[1].nr, Val::Top, "a call's return is unknown");
         assert_eq!(f.calls.len(), 1);
+    }
+
+    fn go_facts(code: &[u8]) -> Facts {
+        let end = 0x1000 + code.len() as u64;
+        let ranges = [(0x1000u64, end)];
+        let instrs = decode_body(0x1000, code);
+        function(
+            0x1000,
+            end,
+            &instrs,
+            &Ranges { code: &ranges },
+            &GO,
+            &|_| Some(GO.clobber),
+            &|_| None,
+        )
+    }
+
+    // sub rsp, 0x28; mov [rsp+0x20], rax
+    const SPILL: [u8; 9] = [0x48, 0x83, 0xec, 0x28, 0x48, 0x89, 0x44, 0x24, 0x20];
+    const CALL: [u8; 5] = [0xe8, 0, 0, 0, 0];
+    // mov rax, [rsp+0x20]; syscall; add rsp, 0x28; ret
+    const RELOAD_SYSCALL: [u8; 12] = [
+        0x48, 0x8b, 0x44, 0x24, 0x20, 0x0f, 0x05, 0x48, 0x83, 0xc4, 0x28, 0xc3,
+    ];
+
+    #[test]
+    fn a_number_spilled_around_a_call_is_reloaded() {
+        // Go's syscall.Syscall: every register dies at the call; the spilled slot does not.
+        let f = go_facts(&[&SPILL[..], &CALL, &RELOAD_SYSCALL].concat());
+        assert_eq!(f.syscalls[0].nr, Val::Param(0));
+    }
+
+    #[test]
+    fn a_frame_whose_address_escapes_forgets_its_slots_at_calls() {
+        // ...; lea rdi, [rsp+0x20]; call: the callee may write the slot.
+        let lea = [0x48, 0x8d, 0x7c, 0x24, 0x20];
+        let f = go_facts(&[&SPILL[..], &lea, &CALL, &RELOAD_SYSCALL].concat());
+        assert_eq!(f.syscalls[0].nr, Val::Top);
+    }
+
+    #[test]
+    fn stack_arguments_are_parameters_and_call_arguments() {
+        // Go ABI0: mov rax, [rsp+8]; syscall; ret — the first stack argument.
+        let f = facts(&[0x48, 0x8b, 0x44, 0x24, 0x08, 0x0f, 0x05, 0xc3]);
+        assert_eq!(f.syscalls[0].nr, Val::Param(STACK_PARAM0 as u8));
+        // sub rsp, 0x18; mov qword [rsp], 0x66; call: 0x66 is the callee's first stack argument.
+        let f = facts(&[
+            0x48, 0x83, 0xec, 0x18, 0x48, 0xc7, 0x04, 0x24, 0x66, 0, 0, 0, 0xe8, 0, 0, 0, 0, 0xc3,
+        ]);
+        assert_eq!(f.calls[0].args[STACK_PARAM0], Val::one(0x66));
+    }
+
+    #[test]
+    fn glibc_set_id_broadcast_is_a_replay() {
+        // mov rsi, [rbx+0x10]; mov rdi, [rbx+8]; mov rdx, [rbx+0x18]; mov eax, [rbx]; syscall
+        let f = facts(&[
+            0x48, 0x8b, 0x73, 0x10, 0x48, 0x8b, 0x7b, 0x08, 0x48, 0x8b, 0x53, 0x18, 0x8b, 0x03,
+            0x0f, 0x05, 0xc3,
+        ]);
+        assert!(f.syscalls[0].replay && f.syscalls[0].nr == Val::Top);
+        // Any other load of the number is not.
+        let f = facts(&[0x8b, 0x03, 0x0f, 0x05, 0xc3]);
+        assert!(!f.syscalls[0].replay);
     }
 
     #[test]

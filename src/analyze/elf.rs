@@ -66,6 +66,10 @@ pub struct Object {
     pub hash: String,
     /// Go code (a `.gopclntab`): Go's register ABI, functions from its function table.
     pub go: bool,
+    /// Go only: aligned words of writable data holding a small number (< 1024), by address,
+    /// that no data word points at. Go keeps some syscall numbers in package variables
+    /// (`unix.FcntlSyscall`); `analyze` uses one where no code writes or takes its address.
+    pub statics: HashMap<u64, u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +139,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         init: Vec::new(),
         rodata: Vec::new(),
         hash: content_hash(data),
+        statics: HashMap::new(),
         go: false,
     };
     for ph in phdrs {
@@ -150,6 +155,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
 
     // Sections: code, read-only data, data (for pointers), by address.
     let mut data_sections: Vec<(u64, &[u8])> = Vec::new();
+    let mut writable: Vec<(u64, &[u8])> = Vec::new();
     for s in sections.iter() {
         let name = sections
             .section_name(e, s)
@@ -183,6 +189,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
             data_sections.push((addr, bytes));
         } else {
             data_sections.push((addr, bytes));
+            writable.push((addr, bytes));
         }
     }
 
@@ -323,6 +330,10 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
                 }
             }
         }
+    }
+
+    if obj.go {
+        go_statics(&mut obj, &data_sections, &writable);
     }
 
     // The loader's calls: init/fini arrays and DT_INIT/DT_FINI.
@@ -509,6 +520,27 @@ fn go_starts(
         let slot = obj.starts.entry(addr).or_insert(None);
         if slot.is_none() {
             *slot = name;
+        }
+    }
+}
+
+/// Small numbers in Go's writable data that no data word points at (see `Object::statics`).
+fn go_statics(obj: &mut Object, data: &[(u64, &[u8])], writable: &[(u64, &[u8])]) {
+    for (a, b) in writable {
+        if a % 8 != 0 {
+            continue;
+        }
+        for (k, w) in b.chunks_exact(8).enumerate() {
+            let v = u64::from_le_bytes(w.try_into().unwrap_or_default());
+            if v < 1024 {
+                obj.statics.insert(a + 8 * k as u64, v);
+            }
+        }
+    }
+    for (_, b) in data {
+        for w in b.chunks_exact(8) {
+            let v = u64::from_le_bytes(w.try_into().unwrap_or_default());
+            obj.statics.remove(&v);
         }
     }
 }

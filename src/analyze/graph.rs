@@ -63,6 +63,8 @@ pub struct Reach {
     /// (table, number) → how it is reached.
     pub syscalls: BTreeMap<(Trap, u64), Vec<Evidence>>,
     pub unresolved: Vec<Unresolved>,
+    /// Sites that replay on every thread a call made elsewhere (see `SysSite::replay`).
+    pub replays: Vec<Unresolved>,
     /// Imported symbols reachable code calls (for dlopen, NSS and iconv rules).
     pub imports_called: BTreeSet<String>,
     /// `dlopen` calls: the library name when it is a constant, with the call site.
@@ -246,6 +248,7 @@ impl<'a> Graph<'a> {
             parent: HashMap::new(),
             syscalls: BTreeMap::new(),
             unresolved: Vec::new(),
+            replays: Vec::new(),
             imports_called: BTreeSet::new(),
             dlopens: Vec::new(),
             reachable: 0,
@@ -366,6 +369,13 @@ impl<'a> Graph<'a> {
                             });
                         }
                     }
+                    Val::Top if s.replay && self.objs[f.0].path.ends_with("/libc.so.6") => {
+                        r.replays.push(Unresolved {
+                            function: *f,
+                            at: s.at,
+                            why: "glibc's set*id broadcast to every thread".into(),
+                        })
+                    }
                     Val::Top => r.unresolved.push(Unresolved {
                         function: *f,
                         at: s.at,
@@ -397,6 +407,11 @@ impl<'a> Graph<'a> {
                                     });
                                 }
                             }
+                            Val::Top if self.is_go_broadcast(*f) => r.replays.push(Unresolved {
+                                function: *f,
+                                at: c.at,
+                                why: "Go's AllThreadsSyscall broadcast to every thread".into(),
+                            }),
                             Val::Top => r.unresolved.push(Unresolved {
                                 function: *f,
                                 at: c.at,
@@ -413,6 +428,15 @@ impl<'a> Graph<'a> {
         r.unresolved.sort_by_key(|u| (u.function, u.at));
         r.unresolved.dedup_by_key(|u| (u.function, u.at));
         r
+    }
+
+    /// Go's runtime replays `syscall.AllThreadsSyscall`'s call on every other thread from
+    /// `runtime.runPerThreadSyscall`, with the number the initiating thread passed to its own
+    /// `Syscall6` (a site resolved at its callers).
+    fn is_go_broadcast(&self, f: FnId) -> bool {
+        let o = &self.objs[f.0];
+        o.go && o.starts.get(&f.1).cloned().flatten().as_deref()
+            == Some("runtime.runPerThreadSyscall")
     }
 
     /// A function's name for people: its symbol, or its address, with its object.

@@ -401,6 +401,33 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             None => Some(cc.clobber),
         }
     };
+    // Go's package variables holding a number, where no instruction writes them or takes the
+    // address of them or of anything in the 64 bytes below them (the base of a small struct
+    // holding them, written through a pointer).
+    let mut statics = o.statics.clone();
+    if !statics.is_empty() {
+        for i in bodies.values().flat_map(|(_, b)| b.iter()) {
+            if !i.is_ip_rel_memory_operand() {
+                continue;
+            }
+            let a = i.ip_rel_memory_address();
+            let plain_load = i.mnemonic() == iced_x86::Mnemonic::Mov
+                && i.op0_kind() == iced_x86::OpKind::Register
+                || matches!(
+                    i.mnemonic(),
+                    iced_x86::Mnemonic::Cmp | iced_x86::Mnemonic::Test
+                );
+            if plain_load {
+                continue;
+            }
+            if i.mnemonic() == iced_x86::Mnemonic::Lea {
+                statics.retain(|s, _| *s < a || *s >= a.saturating_add(64));
+            } else {
+                statics.remove(&a);
+            }
+        }
+    }
+    let global = |a: u64| statics.get(&a).copied();
     // Values (the data flow) only where they matter: functions with a syscall site or a call
     // through the PLT/GOT (a wrapper or dlopen elsewhere), then callers of this object's
     // wrappers (a function whose parameter reaches a syscall number), to a fixpoint.
@@ -435,7 +462,10 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         for s in std::mem::take(&mut need) {
             if valued.insert(s) {
                 let (e, instrs) = &bodies[&s];
-                facts.insert(s, decode::function(s, *e, instrs, &r, cc, &clobber));
+                facts.insert(
+                    s,
+                    decode::function(s, *e, instrs, &r, cc, &clobber, &global),
+                );
             }
         }
         // Wrappers among what has values, to a fixpoint; their callers need values next.
@@ -719,6 +749,19 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
             } else {
                 ""
             }
+        ));
+    }
+    if !reach.replays.is_empty() {
+        let shown: Vec<String> = reach
+            .replays
+            .iter()
+            .map(|u| format!("{:#x} in {} ({})", u.at, g.name(u.function), u.why))
+            .collect();
+        a.notes.push(format!(
+            "not unresolved: {} site{} replaying on every thread a call whose own site is analysed: {}",
+            shown.len(),
+            if shown.len() == 1 { "" } else { "s" },
+            shown.join("; ")
         ));
     }
     for (i, rule) in &img.rule_roots {
