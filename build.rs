@@ -48,7 +48,30 @@ fn libc_eperm() -> i32 {
     1
 }
 
+/// A key for the analysis code (`src/analyze/*.rs` and the locked dependency versions): facts
+/// cached by a syscage whose analysis differs are never read (`src/analyze/cache.rs`).
+fn analysis_key() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("src/analyze")
+        .expect("src/analyze")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    files.push(PathBuf::from("Cargo.lock"));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        for b in std::fs::read(f).unwrap_or_default() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    println!("cargo:rerun-if-changed=src/analyze");
+    println!("cargo:rustc-env=SYSCAGE_ANALYSIS_KEY={h:016x}");
+}
+
 fn main() {
+    analysis_key();
     init_filter(&PathBuf::from(
         std::env::var_os("OUT_DIR").expect("OUT_DIR"),
     ));

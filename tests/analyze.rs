@@ -660,3 +660,151 @@ fn report_shows_the_gap_between_a_recording_and_the_analysis() {
         out.stderr
     );
 }
+
+/// Runs `syscage analyze ARGS` with `SYSCAGE_CACHE_DIR=cache`.
+fn analyze_cached(cache: &Path, args: &[&str]) -> Out {
+    let mut c = syscage_cmd();
+    c.env("SYSCAGE_CACHE_DIR", cache)
+        .arg("analyze")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = finish_within(
+        c.spawn().expect("spawn"),
+        std::time::Duration::from_secs(600),
+    );
+    out.assert_no_panic();
+    assert!(
+        out.code == 0 || out.code == 3,
+        "analyze {args:?}: {}",
+        out.stderr
+    );
+    out
+}
+
+fn facts_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "facts"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The per-object cache: a warm run gives what a cold one gave; a damaged entry is recomputed,
+/// not trusted; a cache someone else could write is not used (and said); --no-cache writes
+/// nothing.
+#[test]
+fn the_per_object_cache_changes_no_result_and_trusts_only_itself() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TempDir::new("analyze-cache");
+    let cache = t.join("c");
+    let entries = cache.join("analyze");
+    let run = |tag: &str| -> (BTreeSet<(String, String)>, Out) {
+        let rec = t.join(&format!("{tag}.rec"));
+        let out = analyze_cached(
+            &cache,
+            &["--recording", rec.to_str().unwrap(), "/usr/bin/git"],
+        );
+        (recorded_names(&rec), out)
+    };
+    let (cold, _) = run("cold");
+    let files = facts_files(&entries);
+    assert!(
+        files.len() >= 3,
+        "git, libc, ld.so and more cached: {files:?}"
+    );
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
+    let (warm, _) = run("warm");
+    assert_eq!(cold, warm);
+
+    // Damaged entries: each cut in half.
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .collect();
+    for f in &files {
+        let b = std::fs::read(f).unwrap();
+        std::fs::write(f, &b[..b.len() / 2]).unwrap();
+    }
+    let (damaged, _) = run("damaged");
+    assert_eq!(cold, damaged);
+    for (f, s) in files.iter().zip(&sizes) {
+        assert_eq!(
+            std::fs::metadata(f).unwrap().len(),
+            *s,
+            "{} rewritten",
+            f.display()
+        );
+    }
+
+    // Writable by others: not used, and said.
+    std::fs::set_permissions(&entries, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (open, out) = run("open");
+    assert_eq!(cold, open);
+    assert!(
+        out.stderr.contains("the analysis cache is not used"),
+        "{}",
+        out.stderr
+    );
+
+    // --no-cache: nothing written.
+    let other = t.join("c2");
+    let rec = t.join("nc.rec");
+    analyze_cached(
+        &other,
+        &[
+            "--no-cache",
+            "--recording",
+            rec.to_str().unwrap(),
+            "/bin/true",
+        ],
+    );
+    assert!(!other.exists(), "--no-cache created {}", other.display());
+}
+
+/// `--libraries-from R`: what a recording saw a program open (a library named at run time,
+/// which no analysis can see) is analysed with it.
+#[test]
+fn libraries_a_recording_saw_are_analysed_with_the_program() {
+    let t = TempDir::new("analyze-libs-from");
+    let prog = cc(
+        &t.0,
+        "dlarg",
+        "#include <dlfcn.h>\n#include <stdio.h>\n#include <sys/types.h>\n#include <sys/stat.h>\n#include <fcntl.h>\nint main(int c,char**v){void*h=dlopen(v[1],RTLD_NOW);if(!h)return 1;const char*(*f)(void)=(const char*(*)(void))dlsym(h,\"zlibVersion\");printf(\"%s\\n\",f());return 0;}\n",
+        &["-O2"],
+    );
+    let p = prog.to_str().unwrap();
+    let seen = record(&t.0, "dlarg", &[p, "libz.so.1"]);
+    let rec = t.join("dlarg.rec");
+    let (plain, out) = analyze(&t.0, "plain", &[], &[p]);
+    assert!(
+        out.stderr.contains("dlopen with a computed name"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("libz.so"), "{}", out.stderr);
+    let (with, out) = analyze(
+        &t.0,
+        "with",
+        &["--libraries-from", rec.to_str().unwrap()],
+        &[p],
+    );
+    assert!(
+        out.stderr.contains("--libraries-from") && out.stderr.contains("libz.so.1"),
+        "{}",
+        out.stderr
+    );
+    assert!(with.is_superset(&plain));
+    let missed: Vec<_> = seen.difference(&with).collect();
+    assert!(
+        missed.is_empty(),
+        "recorded, not analysed: {missed:?}\n{}",
+        out.stderr
+    );
+}

@@ -545,17 +545,12 @@ fn go_statics(obj: &mut Object, data: &[(u64, &[u8])], writable: &[(u64, &[u8])]
     }
 }
 
-/// FNV-1a over the content, with its length: the key of the per-object cache.
+/// SHA-256 of the content: the key of the per-object cache (`cache`), which must not let one
+/// file pass for another.
 fn content_hash(data: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for chunk in data.chunks(8) {
-        let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        h ^= u64::from_le_bytes(w);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-        h ^= h >> 29;
-    }
-    format!("{h:016x}-{}", data.len())
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(data);
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Object {

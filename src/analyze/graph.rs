@@ -4,10 +4,52 @@
 //! indirect calls may reach any function whose address is taken in data of a mapped object or
 //! in reachable code (sysfilter's "vacuum"), refined to a fixpoint as reachable code grows.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use super::decode::{CallSite, Target, Trap, Val};
 use super::elf::{Object, Slot};
+
+/// FNV-1a over the key's words: the graph's maps hash millions of small keys (function ids,
+/// symbol names), where SipHash's resistance to chosen keys buys nothing and costs a third of
+/// the run.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        let h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        self.0 = (h ^ v).wrapping_mul(0x0100_0000_01b3) ^ (v >> 29);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+pub type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fnv>>;
+pub type HashSet<K> = std::collections::HashSet<K, BuildHasherDefault<Fnv>>;
 
 /// A function: (object index, start address).
 pub type FnId = (usize, u64);
@@ -23,9 +65,9 @@ pub enum Edge {
     Call,
     TailJump,
     /// Through the PLT or GOT, to `symbol` as the loader resolves it.
-    Import(String),
+    Import(Arc<str>),
     /// An IFUNC resolver and the implementations it can return.
-    Ifunc(String),
+    Ifunc(Arc<str>),
     /// An indirect call: any function whose address is taken.
     Indirect,
 }
@@ -74,7 +116,7 @@ pub struct Reach {
 
 impl<'a> Graph<'a> {
     pub fn new(objs: &'a [Object], facts: &'a [super::ObjectFacts]) -> Graph<'a> {
-        let mut exports: HashMap<&'a str, usize> = HashMap::new();
+        let mut exports: HashMap<&'a str, usize> = HashMap::default();
         for (i, o) in objs.iter().enumerate() {
             for name in o.exports.keys() {
                 exports.entry(name.as_str()).or_insert(i);
@@ -84,10 +126,10 @@ impl<'a> Graph<'a> {
             exports,
             objs,
             facts,
-            targets: HashMap::new(),
-            wrappers: HashMap::new(),
+            targets: HashMap::default(),
+            wrappers: HashMap::default(),
         };
-        let mut targets = HashMap::new();
+        let mut targets = HashMap::default();
         for (oi, fs) in facts.iter().enumerate() {
             for (start, f) in fs.iter() {
                 let t: Vec<Vec<(FnId, Edge)>> = f
@@ -133,7 +175,7 @@ impl<'a> Graph<'a> {
             if e.ifunc {
                 out.extend(self.ifunc(o, e.addr, name));
             } else if let Some(f) = self.function(o, e.addr) {
-                out.push((f, Edge::Import(name.to_string())));
+                out.push((f, Edge::Import(name.into())));
             }
         }
         out
@@ -142,13 +184,11 @@ impl<'a> Graph<'a> {
     fn ifunc(&self, o: usize, resolver: u64, name: &str) -> Vec<(FnId, Edge)> {
         let mut out = Vec::new();
         if let Some(r) = self.function(o, resolver) {
-            out.push((r, Edge::Ifunc(name.to_string())));
+            let name: Arc<str> = name.into();
+            out.push((r, Edge::Ifunc(name.clone())));
             if let Some(f) = self.facts[o].get(&r.1) {
                 for t in &f.taken {
-                    out.extend(
-                        self.function(o, *t)
-                            .map(|i| (i, Edge::Ifunc(name.to_string()))),
-                    );
+                    out.extend(self.function(o, *t).map(|i| (i, Edge::Ifunc(name.clone()))));
                 }
             }
         }
@@ -204,7 +244,7 @@ impl<'a> Graph<'a> {
     /// Wrappers, to a fixpoint: a function passing its own parameter j to a wrapper's
     /// parameter k is a wrapper on j.
     fn find_wrappers(&mut self) {
-        let mut w: HashMap<FnId, BTreeSet<(u8, Trap)>> = HashMap::new();
+        let mut w: HashMap<FnId, BTreeSet<(u8, Trap)>> = HashMap::default();
         for (o, fs) in self.facts.iter().enumerate() {
             for (start, f) in fs.iter() {
                 for s in &f.syscalls {
@@ -245,7 +285,7 @@ impl<'a> Graph<'a> {
     /// Everything reachable from `roots`.
     pub fn reach(&self, roots: &[(FnId, String)]) -> Reach {
         let mut r = Reach {
-            parent: HashMap::new(),
+            parent: HashMap::default(),
             syscalls: BTreeMap::new(),
             unresolved: Vec::new(),
             replays: Vec::new(),
@@ -279,7 +319,7 @@ impl<'a> Graph<'a> {
             }
         }
         let mut indirect_from: Option<(FnId, u64)> = None;
-        let mut pooled: HashSet<FnId> = HashSet::new();
+        let mut pooled: HashSet<FnId> = HashSet::default();
         // Entered with parameters nobody in the graph chose: wrappers there have unknown numbers.
         let mut entered_unknown: HashSet<FnId> = roots.iter().map(|(f, _)| *f).collect();
         loop {

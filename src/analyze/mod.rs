@@ -6,6 +6,7 @@
 //! rules add what is loaded by name at run time (`rules`). The result is a recording, in the
 //! format `record` writes. Reads files only: no process state.
 
+pub mod cache;
 pub mod decode;
 pub mod elf;
 pub mod graph;
@@ -33,6 +34,11 @@ pub struct Options {
     pub dlopen: Vec<String>,
     /// Syscalls to explain (a shortest path to a site of each).
     pub explain: Vec<String>,
+    /// Reuse and keep each object's facts in the per-object cache (`cache::dir()`).
+    pub cache: bool,
+    /// Libraries (paths in the root) loaded with every export a root, each with why
+    /// (`--libraries-from`: a recording saw the program open them).
+    pub preload: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -515,8 +521,13 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
     facts
 }
 
-/// Facts of every object, in parallel, reusing what `known` already holds (by content hash).
-fn all_facts(objs: &[Object], known: &mut HashMap<String, ObjectFacts>) -> Vec<ObjectFacts> {
+/// Facts of every object, in parallel, reusing what `known` already holds (by content hash)
+/// and what the cache directory `cache` holds.
+fn all_facts(
+    objs: &[Object],
+    known: &mut HashMap<String, ObjectFacts>,
+    cache: Option<&Path>,
+) -> Vec<ObjectFacts> {
     let todo: Vec<usize> = (0..objs.len())
         .filter(|i| !known.contains_key(&objs[*i].hash))
         .collect();
@@ -531,7 +542,15 @@ fn all_facts(objs: &[Object], known: &mut HashMap<String, ObjectFacts>) -> Vec<O
                 loop {
                     let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(&i) = todo.get(k) else { break };
-                    let f = object_facts(&objs[i]);
+                    let o = &objs[i];
+                    let cached = cache.and_then(|d| cache::load(d, &o.hash));
+                    let f = cached.unwrap_or_else(|| {
+                        let f = object_facts(o);
+                        if let Some(d) = cache {
+                            cache::store(d, &o.hash, &f);
+                        }
+                        f
+                    });
                     results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -551,10 +570,29 @@ pub fn analyze(opts: &Options) -> Result<Analysis, AnalyzeError> {
     let root = Root::new(&opts.root);
     let mut total = Analysis::default();
     let mut known = HashMap::new();
+    let cache_dir = if opts.cache {
+        match cache::dir() {
+            Some(d) => match cache::open(&d) {
+                Ok(()) => Some(d),
+                Err(e) => {
+                    total.notes.push(e);
+                    None
+                }
+            },
+            None => {
+                total.notes.push(
+                    "no analysis cache: SYSCAGE_CACHE_DIR is empty, or there is no HOME".into(),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     for p in &opts.programs {
         let mut notes = Vec::new();
         let path = program_path(&root, p, &mut notes)?;
-        let a = analyze_one(&root, &path, opts, &mut known)?;
+        let a = analyze_one(&root, &path, opts, &mut known, cache_dir.as_deref())?;
         total.programs.push((p.clone(), path.clone()));
         total.notes.extend(notes);
         merge_into(&mut total, a);
@@ -591,6 +629,7 @@ fn analyze_one(
     program: &str,
     opts: &Options,
     known: &mut HashMap<String, ObjectFacts>,
+    cache: Option<&Path>,
 ) -> Result<Analysis, AnalyzeError> {
     let mut img = load(root, program)?;
     for d in &opts.dlopen {
@@ -599,12 +638,23 @@ fn analyze_one(
                 .push(format!("--dlopen {d}: not found in the root"));
         }
     }
+    let mut unreadable = 0;
+    for (lib, why) in &opts.preload {
+        if img.index_of(lib).is_none() && !load_by_rule(root, &mut img, lib, program, why) {
+            unreadable += 1;
+        }
+    }
+    if unreadable > 0 {
+        img.missing.push(format!(
+            "{unreadable} of the libraries given (--libraries-from) are not x86_64 ELF objects in the root"
+        ));
+    }
     rules::interpreter_modules(root, &mut img, program);
     let mut applied_rules: BTreeSet<String> = BTreeSet::new();
     let mut rounds = 0;
     loop {
         rounds += 1;
-        let facts = all_facts(&img.objs, known);
+        let facts = all_facts(&img.objs, known, cache);
         let (dlopens, imports, result) = {
             let g = Graph::new(&img.objs, &facts);
             let roots = roots(&g, &img);

@@ -33,6 +33,14 @@ pub struct AnalyzeArgs {
     /// name): analysed with every export reachable.
     #[arg(long, value_name = "LIB")]
     pub dlopen: Vec<String>,
+    /// Add the shared libraries recording FILE saw opened (`record --recording`): what a
+    /// program loads by computed names (plugins), learned from a run.
+    #[arg(long, value_name = "FILE")]
+    pub libraries_from: Vec<PathBuf>,
+    /// Neither read nor write the per-object cache (SYSCAGE_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/syscage/analyze, else ~/.cache/syscage/analyze).
+    #[arg(long)]
+    pub no_cache: bool,
     /// The runtime that will enforce the profile: its own post-filter syscalls are added.
     #[arg(long, value_name = "syscage|crun|runc|any", default_value = "any")]
     pub runtime: String,
@@ -86,11 +94,24 @@ pub fn run(a: AnalyzeArgs) -> Result<i32, Error> {
             }
         }
     }
+    let mut preload = Vec::new();
+    for f in &a.libraries_from {
+        let bytes = std::fs::read(f).map_err(|source| Error::Io {
+            path: f.clone(),
+            source,
+        })?;
+        let rec = crate::model::Recording::parse(&bytes, f).map_err(Error::Input)?;
+        for lib in rec.files.keys().filter(|p| is_library_name(p)) {
+            preload.push((lib.clone(), format!("--libraries-from {}", f.display())));
+        }
+    }
     let opts = Options {
         root,
         programs,
         dlopen: a.dlopen.clone(),
         explain: a.explain.clone(),
+        cache: !a.no_cache,
+        preload,
     };
     let result = analyze::analyze(&opts).map_err(|e| Error::Input(e.to_string()))?;
     let rec = result.to_recording();
@@ -196,4 +217,10 @@ fn summary(r: &Analysis) -> String {
         }
     }
     s
+}
+
+/// A shared library's file name: `libx.so`, `libx.so.1.2`, `mod.cpython-311-x86_64-linux-gnu.so`.
+fn is_library_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".so") || name.contains(".so.")
 }

@@ -191,6 +191,7 @@ fn analysis_gap(program: String, rec: &crate::model::Recording) {
     let opts = crate::analyze::Options {
         root: crate::analyze::host_root(),
         programs: vec![program.clone()],
+        cache: true,
         ..Default::default()
     };
     match crate::analyze::analyze(&opts) {
