@@ -639,6 +639,49 @@ fn report_shows_the_gap_between_a_recording_and_the_analysis() {
         out.stderr
     );
 
+    // check PROFILE --analysis: the profile `record` wrote for ls beside what ls can reach.
+    let prof = t.join("ls.json");
+    let out = syscage_args(&[
+        "check",
+        prof.to_str().unwrap(),
+        "--analysis",
+        an.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect(&out.stdout);
+    let names = |k: &str| -> BTreeSet<String> {
+        v["analysis"][k]
+            .as_array()
+            .expect(k)
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let denied = names("reachable_denied");
+    let unreachable = names("allowed_unreachable");
+    let reach_names: BTreeSet<String> = reach.iter().map(|(_, n)| n.clone()).collect();
+    let seen_names: BTreeSet<String> = seen.iter().map(|(_, n)| n.clone()).collect();
+    assert!(denied.is_subset(&reach_names) && denied.is_disjoint(&seen_names));
+    assert!(
+        !denied.is_empty(),
+        "ls can reach more than one run of it makes"
+    );
+    assert!(unreachable.is_disjoint(&reach_names), "{unreachable:?}");
+    let text = syscage_args(&[
+        "check",
+        prof.to_str().unwrap(),
+        "--analysis",
+        an.to_str().unwrap(),
+    ]);
+    assert!(
+        text.stdout
+            .contains(&format!("reachable but not allowed ({})", denied.len())),
+        "{}",
+        text.stdout
+    );
+
     // An analysis of another program: what it cannot reach is said, loudly.
     let (_, _) = analyze(&t.0, "true", &[], &["/bin/true"]);
     let other = t.join("true.analysis");

@@ -29,7 +29,12 @@ const EXTRA: &[(&str, &str, &str)] = &[
     (
         "syscage-analyze",
         "EXAMPLES",
-        ".nf\nsyscage analyze \\-o ls.json /bin/ls                 # a profile without running it\nsyscage analyze \\-\\-explain ptrace \\-\\-recording py.rec python3\nsyscage analyze \\-\\-root rootfs /usr/sbin/nginx         # an unpacked image\nsyscage analyze \\-\\-dlopen libfoo.so.1 ./app            # a library loaded by a computed name\n.fi\n",
+        ".nf\nsyscage analyze \\-o ls.json /bin/ls                 # a profile without running it\nsyscage analyze \\-\\-explain ptrace \\-\\-recording py.rec python3\nsyscage analyze \\-\\-root rootfs /usr/sbin/nginx         # an unpacked image\nsyscage analyze \\-\\-dlopen libfoo.so.1 ./app            # a library loaded by a computed name\nsyscage analyze \\-\\-libraries\\-from app.rec ./app       # ... or every library a run opened\n.fi\n",
+    ),
+    (
+        "syscage-analyze",
+        "FILES",
+        ".TP\n\\fB$SYSCAGE_CACHE_DIR/analyze\\fR (else \\fB$XDG_CACHE_HOME/syscage/analyze\\fR, else \\fB~/.cache/syscage/analyze\\fR)\nEach object's facts, under the SHA-256 of its bytes and a key of the analysis code. The directory must be the user's alone, or it is not used; \\fB\\-\\-no\\-cache\\fR or an empty \\fBSYSCAGE_CACHE_DIR\\fR turns it off.\n",
     ),
     (
         "syscage-analyze",

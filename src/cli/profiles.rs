@@ -39,6 +39,10 @@ pub struct CheckArgs {
     /// Exit 1 when a finding is at least this severe (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<String>,
+    /// An analysis (`analyze --recording`): list what the program can reach that the profile
+    /// denies (riskiest first), and what it allows that the program cannot reach.
+    #[arg(long, value_name = "FILE")]
+    pub analysis: Option<PathBuf>,
 }
 
 fn target(caps: &[String]) -> Target {
@@ -105,15 +109,54 @@ pub fn check(a: CheckArgs) -> Result<i32, Error> {
         findings: lint::lint(&f, t.arch),
         comparison: Some(lint::compare(&f, &other, &against_name, &universe())),
     };
+    let gap = match &a.analysis {
+        Some(p) => {
+            let b = read(p)?;
+            not_a_profile(&b, p)?;
+            let analysis = Recording::parse(&b, p).map_err(Error::Input)?;
+            Some(report::coverage_gap(&allowed(&f, &analysis), &analysis))
+        }
+        None => None,
+    };
     match a.format {
-        Format::Text => print!("{}", lint::render(&report)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ),
+        Format::Text => {
+            print!("{}", lint::render(&report));
+            if let Some(g) = &gap {
+                print!("{}", report::render_profile_gap(g));
+            }
+        }
+        Format::Json => {
+            let mut v = serde_json::to_value(&report).unwrap_or_default();
+            if let Some(g) = &gap {
+                v["analysis"] = serde_json::json!({
+                    "reachable_denied": g.unrecorded.iter().map(|(abi, n, risk)| serde_json::json!({"abi": abi, "name": n, "risk": risk})).collect::<Vec<_>>(),
+                    "allowed_unreachable": g.unreachable.iter().map(|(abi, n)| serde_json::json!({"abi": abi, "name": n})).collect::<Vec<_>>(),
+                });
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
     }
     let failed = fail_on.is_some_and(|min| report.findings.iter().any(|f| f.severity >= min));
     Ok(i32::from(failed))
+}
+
+/// What profile `f` lets through, as a recording of the native ABI (a rule with argument
+/// conditions allows some calls: it counts); everything the analysis names when the default
+/// action allows.
+fn allowed(f: &ResolvedFilter, analysis: &Recording) -> Recording {
+    use crate::model::Abi;
+    let mut b = crate::model::recording::Builder::default();
+    if f.default_action == seccomp::Action::Allow {
+        for s in &analysis.syscalls {
+            b.add(s.abi, &s.name, 0, "profile");
+        }
+    }
+    for r in &f.rules {
+        if r.action == seccomp::Action::Allow {
+            b.add(Abi::X86_64, &r.name, 0, "profile");
+        }
+    }
+    b.finish(vec!["profile".into()])
 }
 
 #[derive(Debug, Args)]

@@ -491,6 +491,26 @@ pub fn render_gap(g: &Gap) -> String {
     s
 }
 
+/// `check --analysis`: the gap between what a profile allows (`g`'s "recorded" side) and what
+/// the program can reach.
+pub fn render_profile_gap(g: &Gap) -> String {
+    let mut s = format!(
+        "\nreachable but not allowed ({}): denied if the code path runs, riskiest first:\n",
+        g.unrecorded.len()
+    );
+    for (abi, n, risk) in &g.unrecorded {
+        s.push_str(&format!("  {n:<20} {abi:<7} {risk}\n"));
+    }
+    s.push_str(&format!(
+        "\nallowed but not reachable from the program ({}): the runtime's or another program's, or removable:\n",
+        g.unreachable.len()
+    ));
+    for (abi, n) in &g.unreachable {
+        s.push_str(&format!("  {n} ({abi})\n"));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
