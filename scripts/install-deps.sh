@@ -5,7 +5,7 @@ set -eu
 # clang and libbpf-dev (bpf_helpers.h) build the eBPF recorder (build.rs).
 build="libseccomp-dev pkg-config gcc clang libbpf-dev"
 demo="$build python3"
-test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go"
+test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools"
 bench="$test bubblewrap hyperfine bpftrace"
 case "${1:-test}" in
   build) want=$build ;;

@@ -851,3 +851,84 @@ fn libraries_a_recording_saw_are_analysed_with_the_program() {
         out.stderr
     );
 }
+
+/// A server under a client: redis (Debian ships the server in redis-tools as redis-check-rdb,
+/// which serves when started by another name) is recorded while redis-cli drives it — reads,
+/// writes, a background save that forks — and everything it did is in its analysis.
+#[test]
+fn a_server_driven_by_a_client_is_covered_by_its_analysis() {
+    let t = TempDir::new("analyze-redis");
+    let server = t.join("redis-server");
+    std::os::unix::fs::symlink("/usr/bin/redis-check-rdb", &server).unwrap_or_else(|e| {
+        panic!("redis-server: {e}: install redis-tools (scripts/install-deps.sh test does)")
+    });
+    assert!(
+        Path::new("/usr/bin/redis-cli").exists(),
+        "redis-cli is missing: install redis-tools (scripts/install-deps.sh test does)"
+    );
+    let sock = t.join("s.sock");
+    let cli = {
+        let sock = sock.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !sock.exists() {
+                assert!(std::time::Instant::now() < deadline, "redis never listened");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let s = sock.to_str().unwrap();
+            let mut replies = Vec::new();
+            for cmd in [
+                vec!["ping"],
+                vec!["set", "k", "v"],
+                vec!["get", "k"],
+                vec!["bgsave"],
+                vec!["shutdown", "nosave"],
+            ] {
+                if cmd[0] == "shutdown" {
+                    // Let the background save finish first.
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                let o = Command::new("redis-cli")
+                    .args(["-s", s])
+                    .args(&cmd)
+                    .output()
+                    .expect("redis-cli");
+                replies.push(String::from_utf8_lossy(&o.stdout).trim().to_string());
+            }
+            replies
+        })
+    };
+    let dir = t.0.to_str().unwrap().to_string();
+    let seen = record(
+        &t.0,
+        "redis",
+        &[
+            server.to_str().unwrap(),
+            "--port",
+            "0",
+            "--unixsocket",
+            sock.to_str().unwrap(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            &dir,
+        ],
+    );
+    let replies = cli.join().unwrap();
+    assert_eq!(&replies[..3], ["PONG", "OK", "v"], "{replies:?}");
+    let (reach, out) = analyze(&t.0, "redis", &[], &[server.to_str().unwrap()]);
+    let missed: Vec<_> = seen.difference(&reach).collect();
+    assert!(
+        missed.is_empty(),
+        "redis: recorded, not analysed: {missed:?}\n{}",
+        out.stderr
+    );
+    for s in ["epoll_wait", "accept4", "clone"] {
+        assert!(
+            seen.contains(&("x86_64".to_string(), s.to_string())),
+            "the workload did not exercise {s}: {seen:?}"
+        );
+    }
+}
