@@ -110,6 +110,9 @@ struct Image {
     interp: Option<usize>,
     /// Extra roots: objects loaded by rule (every export), by object index, with the rule.
     rule_roots: Vec<(usize, String)>,
+    /// Objects whose computed `dlopen` names a rule covers (an interpreter's module loader),
+    /// with the rule.
+    dlopen_covered: Vec<(String, String)>,
 }
 
 impl Image {
@@ -230,6 +233,7 @@ fn load(root: &Root, program: &str) -> Result<Image, AnalyzeError> {
         missing: Vec::new(),
         interp: None,
         rule_roots: Vec::new(),
+        dlopen_covered: Vec::new(),
     };
     if let Some(i) = img.objs[0].interp.clone() {
         let p = root.resolve(&i).unwrap_or(i.clone());
@@ -263,6 +267,17 @@ fn load_needed(root: &Root, img: &mut Image, from: usize) {
         };
         rpath.extend(exe_rpath.iter().cloned());
         for n in needed {
+            // The loader takes an object already loaded under that name (its soname: Debian
+            // names files by it) before searching: the JVM's libjvm.so, loaded from its own
+            // directory, satisfies its plugins' DT_NEEDED.
+            if !n.contains('/')
+                && img
+                    .objs
+                    .iter()
+                    .any(|o| o.path.rsplit('/').next() == Some(n.as_str()))
+            {
+                continue;
+            }
             match root.find_library(&n, &path, &rpath, &runpath) {
                 Some(p) => {
                     let p = root.resolve(&p).unwrap_or(p);
@@ -774,7 +789,16 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
         a.incomplete.push(format!("a library is missing: {m}"));
     }
     for (f, at, name) in &reach.dlopens {
-        if name.is_none() {
+        let obj = &img.objs[f.0].path;
+        if let Some((_, rule)) = img.dlopen_covered.iter().find(|(o, _)| o == obj)
+            && name.is_none()
+        {
+            a.notes.push(format!(
+                "dlopen with a computed name at {:#x} in {}: covered by the rule for {rule}",
+                at,
+                g.name(*f)
+            ));
+        } else if name.is_none() {
             a.incomplete.push(format!(
                 "dlopen with a computed name at {:#x} in {}: pass what it loads with --dlopen LIB",
                 at,
@@ -890,6 +914,7 @@ pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
         missing: Vec::new(),
         interp: None,
         rule_roots: Vec::new(),
+        dlopen_covered: Vec::new(),
     };
     let facts = vec![std::sync::Arc::new(object_facts(&img.objs[0]))];
     let g = Graph::new(&img.objs, &facts);

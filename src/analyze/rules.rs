@@ -176,10 +176,42 @@ pub(super) fn interpreter_modules(root: &Root, img: &mut Image, program: &str) {
         dirs.push(("/usr/lib/x86_64-linux-gnu/perl5".into(), 8));
         dirs.push(("/usr/lib/x86_64-linux-gnu/perl".into(), 8));
     }
-    let rule = format!("{base}'s native modules (loaded by computed names)");
+    // Java: the launcher's libjli.so loads JAVA_HOME/lib/server/libjvm.so, and the JVM loads
+    // its native libraries (libjava, libnio, libnet, ...) from JAVA_HOME/lib by name.
+    let jli = img
+        .objs
+        .iter()
+        .find(|o| o.path.ends_with("/lib/libjli.so"))
+        .map(|o| o.path.clone());
+    let mut rule = format!("{base}'s native modules (loaded by computed names)");
+    let mut covers: Vec<String> = Vec::new();
+    if let Some(jli) = &jli {
+        let lib = jli.trim_end_matches("/libjli.so");
+        // libjvm.so first: the other libraries need it.
+        dirs.push((format!("{lib}/server"), 1));
+        dirs.push((lib.to_string(), 1));
+        rule = format!("the JVM's native libraries under {lib} (loaded by computed names)");
+        covers.push(jli.clone());
+        covers.push(format!("{lib}/server/libjvm.so"));
+    } else if !dirs.is_empty() {
+        // The interpreter's own import machinery: in the program, or its libperl/libpython.
+        covers.push(program.to_string());
+        covers.extend(
+            img.objs
+                .iter()
+                .filter(|o| {
+                    let n = o.path.rsplit('/').next().unwrap_or("");
+                    n.starts_with("libperl.so") || n.starts_with("libpython3")
+                })
+                .map(|o| o.path.clone()),
+        );
+    }
     for (d, depth) in dirs {
         for m in modules_under(root, &d, depth) {
             load_by_rule(root, img, &m, program, &rule);
         }
+    }
+    for c in covers {
+        img.dlopen_covered.push((c, rule.clone()));
     }
 }
