@@ -932,3 +932,31 @@ fn a_server_driven_by_a_client_is_covered_by_its_analysis() {
         );
     }
 }
+
+/// `dlsym` with a constant name makes that function reachable (V8 finds `pkey_alloc` so); with a
+/// computed one the result says it is incomplete.
+#[test]
+fn functions_found_by_dlsym_are_reachable() {
+    let t = TempDir::new("analyze-dlsym");
+    let prog = cc(
+        &t.0,
+        "dlsym",
+        "#define _GNU_SOURCE\n#include <dlfcn.h>\nint main(int c,char**v){int(*f)(int)=(int(*)(int))dlsym(RTLD_DEFAULT,\"syncfs\");if(c>1){void*g=dlsym(RTLD_DEFAULT,v[1]);return g!=0;}return f?f(0):1;}\n",
+        &["-O2"],
+    );
+    let p = prog.to_str().unwrap();
+    let seen = record(&t.0, "dlsym", &[p]);
+    let (reach, out) = analyze(&t.0, "dlsym", &[], &[p]);
+    assert!(
+        reach.contains(&("x86_64".to_string(), "syncfs".to_string())),
+        "{}",
+        out.stderr
+    );
+    assert!(seen.is_subset(&reach), "{:?}", seen.difference(&reach));
+    assert!(
+        out.stderr.contains("dlsym with a computed name"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+}

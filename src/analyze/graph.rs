@@ -111,6 +111,8 @@ pub struct Reach {
     pub imports_called: BTreeSet<String>,
     /// `dlopen` calls: the library name when it is a constant, with the call site.
     pub dlopens: Vec<(FnId, u64, Option<String>)>,
+    /// `dlsym` calls with a computed name: (caller, site).
+    pub dlsyms: Vec<(FnId, u64)>,
     pub reachable: usize,
 }
 
@@ -176,6 +178,22 @@ impl<'a> Graph<'a> {
                 out.extend(self.ifunc(o, e.addr, name));
             } else if let Some(f) = self.function(o, e.addr) {
                 out.push((f, Edge::Import(name.into())));
+            }
+        }
+        out
+    }
+
+    /// Every function defined under `name` in any mapped object (`dlsym` on a handle can find
+    /// one that an earlier object shadows for the loader).
+    fn definitions(&self, name: &str) -> Vec<FnId> {
+        let mut out = Vec::new();
+        for (o, obj) in self.objs.iter().enumerate() {
+            for e in obj.exports.get(name).into_iter().flatten() {
+                if e.ifunc {
+                    out.extend(self.ifunc(o, e.addr, name).into_iter().map(|(f, _)| f));
+                } else {
+                    out.extend(self.function(o, e.addr));
+                }
             }
         }
         out
@@ -291,6 +309,7 @@ impl<'a> Graph<'a> {
             replays: Vec::new(),
             imports_called: BTreeSet::new(),
             dlopens: Vec::new(),
+            dlsyms: Vec::new(),
             reachable: 0,
         };
         let mut queue: VecDeque<FnId> = VecDeque::new();
@@ -353,6 +372,28 @@ impl<'a> Graph<'a> {
                                     }
                                 }
                                 _ => r.dlopens.push((f, c.at, None)),
+                            }
+                        }
+                        // A function looked up by name is called through the pointer: every
+                        // definition of a constant name is reachable (V8 finds `pkey_alloc`
+                        // so); a computed name could be any export.
+                        if matches!(n, "dlsym" | "dlvsym") {
+                            let names: Vec<Option<String>> = match &c.args[1] {
+                                Val::Consts(v) => {
+                                    v.iter().map(|a| self.objs[f.0].c_string(*a)).collect()
+                                }
+                                _ => vec![None],
+                            };
+                            for name in names {
+                                match name {
+                                    Some(name) => {
+                                        let e = Edge::Import(name.as_str().into());
+                                        for t in self.definitions(&name) {
+                                            visit(t, Some(f), c.at, e.clone(), &mut r, &mut queue);
+                                        }
+                                    }
+                                    None => r.dlsyms.push((f, c.at)),
+                                }
                             }
                         }
                     }

@@ -825,6 +825,13 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
             }
         ));
     }
+    for (f, at) in &reach.dlsyms {
+        a.incomplete.push(format!(
+            "dlsym with a computed name at {:#x} in {}: the function it finds is not followed",
+            at,
+            g.name(*f)
+        ));
+    }
     if !reach.replays.is_empty() {
         let shown: Vec<String> = reach
             .replays
