@@ -144,3 +144,22 @@ fn elf_objects_for_the_analysis() {
     }
     assert!(analysed > 0, "some corpus inputs must be valid objects");
 }
+
+#[test]
+fn analysis_cache_entries() {
+    for f in corpus("analysis_cache") {
+        let data = std::fs::read(&f).unwrap();
+        if let Some(facts) = syscage::analyze::cache::decode_facts(&data) {
+            let again = syscage::analyze::cache::decode_facts(
+                &syscage::analyze::cache::encode_body(&facts),
+            )
+            .expect("what decodes, encodes and decodes again");
+            assert_eq!(
+                format!("{facts:?}"),
+                format!("{again:?}"),
+                "{}",
+                f.display()
+            );
+        }
+    }
+}

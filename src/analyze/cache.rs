@@ -139,6 +139,18 @@ fn header(hash: &str) -> Vec<u8> {
 
 pub fn encode(facts: &BTreeMap<u64, Facts>, hash: &str) -> Vec<u8> {
     let mut w = W(header(hash));
+    encode_facts(facts, &mut w);
+    w.0
+}
+
+/// The facts without a header (see `decode_facts`).
+pub fn encode_body(facts: &BTreeMap<u64, Facts>) -> Vec<u8> {
+    let mut w = W(Vec::new());
+    encode_facts(facts, &mut w);
+    w.0
+}
+
+fn encode_facts(facts: &BTreeMap<u64, Facts>, w: &mut W) {
     w.u(facts.len() as u64);
     for (start, f) in facts {
         w.u(*start);
@@ -177,7 +189,6 @@ pub fn encode(facts: &BTreeMap<u64, Facts>, hash: &str) -> Vec<u8> {
         w.set(&f.taken);
         w.set(&f.slot_refs);
     }
-    w.0
 }
 
 struct R<'a>(&'a [u8]);
@@ -229,7 +240,12 @@ impl R<'_> {
 }
 
 pub fn decode(data: &[u8], hash: &str) -> Option<BTreeMap<u64, Facts>> {
-    let mut r = R(data.strip_prefix(header(hash).as_slice())?);
+    decode_facts(data.strip_prefix(header(hash).as_slice())?)
+}
+
+/// The facts after the header (fuzzed on their own: no input reaches them through a header).
+pub fn decode_facts(body: &[u8]) -> Option<BTreeMap<u64, Facts>> {
+    let mut r = R(body);
     let n = r.n()?;
     let mut out = BTreeMap::new();
     for _ in 0..n {
