@@ -12,7 +12,11 @@ use common::*;
 /// Runs syscage; analyses of large programs (python with every module) take a while in the
 /// debug build beside the rest of the suite: ten minutes, not the usual 90 s.
 fn syscage_args(args: &[&str]) -> Out {
-    let mut c = syscage_cmd();
+    syscage_with(syscage_cmd(), args)
+}
+
+/// As `syscage_args`, from a command already given its environment.
+fn syscage_with(mut c: Command, args: &[&str]) -> Out {
     c.args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -707,16 +711,8 @@ fn report_shows_the_gap_between_a_recording_and_the_analysis() {
 /// Runs `syscage analyze ARGS` with `SYSCAGE_CACHE_DIR=cache`.
 fn analyze_cached(cache: &Path, args: &[&str]) -> Out {
     let mut c = syscage_cmd();
-    c.env("SYSCAGE_CACHE_DIR", cache)
-        .arg("analyze")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let out = finish_within(
-        c.spawn().expect("spawn"),
-        std::time::Duration::from_secs(600),
-    );
+    c.env("SYSCAGE_CACHE_DIR", cache).arg("analyze");
+    let out = syscage_with(c, args);
     out.assert_no_panic();
     assert!(
         out.code == 0 || out.code == 3,

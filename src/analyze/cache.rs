@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::sandbox::filter_cache::trusted;
+
 use super::decode::{CallSite, Facts, MAX_PARAMS, SysSite, Target, Trap, Val};
 
 const MAGIC: &[u8; 8] = b"SCFACTS1";
@@ -17,11 +19,6 @@ const ANALYSIS_KEY: &str = env!("SYSCAGE_ANALYSIS_KEY");
 /// `$XDG_CACHE_HOME/syscage`, else `~/.cache/syscage`; `SYSCAGE_CACHE_DIR=` disables it).
 pub fn dir() -> Option<PathBuf> {
     crate::sandbox::filter_cache::dir().map(|d| d.join("analyze"))
-}
-
-fn trusted(m: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    m.uid() == nix::unistd::geteuid().as_raw() && m.mode() & 0o022 == 0
 }
 
 /// Makes `dir` (0700) and checks that it and its parent are ours alone: facts someone else

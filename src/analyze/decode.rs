@@ -969,6 +969,36 @@ fn stack(i: &Instruction, st: &mut State, writes: &[MemWrite], rsp_written: bool
     }
 }
 
+/// Drops from `statics` (Go's package variables holding a number, by address) every one that
+/// an instruction of the object writes or takes the address of, or of anything in the 64 bytes
+/// below it (the base of a small struct holding it, written through a pointer). Plain loads and
+/// compares leave them.
+pub fn drop_written_statics<'a>(
+    statics: &mut std::collections::HashMap<u64, u64>,
+    instrs: impl Iterator<Item = &'a Instruction>,
+) {
+    for i in instrs {
+        if statics.is_empty() {
+            return;
+        }
+        if !i.is_ip_rel_memory_operand() {
+            continue;
+        }
+        let a = i.ip_rel_memory_address();
+        let m = i.mnemonic();
+        let plain_load = (m == Mnemonic::Mov && i.op0_kind() == OpKind::Register)
+            || matches!(m, Mnemonic::Cmp | Mnemonic::Test);
+        if plain_load {
+            continue;
+        }
+        if m == Mnemonic::Lea {
+            statics.retain(|s, _| *s < a || *s >= a.saturating_add(64));
+        } else {
+            statics.remove(&a);
+        }
+    }
+}
+
 /// Whether the function lets a stack address out of rsp: into another register (but rbp, the
 /// frame pointer) or memory. Then any store or call may write its frame.
 pub fn escapes(instrs: &[Instruction]) -> bool {
@@ -1029,7 +1059,9 @@ fn is_cmov(m: Mnemonic) -> bool {
 mod tests {
     use super::*;
 
-    fn facts(code: &[u8]) -> Facts {
+    /// The facts of `code` as one function at 0x1000 under `cc`, every call changing what
+    /// the convention lets it.
+    fn facts_in(code: &[u8], cc: &CallConv) -> Facts {
         let end = 0x1000 + code.len() as u64;
         let ranges = [(0x1000u64, end)];
         let instrs = decode_body(0x1000, code);
@@ -1038,10 +1070,14 @@ mod tests {
             end,
             &instrs,
             &Ranges { code: &ranges },
-            &SYSV,
-            &|_| Some(ABI_CLOBBER),
+            cc,
+            &|_| Some(cc.clobber),
             &|_| None,
         )
+    }
+
+    fn facts(code: &[u8]) -> Facts {
+        facts_in(code, &SYSV)
     }
 
     #[test]
@@ -1075,18 +1111,7 @@ mod tests {
     }
 
     fn go_facts(code: &[u8]) -> Facts {
-        let end = 0x1000 + code.len() as u64;
-        let ranges = [(0x1000u64, end)];
-        let instrs = decode_body(0x1000, code);
-        function(
-            0x1000,
-            end,
-            &instrs,
-            &Ranges { code: &ranges },
-            &GO,
-            &|_| Some(GO.clobber),
-            &|_| None,
-        )
+        facts_in(code, &GO)
     }
 
     // sub rsp, 0x28; mov [rsp+0x20], rax

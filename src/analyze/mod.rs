@@ -422,32 +422,9 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             None => Some(cc.clobber),
         }
     };
-    // Go's package variables holding a number, where no instruction writes them or takes the
-    // address of them or of anything in the 64 bytes below them (the base of a small struct
-    // holding them, written through a pointer).
+    // Go's package variables holding a number that nothing can change.
     let mut statics = o.statics.clone();
-    if !statics.is_empty() {
-        for i in bodies.values().flat_map(|(_, b)| b.iter()) {
-            if !i.is_ip_rel_memory_operand() {
-                continue;
-            }
-            let a = i.ip_rel_memory_address();
-            let plain_load = i.mnemonic() == iced_x86::Mnemonic::Mov
-                && i.op0_kind() == iced_x86::OpKind::Register
-                || matches!(
-                    i.mnemonic(),
-                    iced_x86::Mnemonic::Cmp | iced_x86::Mnemonic::Test
-                );
-            if plain_load {
-                continue;
-            }
-            if i.mnemonic() == iced_x86::Mnemonic::Lea {
-                statics.retain(|s, _| *s < a || *s >= a.saturating_add(64));
-            } else {
-                statics.remove(&a);
-            }
-        }
-    }
+    decode::drop_written_statics(&mut statics, bodies.values().flat_map(|(_, b)| b.iter()));
     let global = |a: u64| statics.get(&a).copied();
     // Values (the data flow) only where they matter: functions with a syscall site or a call
     // through the PLT/GOT (a wrapper or dlopen elsewhere), then callers of this object's
@@ -788,22 +765,19 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
     for m in &img.missing {
         a.incomplete.push(format!("a library is missing: {m}"));
     }
-    for (f, at, name) in &reach.dlopens {
+    for (f, at, _) in reach.dlopens.iter().filter(|(_, _, name)| name.is_none()) {
         let obj = &img.objs[f.0].path;
-        if let Some((_, rule)) = img.dlopen_covered.iter().find(|(o, _)| o == obj)
-            && name.is_none()
-        {
-            a.notes.push(format!(
+        match img.dlopen_covered.iter().find(|(o, _)| o == obj) {
+            Some((_, rule)) => a.notes.push(format!(
                 "dlopen with a computed name at {:#x} in {}: covered by the rule for {rule}",
                 at,
                 g.name(*f)
-            ));
-        } else if name.is_none() {
-            a.incomplete.push(format!(
+            )),
+            None => a.incomplete.push(format!(
                 "dlopen with a computed name at {:#x} in {}: pass what it loads with --dlopen LIB",
                 at,
                 g.name(*f)
-            ));
+            )),
         }
     }
     if !reach.unresolved.is_empty() {

@@ -124,6 +124,13 @@ pub fn by_imports(root: &Root, imports: &BTreeSet<String>) -> Vec<(String, Vec<S
     out
 }
 
+/// A shared library's file name (or a path ending in one): `libx.so`, `libx.so.1.2`,
+/// `mod.cpython-311-x86_64-linux-gnu.so`.
+pub fn is_library_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".so") || name.contains(".so.")
+}
+
 /// Every `*.so` file under `dir` (in the root), `depth` directory levels deep.
 fn modules_under(root: &Root, dir: &str, depth: usize) -> Vec<String> {
     let mut out = Vec::new();
@@ -141,7 +148,7 @@ fn modules_under(root: &Root, dir: &str, depth: usize) -> Vec<String> {
         let Ok(t) = e.file_type() else { continue };
         if t.is_dir() && depth > 1 {
             out.extend(modules_under(root, &path, depth - 1));
-        } else if t.is_file() && (name.ends_with(".so") || name.contains(".so.")) {
+        } else if t.is_file() && is_library_name(&name) {
             out.push(path);
         }
     }

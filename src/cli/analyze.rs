@@ -96,12 +96,12 @@ pub fn run(a: AnalyzeArgs) -> Result<i32, Error> {
     }
     let mut preload = Vec::new();
     for f in &a.libraries_from {
-        let bytes = std::fs::read(f).map_err(|source| Error::Io {
-            path: f.clone(),
-            source,
-        })?;
-        let rec = crate::model::Recording::parse(&bytes, f).map_err(Error::Input)?;
-        for lib in rec.files.keys().filter(|p| is_library_name(p)) {
+        let rec = super::profiles::read_recording(f)?;
+        for lib in rec
+            .files
+            .keys()
+            .filter(|p| analyze::rules::is_library_name(p))
+        {
             preload.push((lib.clone(), format!("--libraries-from {}", f.display())));
         }
     }
@@ -217,10 +217,4 @@ fn summary(r: &Analysis) -> String {
         }
     }
     s
-}
-
-/// A shared library's file name: `libx.so`, `libx.so.1.2`, `mod.cpython-311-x86_64-linux-gnu.so`.
-fn is_library_name(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.ends_with(".so") || name.contains(".so.")
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::profiles::read;
 use crate::error::Error;
 use crate::model::Recording;
 use crate::output;
@@ -135,12 +136,6 @@ pub fn run(cmd: GenerateCommand) -> Result<i32, Error> {
     }
     let ns = a.namespace.as_deref();
     let mut docs = Vec::new();
-    let read = |p: &PathBuf| {
-        std::fs::read(p).map_err(|source| Error::Io {
-            path: p.clone(),
-            source,
-        })
-    };
     let profile = match (&a.seccomp, &a.recording) {
         (Some(p), _) => {
             let (prof, _) = seccomp::parse(&read(p)?, p)?;

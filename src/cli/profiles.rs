@@ -63,7 +63,8 @@ fn resolve_bytes(bytes: &[u8], path: &Path, t: &Target) -> Result<ResolvedFilter
     Ok(seccomp::resolve(&p, t, path)?)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, Error> {
+/// A file's bytes; the error names it.
+pub(super) fn read(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
@@ -111,9 +112,7 @@ pub fn check(a: CheckArgs) -> Result<i32, Error> {
     };
     let gap = match &a.analysis {
         Some(p) => {
-            let b = read(p)?;
-            not_a_profile(&b, p)?;
-            let analysis = Recording::parse(&b, p).map_err(Error::Input)?;
+            let analysis = read_recording(p)?;
             Some(report::coverage_gap(&allowed(&f, &analysis), &analysis))
         }
         None => None,
@@ -310,6 +309,13 @@ pub fn has_file_facts(rec: &Recording) -> bool {
 }
 
 /// A seccomp profile given where a recording is expected: said plainly, with how to get one.
+/// A recording (`record --recording`'s format); a seccomp profile given instead is said so.
+pub(super) fn read_recording(path: &Path) -> Result<Recording, Error> {
+    let bytes = read(path)?;
+    not_a_profile(&bytes, path)?;
+    Recording::parse(&bytes, path).map_err(Error::Input)
+}
+
 fn not_a_profile(bytes: &[u8], path: &Path) -> Result<(), Error> {
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
     if v.get("format").is_none()
@@ -324,18 +330,9 @@ fn not_a_profile(bytes: &[u8], path: &Path) -> Result<(), Error> {
 }
 
 pub fn report(a: ReportArgs) -> Result<i32, Error> {
-    let bytes = read(&a.recording)?;
-    not_a_profile(&bytes, &a.recording)?;
-    let rec = Recording::parse(&bytes, &a.recording).map_err(Error::Input)?;
+    let rec = read_recording(&a.recording)?;
     let gap = match &a.analysis {
-        Some(p) => {
-            let b = read(p)?;
-            not_a_profile(&b, p)?;
-            Some(report::coverage_gap(
-                &rec,
-                &Recording::parse(&b, p).map_err(Error::Input)?,
-            ))
-        }
+        Some(p) => Some(report::coverage_gap(&rec, &read_recording(p)?)),
         None => None,
     };
     match a.format {

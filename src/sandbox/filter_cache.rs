@@ -55,7 +55,8 @@ pub fn dir() -> Option<PathBuf> {
     Some(PathBuf::from(home).join(".cache/syscage"))
 }
 
-fn trusted(meta: &fs::Metadata) -> bool {
+/// Ours alone: owned by the effective uid, writable by no group or other.
+pub(crate) fn trusted(meta: &fs::Metadata) -> bool {
     meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o022 == 0
 }
 
