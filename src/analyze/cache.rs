@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::sandbox::filter_cache::trusted;
 
-use super::decode::{CallSite, Facts, MAX_PARAMS, SysSite, Target, Trap, Val};
+use super::decode::{Args, CallSite, Facts, MAX_PARAMS, SysSite, Target, Trap, Val};
 
 const MAGIC: &[u8; 8] = b"SCFACTS1";
 /// The analysis code's key (build.rs): facts from another analysis are never read.
@@ -175,8 +175,8 @@ fn encode_facts(facts: &BTreeMap<u64, Facts>, w: &mut W) {
                 }
             }
             w.u(u64::from(c.jump));
-            for a in &c.args {
-                w.val(a);
+            for k in 0..MAX_PARAMS {
+                w.val(c.args.get(k));
             }
         }
         w.u(f.indirect.len() as u64);
@@ -280,7 +280,7 @@ pub fn decode_facts(body: &[u8]) -> Option<BTreeMap<u64, Facts>> {
                 at,
                 target,
                 jump,
-                args,
+                args: Args::new(args),
             });
         }
         for _ in 0..r.n()? {
@@ -318,7 +318,7 @@ mod tests {
             at: 0x1020,
             target: Target::Slot(0x4000),
             jump: true,
-            args,
+            args: Args::new(args),
         });
         f.indirect.push(0x1030);
         f.taken.insert(0x2000);

@@ -92,7 +92,40 @@ pub struct CallSite {
     pub jump: bool,
     /// The parameter registers at the call, in the calling convention's order (SysV: rdi,
     /// rsi, rdx, rcx, r8, r9; Go's register ABI: rax, rbx, rcx, rdi, rsi, r8-r11).
-    pub args: [Val; MAX_PARAMS],
+    pub args: Args,
+}
+
+/// A call's parameters that are known (a constant, or the caller's own parameter), by
+/// position; the others are `Top`. Most are unknown: a dense array per call site held most
+/// of the memory of a large analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Args(Box<[(u8, Val)]>);
+
+static TOP: Val = Val::Top;
+
+impl Args {
+    pub fn new(all: [Val; MAX_PARAMS]) -> Args {
+        Args(
+            all.into_iter()
+                .enumerate()
+                .filter(|(_, v)| *v != Val::Top)
+                .map(|(k, v)| (k as u8, v))
+                .collect(),
+        )
+    }
+
+    /// Parameter `k` (`Top` when unknown or out of range).
+    pub fn get(&self, k: usize) -> &Val {
+        self.0
+            .iter()
+            .find(|(i, _)| usize::from(*i) == k)
+            .map_or(&TOP, |(_, v)| v)
+    }
+
+    /// The known parameters, by position.
+    pub fn known(&self) -> impl Iterator<Item = (usize, &Val)> {
+        self.0.iter().map(|(k, v)| (usize::from(*k), v))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -570,7 +603,7 @@ fn record(
             at,
             target: Target::Addr(i.near_branch_target()),
             jump: false,
-            args: args_of(st, cc),
+            args: Args::new(args_of(st, cc)),
         }),
         FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch => {
             let t = i.near_branch_target();
@@ -579,7 +612,7 @@ fn record(
                     at,
                     target: Target::Addr(t),
                     jump: true,
-                    args: args_of(st, cc),
+                    args: Args::new(args_of(st, cc)),
                 });
             }
         }
@@ -590,7 +623,7 @@ fn record(
                     at,
                     target: Target::Slot(i.ip_rel_memory_address()),
                     jump,
-                    args: args_of(st, cc),
+                    args: Args::new(args_of(st, cc)),
                 });
             } else if !(jump && is_jump_table(i, before)) {
                 f.indirect.push(at);
@@ -1146,7 +1179,7 @@ mod tests {
         let f = facts(&[
             0x48, 0x83, 0xec, 0x18, 0x48, 0xc7, 0x04, 0x24, 0x66, 0, 0, 0, 0xe8, 0, 0, 0, 0, 0xc3,
         ]);
-        assert_eq!(f.calls[0].args[STACK_PARAM0], Val::one(0x66));
+        assert_eq!(*f.calls[0].args.get(STACK_PARAM0), Val::one(0x66));
     }
 
     #[test]

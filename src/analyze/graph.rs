@@ -89,15 +89,35 @@ pub struct Unresolved {
     pub why: String,
 }
 
+/// The call targets of one object's functions (by function start, one entry per call site),
+/// with the imported names no object defined when they were bound. Objects loaded later come
+/// after it in the search order, so its bindings hold in a later round unless one of them
+/// defines a name that was unbound.
+pub struct ObjectTargets {
+    by_function: HashMap<u64, FnTargets>,
+    unbound: Vec<Arc<str>>,
+}
+
+/// One function's call sites: the targets of each, and the imported names it calls (by site
+/// index: the dlopen, dlsym and rule triggers).
+#[derive(Default)]
+struct FnTargets {
+    sites: Vec<Targets>,
+    imports: Vec<(usize, Arc<str>)>,
+}
+
 pub struct Graph<'a> {
     /// The first object (search order) exporting each name.
     exports: HashMap<&'a str, usize>,
     pub objs: &'a [Object],
     pub facts: &'a [super::ObjectFacts],
-    /// Targets of every call site, by (object, function, site index).
-    targets: HashMap<FnId, Vec<Targets>>,
+    /// Targets of every call site, by object.
+    targets: Vec<Arc<ObjectTargets>>,
     /// Functions whose syscall number comes from their parameter k, for (k, table).
     pub wrappers: HashMap<FnId, BTreeSet<(u8, Trap)>>,
+    /// Objects of the earlier round whose call targets were bound again (a name they import
+    /// is defined by an object loaded since).
+    rebound: Vec<usize>,
 }
 
 pub struct Reach {
@@ -108,16 +128,44 @@ pub struct Reach {
     /// Sites that replay on every thread a call made elsewhere (see `SysSite::replay`).
     pub replays: Vec<Unresolved>,
     /// Imported symbols reachable code calls (for dlopen, NSS and iconv rules).
-    pub imports_called: BTreeSet<String>,
+    pub imports_called: HashSet<String>,
     /// `dlopen` calls: the library name when it is a constant, with the call site.
     pub dlopens: Vec<(FnId, u64, Option<String>)>,
     /// `dlsym` calls with a computed name: (caller, site).
     pub dlsyms: Vec<(FnId, u64)>,
     pub reachable: usize,
+    // Carried into a later round's graph (`Graph::reach_more`):
+    /// Address-taken functions: in data of mapped objects (always), in reachable code.
+    pool: HashSet<FnId>,
+    /// Pool members not yet made reachable through the indirect calls.
+    pending: Vec<FnId>,
+    /// Entered with parameters nobody in the graph chose: wrappers there have unknown numbers.
+    entered_unknown: HashSet<FnId>,
+    /// The first indirect call found reachable (the evidence for every pool member).
+    indirect_from: Option<(FnId, u64)>,
+    /// How many objects the pool has seen the data of.
+    objects: usize,
+}
+
+impl Reach {
+    /// Adds functions to the pool.
+    fn take(&mut self, fs: Vec<FnId>) {
+        for f in fs {
+            if self.pool.insert(f) {
+                self.pending.push(f);
+            }
+        }
+    }
 }
 
 impl<'a> Graph<'a> {
-    pub fn new(objs: &'a [Object], facts: &'a [super::ObjectFacts]) -> Graph<'a> {
+    /// The graph over `objs`; `earlier` holds the call targets of a previous round's graph over
+    /// a prefix of `objs` (the same objects, in the same order), reused where still bound alike.
+    pub fn new(
+        objs: &'a [Object],
+        facts: &'a [super::ObjectFacts],
+        earlier: &[Arc<ObjectTargets>],
+    ) -> Graph<'a> {
         let mut exports: HashMap<&'a str, usize> = HashMap::default();
         for (i, o) in objs.iter().enumerate() {
             for name in o.exports.keys() {
@@ -128,23 +176,63 @@ impl<'a> Graph<'a> {
             exports,
             objs,
             facts,
-            targets: HashMap::default(),
+            targets: Vec::new(),
             wrappers: HashMap::default(),
+            rebound: Vec::new(),
         };
-        let mut targets = HashMap::default();
-        for (oi, fs) in facts.iter().enumerate() {
-            for (start, f) in fs.iter() {
-                let t: Vec<Vec<(FnId, Edge)>> = f
-                    .calls
-                    .iter()
-                    .map(|c| g.call_targets(oi, *start, c))
-                    .collect();
-                targets.insert((oi, *start), t);
+        // Per object, in parallel: most of a large program's graph is binding call sites.
+        let objects: Vec<usize> = (0..facts.len()).collect();
+        let targets = super::parallel::map(&objects, |&oi| {
+            if let Some(t) = earlier.get(oi)
+                && !t.unbound.iter().any(|n| g.exports.contains_key(&**n))
+            {
+                return (t.clone(), false);
             }
-        }
+            (Arc::new(g.object_targets(oi)), oi < earlier.len())
+        });
+        g.rebound = (0..targets.len()).filter(|i| targets[*i].1).collect();
+        let targets = targets.into_iter().map(|(t, _)| t).collect();
         g.targets = targets;
         g.find_wrappers();
         g
+    }
+
+    /// The call targets of every function of object `oi`.
+    fn object_targets(&self, oi: usize) -> ObjectTargets {
+        let mut symbols: HashMap<&'a str, Targets> = HashMap::default();
+        let mut names: HashMap<&'a str, Arc<str>> = HashMap::default();
+        let mut t = ObjectTargets {
+            by_function: HashMap::default(),
+            unbound: Vec::new(),
+        };
+        for (start, f) in self.facts[oi].iter() {
+            let mut ft = FnTargets::default();
+            for (i, c) in f.calls.iter().enumerate() {
+                ft.sites
+                    .push(self.call_targets(oi, *start, c, &mut symbols, &mut t.unbound));
+                if let Some(n) = self.import_name(oi, c) {
+                    let n = names.entry(n).or_insert_with(|| n.into());
+                    ft.imports.push((i, n.clone()));
+                }
+            }
+            t.by_function.insert(*start, ft);
+        }
+        t.unbound.sort();
+        t.unbound.dedup();
+        t
+    }
+
+    /// Every object's call targets, for the next round's graph.
+    pub fn targets(&self) -> Vec<Arc<ObjectTargets>> {
+        self.targets.clone()
+    }
+
+    fn site_targets(&self, f: FnId) -> &[Targets] {
+        self.fn_targets(f).map_or(&[], |t| t.sites.as_slice())
+    }
+
+    fn fn_targets(&self, f: FnId) -> Option<&FnTargets> {
+        self.targets[f.0].by_function.get(&f.1)
     }
 
     fn function(&self, o: usize, addr: u64) -> Option<FnId> {
@@ -225,15 +313,35 @@ impl<'a> Graph<'a> {
         }
     }
 
-    fn call_targets(&self, o: usize, from: u64, c: &CallSite) -> Vec<(FnId, Edge)> {
-        let obj = &self.objs[o];
+    /// Where call site `c` of function `from` in object `o` goes; imports are bound once per
+    /// name (`symbols`), and names no object defines are added to `unbound`.
+    fn call_targets(
+        &self,
+        o: usize,
+        from: u64,
+        c: &CallSite,
+        symbols: &mut HashMap<&'a str, Targets>,
+        unbound: &mut Vec<Arc<str>>,
+    ) -> Targets {
+        let obj: &'a Object = &self.objs[o];
+        let slot = match c.target {
+            Target::Slot(s) => obj.slots.get(&s),
+            Target::Addr(a) => obj.stub_at(a),
+        };
+        if let Some(Slot::Symbol(n)) = slot {
+            let t = symbols
+                .entry(n.as_str())
+                .or_insert_with(|| self.symbol(n))
+                .clone();
+            if t.is_empty() && !self.exports.contains_key(n.as_str()) {
+                unbound.push(n.as_str().into());
+            }
+            return t;
+        }
         match c.target {
-            Target::Slot(s) => match obj.slots.get(&s) {
-                Some(slot) => self.slot(o, slot),
-                None => Vec::new(),
-            },
+            Target::Slot(_) => slot.map(|s| self.slot(o, s)).unwrap_or_default(),
             Target::Addr(a) => {
-                if let Some(slot) = obj.stub_at(a) {
+                if let Some(slot) = slot {
                     return self.slot(o, slot);
                 }
                 match self.function(o, a) {
@@ -247,8 +355,8 @@ impl<'a> Graph<'a> {
     }
 
     /// The symbol a call site goes to through the PLT or GOT, if it does.
-    pub fn import_name(&self, o: usize, c: &CallSite) -> Option<&str> {
-        let obj = &self.objs[o];
+    pub fn import_name(&self, o: usize, c: &CallSite) -> Option<&'a str> {
+        let obj: &'a Object = &self.objs[o];
         let slot = match c.target {
             Target::Slot(s) => obj.slots.get(&s)?,
             Target::Addr(a) => obj.stub_at(a)?,
@@ -260,41 +368,45 @@ impl<'a> Graph<'a> {
     }
 
     /// Wrappers, to a fixpoint: a function passing its own parameter j to a wrapper's
-    /// parameter k is a wrapper on j.
+    /// parameter k is a wrapper on j. A worklist over the call sites that pass a parameter on.
     fn find_wrappers(&mut self) {
         let mut w: HashMap<FnId, BTreeSet<(u8, Trap)>> = HashMap::default();
+        let mut work: Vec<FnId> = Vec::new();
         for (o, fs) in self.facts.iter().enumerate() {
             for (start, f) in fs.iter() {
                 for s in &f.syscalls {
                     if let Val::Param(k) = s.nr {
                         w.entry((o, *start)).or_default().insert((k, s.trap));
+                        work.push((o, *start));
                     }
                 }
             }
         }
-        loop {
-            let mut added = Vec::new();
-            for ((o, start), per_site) in &self.targets {
-                let f = &self.facts[*o][start];
-                for (c, ts) in f.calls.iter().zip(per_site) {
-                    for (t, _) in ts {
-                        for (k, trap) in w.get(t).into_iter().flatten() {
-                            if let Val::Param(j) = c.args[*k as usize]
-                                && !w
-                                    .get(&(*o, *start))
-                                    .is_some_and(|s| s.contains(&(j, *trap)))
-                            {
-                                added.push(((*o, *start), (j, *trap)));
-                            }
+        // Callers that pass one of their parameters on: target → (caller, site index).
+        let mut passing: HashMap<FnId, Vec<(FnId, usize)>> = HashMap::default();
+        for (o, fs) in self.facts.iter().enumerate() {
+            for (start, f) in fs.iter() {
+                let per_site = self.site_targets((o, *start));
+                for (i, (c, ts)) in f.calls.iter().zip(per_site).enumerate() {
+                    if c.args.known().any(|(_, a)| matches!(a, Val::Param(_))) {
+                        for (t, _) in ts {
+                            passing.entry(*t).or_default().push(((o, *start), i));
                         }
                     }
                 }
             }
-            if added.is_empty() {
-                break;
-            }
-            for (f, kt) in added {
-                w.entry(f).or_default().insert(kt);
+        }
+        while let Some(t) = work.pop() {
+            let kts: Vec<(u8, Trap)> = w.get(&t).into_iter().flatten().copied().collect();
+            for (caller, i) in passing.get(&t).into_iter().flatten() {
+                let c = &self.facts[caller.0][&caller.1].calls[*i];
+                for (k, trap) in &kts {
+                    if let Val::Param(j) = *c.args.get(*k as usize)
+                        && w.entry(*caller).or_default().insert((j, *trap))
+                    {
+                        work.push(*caller);
+                    }
+                }
             }
         }
         self.wrappers = w;
@@ -302,16 +414,27 @@ impl<'a> Graph<'a> {
 
     /// Everything reachable from `roots`.
     pub fn reach(&self, roots: &[(FnId, String)]) -> Reach {
-        let mut r = Reach {
+        self.reach_more(None, roots)
+    }
+
+    /// Everything reachable from `roots`, continuing `earlier`: what a previous round's graph
+    /// over a prefix of these objects reached (objects are only ever appended).
+    pub fn reach_more(&self, earlier: Option<Reach>, roots: &[(FnId, String)]) -> Reach {
+        let mut r = earlier.unwrap_or_else(|| Reach {
             parent: HashMap::default(),
             syscalls: BTreeMap::new(),
             unresolved: Vec::new(),
             replays: Vec::new(),
-            imports_called: BTreeSet::new(),
+            imports_called: HashSet::default(),
             dlopens: Vec::new(),
             dlsyms: Vec::new(),
             reachable: 0,
-        };
+            pool: HashSet::default(),
+            pending: Vec::new(),
+            entered_unknown: HashSet::default(),
+            indirect_from: None,
+            objects: 0,
+        });
         let mut queue: VecDeque<FnId> = VecDeque::new();
         let visit = |f: FnId,
                      from: Option<FnId>,
@@ -325,104 +448,115 @@ impl<'a> Graph<'a> {
             }
         };
         for (f, why) in roots {
+            r.entered_unknown.insert(*f);
             visit(*f, None, f.1, Edge::Root(why.clone()), &mut r, &mut queue);
         }
-        // Address-taken functions: in data of mapped objects (always), in reachable code.
-        let mut pool: BTreeSet<FnId> = BTreeSet::new();
+        // What was reached in an object bound again goes through its new targets.
+        queue.extend(r.parent.keys().filter(|f| self.rebound.contains(&f.0)));
+        let seen = r.objects;
         for (o, obj) in self.objs.iter().enumerate() {
-            for a in &obj.data_refs {
-                pool.extend(self.code_ref(o, *a));
+            if o >= seen || self.rebound.contains(&o) {
+                for a in &obj.data_refs {
+                    r.take(self.code_ref(o, *a));
+                }
             }
+            // A name unbound before may be defined now.
             for n in &obj.data_symbol_refs {
-                pool.extend(self.exported(n));
+                r.take(self.exported(n));
             }
         }
-        let mut indirect_from: Option<(FnId, u64)> = None;
-        let mut pooled: HashSet<FnId> = HashSet::default();
-        // Entered with parameters nobody in the graph chose: wrappers there have unknown numbers.
-        let mut entered_unknown: HashSet<FnId> = roots.iter().map(|(f, _)| *f).collect();
+        r.objects = self.objs.len();
         loop {
             while let Some(f) = queue.pop_front() {
                 let Some(facts) = self.facts[f.0].get(&f.1) else {
                     continue;
                 };
                 for t in &facts.taken {
-                    pool.extend(self.code_ref(f.0, *t));
+                    r.take(self.code_ref(f.0, *t));
                 }
                 for s in &facts.slot_refs {
-                    if let Some(Slot::Symbol(n)) = self.objs[f.0].slots.get(s) {
+                    if let Some(Slot::Symbol(n)) = self.objs[f.0].slots.get(s)
+                        && !r.imports_called.contains(n)
+                    {
                         r.imports_called.insert(n.clone());
                     }
                 }
-                if indirect_from.is_none()
+                if r.indirect_from.is_none()
                     && let Some(at) = facts.indirect.first()
                 {
-                    indirect_from = Some((f, *at));
+                    r.indirect_from = Some((f, *at));
                 }
-                let per_site = &self.targets[&f];
-                for (c, ts) in facts.calls.iter().zip(per_site) {
-                    if let Some(n) = self.import_name(f.0, c) {
+                let Some(ft) = self.fn_targets(f) else {
+                    continue;
+                };
+                for (i, n) in &ft.imports {
+                    let c = &facts.calls[*i];
+                    let n: &str = n;
+                    if !r.imports_called.contains(n) {
                         r.imports_called.insert(n.to_string());
-                        if matches!(n, "dlopen" | "dlmopen" | "__libc_dlopen_mode") {
-                            let arg = if n == "dlmopen" { 1 } else { 0 };
-                            match &c.args[arg] {
-                                Val::Consts(v) => {
-                                    for a in v {
-                                        r.dlopens.push((f, c.at, self.objs[f.0].c_string(*a)));
-                                    }
+                    }
+                    if matches!(n, "dlopen" | "dlmopen" | "__libc_dlopen_mode") {
+                        let arg = if n == "dlmopen" { 1 } else { 0 };
+                        match c.args.get(arg) {
+                            Val::Consts(v) => {
+                                for a in v {
+                                    r.dlopens.push((f, c.at, self.objs[f.0].c_string(*a)));
                                 }
-                                _ => r.dlopens.push((f, c.at, None)),
                             }
+                            _ => r.dlopens.push((f, c.at, None)),
                         }
-                        // A function looked up by name is called through the pointer: every
-                        // definition of a constant name is reachable (V8 finds `pkey_alloc`
-                        // so); a computed name could be any export.
-                        if matches!(n, "dlsym" | "dlvsym") {
-                            let names: Vec<Option<String>> = match &c.args[1] {
-                                Val::Consts(v) => {
-                                    v.iter().map(|a| self.objs[f.0].c_string(*a)).collect()
-                                }
-                                _ => vec![None],
-                            };
-                            for name in names {
-                                match name {
-                                    Some(name) => {
-                                        let e = Edge::Import(name.as_str().into());
-                                        for t in self.definitions(&name) {
-                                            visit(t, Some(f), c.at, e.clone(), &mut r, &mut queue);
-                                        }
+                    }
+                    // A function looked up by name is called through the pointer: every
+                    // definition of a constant name is reachable (V8 finds `pkey_alloc`
+                    // so); a computed name could be any export.
+                    if matches!(n, "dlsym" | "dlvsym") {
+                        let names: Vec<Option<String>> = match c.args.get(1) {
+                            Val::Consts(v) => {
+                                v.iter().map(|a| self.objs[f.0].c_string(*a)).collect()
+                            }
+                            _ => vec![None],
+                        };
+                        for name in names {
+                            match name {
+                                Some(name) => {
+                                    let e = Edge::Import(name.as_str().into());
+                                    for t in self.definitions(&name) {
+                                        visit(t, Some(f), c.at, e.clone(), &mut r, &mut queue);
                                     }
-                                    None => r.dlsyms.push((f, c.at)),
                                 }
+                                None => r.dlsyms.push((f, c.at)),
                             }
                         }
                     }
+                }
+                for (c, ts) in facts.calls.iter().zip(&ft.sites) {
                     for (t, e) in ts {
                         visit(*t, Some(f), c.at, e.clone(), &mut r, &mut queue);
                     }
                 }
             }
             // Indirect calls reach the pool; the pool grows with reachable code: to a fixpoint.
-            let Some((from, at)) = indirect_from else {
+            let Some((from, at)) = r.indirect_from else {
                 break;
             };
-            let fresh: Vec<FnId> = pool
-                .iter()
-                .filter(|f| !pooled.contains(f))
-                .copied()
-                .collect();
-            if fresh.is_empty() {
+            if r.pending.is_empty() {
                 break;
             }
-            for f in fresh {
-                pooled.insert(f);
-                entered_unknown.insert(f);
+            for f in std::mem::take(&mut r.pending) {
+                r.entered_unknown.insert(f);
                 visit(f, Some(from), at, Edge::Indirect, &mut r, &mut queue);
             }
         }
         r.reachable = r.parent.len();
+        r.dlopens.sort();
+        r.dlopens.dedup();
+        r.dlsyms.sort();
+        r.dlsyms.dedup();
+        // Syscall numbers of everything reachable, from scratch: wrappers may have changed.
+        r.syscalls.clear();
+        r.unresolved.clear();
+        r.replays.clear();
 
-        // Syscall numbers of everything reachable.
         for f in r.parent.keys() {
             let Some(facts) = self.facts[f.0].get(&f.1) else {
                 continue;
@@ -439,7 +573,7 @@ impl<'a> Graph<'a> {
                         }
                     }
                     Val::Param(k) => {
-                        if entered_unknown.contains(f) {
+                        if r.entered_unknown.contains(f) {
                             r.unresolved.push(Unresolved {
                                 function: *f,
                                 at: s.at,
@@ -464,11 +598,11 @@ impl<'a> Graph<'a> {
                     }),
                 }
             }
-            let per_site = &self.targets[f];
+            let per_site = self.site_targets(*f);
             for (c, ts) in facts.calls.iter().zip(per_site) {
                 for (t, _) in ts {
                     for (k, trap) in self.wrappers.get(t).into_iter().flatten() {
-                        match &c.args[*k as usize] {
+                        match c.args.get(*k as usize) {
                             Val::Consts(v) => {
                                 for n in v {
                                     r.syscalls.entry((*trap, *n)).or_default().push(Evidence {
@@ -479,7 +613,7 @@ impl<'a> Graph<'a> {
                                 }
                             }
                             Val::Param(_) => {
-                                if entered_unknown.contains(f) && !self.wrappers.contains_key(f) {
+                                if r.entered_unknown.contains(f) && !self.wrappers.contains_key(f) {
                                     r.unresolved.push(Unresolved {
                                         function: *f,
                                         at: c.at,

@@ -11,6 +11,7 @@ pub mod decode;
 pub mod elf;
 pub mod graph;
 pub mod loader;
+mod parallel;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -113,6 +114,8 @@ struct Image {
     /// Objects whose computed `dlopen` names a rule covers (an interpreter's module loader),
     /// with the rule.
     dlopen_covered: Vec<(String, String)>,
+    /// Objects read ahead, in parallel, for the rules about to load them (by path).
+    prefetched: HashMap<String, Result<Object, AnalyzeError>>,
 }
 
 impl Image {
@@ -234,6 +237,7 @@ fn load(root: &Root, program: &str) -> Result<Image, AnalyzeError> {
         interp: None,
         rule_roots: Vec::new(),
         dlopen_covered: Vec::new(),
+        prefetched: HashMap::new(),
     };
     if let Some(i) = img.objs[0].interp.clone() {
         let p = root.resolve(&i).unwrap_or(i.clone());
@@ -300,16 +304,32 @@ fn load_needed(root: &Root, img: &mut Image, from: usize) {
     }
 }
 
-/// Adds the library `name` (as `dlopen` would find it from `from`) and what it needs; its
-/// exports become roots. Returns whether anything new was loaded.
-fn load_by_rule(root: &Root, img: &mut Image, name: &str, from: &str, rule: &str) -> bool {
-    let found = if name.starts_with('/') {
+/// The path `dlopen(name)` called from `from` opens.
+fn find_by_rule(root: &Root, name: &str, from: &str) -> Option<String> {
+    if name.starts_with('/') {
         root.resolve(name)
     } else {
         root.find_library(name, from, &[], &[])
             .map(|p| root.resolve(&p).unwrap_or(p))
-    };
-    let Some(p) = found else {
+    }
+}
+
+/// Reads ahead, in parallel, the objects `load_by_rule` will read for `loads` ((name, from)).
+fn prefetch<'n>(root: &Root, img: &mut Image, loads: impl Iterator<Item = (&'n str, &'n str)>) {
+    let mut paths: Vec<String> = loads
+        .filter_map(|(name, from)| find_by_rule(root, name, from))
+        .filter(|p| img.index_of(p).is_none() && !img.prefetched.contains_key(p))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let read = parallel::map(&paths, |p| read_object(root, p));
+    img.prefetched.extend(paths.into_iter().zip(read));
+}
+
+/// Adds the library `name` (as `dlopen` would find it from `from`) and what it needs; its
+/// exports become roots. Returns whether anything new was loaded.
+fn load_by_rule(root: &Root, img: &mut Image, name: &str, from: &str, rule: &str) -> bool {
+    let Some(p) = find_by_rule(root, name, from) else {
         return false;
     };
     if let Some(i) = img.index_of(&p) {
@@ -319,7 +339,11 @@ fn load_by_rule(root: &Root, img: &mut Image, name: &str, from: &str, rule: &str
         }
         return false;
     }
-    match read_object(root, &p) {
+    let read = img
+        .prefetched
+        .remove(&p)
+        .unwrap_or_else(|| read_object(root, &p));
+    match read {
         Ok(o) => {
             let before = img.objs.len();
             img.objs.push(o);
@@ -484,7 +508,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
                         && let Some(tk) = wrap.get(&t)
                     {
                         for k in tk {
-                            if let decode::Val::Param(j) = c.args[*k as usize] {
+                            if let decode::Val::Param(j) = *c.args.get(*k as usize) {
                                 ks.insert(j);
                             }
                         }
@@ -513,55 +537,39 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
     facts
 }
 
-/// Facts of every object, in parallel, reusing what `known` already holds (by content hash)
-/// and what the cache directory `cache` holds.
-fn all_facts(
-    objs: &[Object],
-    known: &mut HashMap<String, ObjectFacts>,
-    cache: Option<&Path>,
-) -> Vec<ObjectFacts> {
-    let todo: Vec<usize> = (0..objs.len())
-        .filter(|i| !known.contains_key(&objs[*i].hash))
-        .collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(&i) = todo.get(k) else { break };
-                    let o = &objs[i];
-                    let cached = cache.and_then(|d| cache::load(d, &o.hash));
-                    let f = cached.unwrap_or_else(|| {
-                        let f = object_facts(o);
-                        if let Some(d) = cache {
-                            cache::store(d, &o.hash, &f);
-                        }
-                        f
-                    });
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((i, f));
-                }
-            });
-        }
+/// Facts of every object, in parallel, reusing what `known` already holds (by content hash:
+/// shared by the programs of one analysis) and what the cache directory `cache` holds.
+fn all_facts(objs: &[Object], known: &Known, cache: Option<&Path>) -> Vec<ObjectFacts> {
+    let todo: Vec<&Object> = {
+        let k = known.lock().unwrap_or_else(|e| e.into_inner());
+        objs.iter().filter(|o| !k.contains_key(&o.hash)).collect()
+    };
+    let computed = parallel::map(&todo, |o| {
+        let cached = cache.and_then(|d| cache::load(d, &o.hash));
+        cached.unwrap_or_else(|| {
+            let f = object_facts(o);
+            if let Some(d) = cache {
+                cache::store(d, &o.hash, &f);
+            }
+            f
+        })
     });
-    for (i, f) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        known.insert(objs[i].hash.clone(), std::sync::Arc::new(f));
+    let mut k = known.lock().unwrap_or_else(|e| e.into_inner());
+    for (o, f) in todo.iter().zip(computed) {
+        k.entry(o.hash.clone())
+            .or_insert_with(|| std::sync::Arc::new(f));
     }
-    objs.iter().map(|o| known[&o.hash].clone()).collect()
+    objs.iter().map(|o| k[&o.hash].clone()).collect()
 }
+
+/// Facts already computed, by content hash.
+type Known = std::sync::Mutex<HashMap<String, ObjectFacts>>;
 
 /// Analyses every program of `opts` and unites the results.
 pub fn analyze(opts: &Options) -> Result<Analysis, AnalyzeError> {
     let root = Root::new(&opts.root);
     let mut total = Analysis::default();
-    let mut known = HashMap::new();
+    let known: Known = Default::default();
     let cache_dir = if opts.cache {
         match cache::dir() {
             Some(d) => match cache::open(&d) {
@@ -581,14 +589,22 @@ pub fn analyze(opts: &Options) -> Result<Analysis, AnalyzeError> {
     } else {
         None
     };
+    let mut paths = Vec::new();
     for p in &opts.programs {
         let mut notes = Vec::new();
         let path = program_path(&root, p, &mut notes)?;
-        let a = analyze_one(&root, &path, opts, &mut known, cache_dir.as_deref())?;
-        total.programs.push((p.clone(), path.clone()));
-        total.notes.extend(notes);
-        merge_into(&mut total, a);
+        paths.push((p.clone(), path, notes));
     }
+    // Programs in parallel (a whole root): the objects they share are analysed once.
+    let results = parallel::map(&paths, |(_, path, _)| {
+        analyze_one(&root, path, opts, &known, cache_dir.as_deref())
+    });
+    for ((p, path, notes), a) in paths.into_iter().zip(results) {
+        total.programs.push((p, path));
+        total.notes.extend(notes);
+        merge_into(&mut total, a?);
+    }
+    parallel::drop_later(known);
     Ok(total)
 }
 
@@ -620,7 +636,7 @@ fn analyze_one(
     root: &Root,
     program: &str,
     opts: &Options,
-    known: &mut HashMap<String, ObjectFacts>,
+    known: &Known,
     cache: Option<&Path>,
 ) -> Result<Analysis, AnalyzeError> {
     let mut img = load(root, program)?;
@@ -643,42 +659,71 @@ fn analyze_one(
     }
     rules::interpreter_modules(root, &mut img, program);
     let mut applied_rules: BTreeSet<String> = BTreeSet::new();
+    // The previous round's call targets and what it reached: objects are only appended, so a
+    // round continues the last one.
+    let mut earlier = Vec::new();
+    let mut reached = None;
     let mut rounds = 0;
     loop {
         rounds += 1;
         let facts = all_facts(&img.objs, known, cache);
-        let (dlopens, imports, result) = {
-            let g = Graph::new(&img.objs, &facts);
+        // Rules that load more objects: constant dlopen names, NSS, iconv, libgcc_s. Until
+        // one loads something new, this round's graph is the result.
+        let (loads, new_rules) = {
+            let g = Graph::new(&img.objs, &facts, &earlier);
             let roots = roots(&g, &img);
-            let reach = g.reach(&roots);
-            let dlopens: Vec<(String, String)> = reach
-                .dlopens
-                .iter()
-                .filter_map(|(f, _, n)| n.clone().map(|n| (img.objs[f.0].path.clone(), n)))
-                .collect();
-            (
-                dlopens,
-                reach.imports_called.clone(),
-                finish(&g, &img, &reach, opts),
-            )
-        };
-        // Rules that load more objects: constant dlopen names, NSS, iconv, libgcc_s.
-        let mut grew = false;
-        if rounds < 8 {
-            for (from, n) in &dlopens {
-                grew |= load_by_rule(root, &mut img, n, from, &format!("dlopen(\"{n}\")"));
-            }
-            for (rule, libs) in rules::by_imports(root, &imports) {
-                if applied_rules.insert(rule.clone()) {
-                    for l in libs {
-                        grew |= load_by_rule(root, &mut img, &l, program, &rule);
-                    }
+            let reach = g.reach_more(reached.take(), &roots);
+            let mut loads: Vec<(String, String, String)> = Vec::new();
+            for (f, _, n) in &reach.dlopens {
+                if let Some(n) = n {
+                    let from = img.objs[f.0].path.clone();
+                    loads.push((n.clone(), from, format!("dlopen(\"{n}\")")));
                 }
             }
+            let mut new_rules = Vec::new();
+            for (rule, libs) in rules::by_imports(root, &reach.imports_called) {
+                if !applied_rules.contains(&rule) {
+                    for l in libs {
+                        loads.push((l, program.to_string(), rule.clone()));
+                    }
+                    new_rules.push(rule);
+                }
+            }
+            if rounds >= 8
+                || !loads
+                    .iter()
+                    .any(|(n, from, _)| rule_adds(root, &img, n, from))
+            {
+                let a = finish(&g, &img, &reach, opts);
+                let targets = g.targets();
+                drop(g);
+                parallel::drop_later((img, facts, targets, reach));
+                return Ok(a);
+            }
+            earlier = g.targets();
+            reached = Some(reach);
+            (loads, new_rules)
+        };
+        applied_rules.extend(new_rules);
+        prefetch(
+            root,
+            &mut img,
+            loads.iter().map(|(n, f, _)| (n.as_str(), f.as_str())),
+        );
+        for (name, from, rule) in &loads {
+            load_by_rule(root, &mut img, name, from, rule);
         }
-        if !grew {
-            return Ok(result);
-        }
+    }
+}
+
+/// Whether `load_by_rule` would add an object or a rule root.
+fn rule_adds(root: &Root, img: &Image, name: &str, from: &str) -> bool {
+    match find_by_rule(root, name, from) {
+        Some(p) => match img.index_of(&p) {
+            Some(i) => !img.rule_roots.iter().any(|(j, _)| *j == i),
+            None => true,
+        },
+        None => false,
     }
 }
 
@@ -896,9 +941,10 @@ pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
         interp: None,
         rule_roots: Vec::new(),
         dlopen_covered: Vec::new(),
+        prefetched: HashMap::new(),
     };
     let facts = vec![std::sync::Arc::new(object_facts(&img.objs[0]))];
-    let g = Graph::new(&img.objs, &facts);
+    let g = Graph::new(&img.objs, &facts, &[]);
     let reach = g.reach(&roots(&g, &img));
     let a = finish(
         &g,

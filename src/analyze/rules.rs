@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::graph::HashSet;
 use super::loader::Root;
-use super::{Found, Image, load_by_rule};
+use super::{Found, Image, load_by_rule, prefetch};
 use crate::model::Abi;
 
 /// Syscalls every program may make without a site in its code: (name, why).
@@ -80,7 +81,7 @@ const NSS_ENTRIES: &[&str] = &[
 ];
 
 /// The objects rules load for what reachable code imports: (rule, libraries).
-pub fn by_imports(root: &Root, imports: &BTreeSet<String>) -> Vec<(String, Vec<String>)> {
+pub fn by_imports(root: &Root, imports: &HashSet<String>) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     if let Some(f) = NSS_ENTRIES.iter().find(|f| imports.contains(**f)) {
         let conf = root
@@ -213,10 +214,13 @@ pub(super) fn interpreter_modules(root: &Root, img: &mut Image, program: &str) {
                 .map(|o| o.path.clone()),
         );
     }
-    for (d, depth) in dirs {
-        for m in modules_under(root, &d, depth) {
-            load_by_rule(root, img, &m, program, &rule);
-        }
+    let modules: Vec<String> = dirs
+        .iter()
+        .flat_map(|(d, depth)| modules_under(root, d, *depth))
+        .collect();
+    prefetch(root, img, modules.iter().map(|m| (m.as_str(), program)));
+    for m in &modules {
+        load_by_rule(root, img, m, program, &rule);
     }
     for c in covers {
         img.dlopen_covered.push((c, rule.clone()));
