@@ -75,9 +75,50 @@ pub struct RecordArgs {
     pub after_seccomp_load: bool,
     #[arg(long, hide = true)]
     pub no_runtime_base: bool,
+    /// Record what already runs instead of starting a command (eBPF, root): pid:N (that
+    /// process and every descendant), container:NAME or container:ENGINE:NAME (every process
+    /// of a podman, docker, containerd (ctr), crun or runc container, by its mount namespace),
+    /// or cgroup:PATH (cgroup v2). Ends on Ctrl-C/SIGTERM, after --duration, or when the target
+    /// is gone. The target is never stopped or signalled.
+    #[arg(long, value_name = "TARGET", conflicts_with = "command")]
+    pub attach: Option<String>,
+    /// With --attach: stop recording after this long (e.g. 30s, 5m, 1h; plain numbers are seconds).
+    #[arg(long, value_name = "D", requires = "attach")]
+    pub duration: Option<String>,
     /// The command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
+    #[arg(
+        required_unless_present = "attach",
+        trailing_var_arg = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<OsString>,
+}
+
+/// `--duration`: 30, 30s, 5m, 1h.
+fn duration(s: &str) -> Result<std::time::Duration, Error> {
+    let (n, unit) = match s
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii_digit() && *c != '.')
+    {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let scale = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => f64::NAN,
+    };
+    n.parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|v| v.is_finite() && *v > 0.0 && *v < 1e9)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--duration {s}: expected a positive number of seconds, or a number with s, m or h"
+            ))
+        })
 }
 
 /// The `--runtime` base set, or an error naming the bad value.
@@ -93,11 +134,6 @@ pub(super) fn runtime_base(
 }
 
 pub fn run(a: RecordArgs) -> Result<i32, Error> {
-    let base = if a.no_runtime_base {
-        Default::default()
-    } else {
-        runtime_base(&a.runtime)?
-    };
     // Report an unwritable output now, not after a long run.
     output::check_writable(&a.output)?;
     for extra in [&a.recording, &a.landlock, &a.apparmor]
@@ -106,9 +142,17 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     {
         output::check_writable(extra)?;
     }
+    if let Some(t) = &a.attach {
+        return attached(&a, t);
+    }
+    let base = if a.no_runtime_base {
+        Default::default()
+    } else {
+        runtime_base(&a.runtime)?
+    };
     let program = a.command.first().map(|c| c.to_string_lossy().into_owned());
     let outcome = tracer::record(&RecordConfig {
-        command: a.command,
+        command: a.command.clone(),
         backend: match a.backend {
             BackendArg::Auto => Backend::Auto,
             BackendArg::Ebpf => Backend::Ebpf,
@@ -138,30 +182,125 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
         }
         return Ok(outcome.exit_code);
     };
-    let (profile, summary) = generate::seccomp_profile_with(&rec, &base, a.args);
+    write_outputs(
+        &a,
+        &rec,
+        &base,
+        &a.runtime,
+        &format!(
+            "with the {} backend ({})",
+            outcome.backend.name(),
+            outcome.backend_reason
+        ),
+    )?;
+    if a.analyze
+        && let Some(p) = program
+    {
+        analysis_gap(p, &rec);
+    }
+    Ok(outcome.exit_code)
+}
+
+#[cfg(not(feature = "ebpf"))]
+fn attached(_: &RecordArgs, _: &str) -> Result<i32, Error> {
+    Err(Error::Usage(
+        "--attach records with eBPF: this syscage was built without the ebpf feature".into(),
+    ))
+}
+
+/// `--attach TARGET`: what already runs, until a signal, `--duration` or the target's end.
+#[cfg(feature = "ebpf")]
+fn attached(a: &RecordArgs, target: &str) -> Result<i32, Error> {
+    use crate::tracer::ebpf::running;
+    if a.after_seccomp_load || a.analyze {
+        return Err(Error::Usage(
+            "--attach records what runs already: --analyze and --after-seccomp-load need a command"
+                .into(),
+        ));
+    }
+    if !matches!(a.backend, BackendArg::Auto | BackendArg::Ebpf) {
+        return Err(Error::Usage(
+            "--attach records with eBPF only (the other backends must start the workload)".into(),
+        ));
+    }
+    let target: running::Target = target.parse().map_err(Error::Usage)?;
+    let limit = a.duration.as_deref().map(duration).transpose()?;
+    // Ctrl-C and SIGTERM end the recording (the profile is written then), nothing else.
+    let mut signals = crate::sandbox::sys::SignalSet::empty();
+    signals.add(libc::SIGINT);
+    signals.add(libc::SIGTERM);
+    signals.block().map_err(|e| {
+        Error::Sandbox(crate::sandbox::SandboxError::Message(format!(
+            "blocking SIGINT and SIGTERM: {e}"
+        )))
+    })?;
+    let stop = crate::sandbox::sys::signalfd(&signals).map_err(|e| {
+        Error::Sandbox(crate::sandbox::SandboxError::Message(format!(
+            "creating a signalfd: {e}"
+        )))
+    })?;
+    let wants_args = a.args || a.apparmor.is_some() || a.recording.is_some();
+    let wants_files = a.landlock.is_some() || a.apparmor.is_some() || a.recording.is_some();
+    let rec = running::record(&target, wants_args, wants_files, limit, &stop).map_err(|e| {
+        Error::Sandbox(crate::sandbox::SandboxError::Message(format!(
+            "--attach: {e}"
+        )))
+    })?;
+    // The runtime that runs the target, unless one was asked for: a restart under the
+    // profile must get through its own start.
+    let runtime = match (a.runtime.as_str(), rec.runtime) {
+        ("any", Some(r)) => r.to_string(),
+        (r, _) => r.to_string(),
+    };
+    let base = if a.no_runtime_base {
+        Default::default()
+    } else {
+        runtime_base(&runtime)?
+    };
+    for loss in rec.losses.describe() {
+        eprintln!("syscage: warning: {loss}");
+    }
+    if !a.quiet {
+        for n in &rec.notes {
+            eprintln!("syscage: {n}");
+        }
+        eprintln!("syscage: the recording ended: {}", rec.ended);
+    }
+    write_outputs(a, &rec.recording, &base, &runtime, "by attaching with eBPF")?;
+    Ok(0)
+}
+
+/// The profile and the optional files from `rec`, written atomically; then the summary.
+fn write_outputs(
+    a: &RecordArgs,
+    rec: &crate::model::Recording,
+    base: &std::collections::BTreeMap<String, String>,
+    runtime: &str,
+    how: &str,
+) -> Result<(), Error> {
+    let (profile, summary) = generate::seccomp_profile_with(rec, base, a.args);
     output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
     if let Some(r) = &a.recording {
         output::write_atomic(r, rec.to_json().as_bytes())?;
     }
     if let Some(aa) = &a.apparmor {
-        output::write_atomic(aa, crate::profile::apparmor::profile(&rec).as_bytes())?;
+        output::write_atomic(aa, crate::profile::apparmor::profile(rec).as_bytes())?;
     }
     if let Some(l) = &a.landlock {
-        let rules = crate::profile::landlock::from_recording(&rec);
+        let rules = crate::profile::landlock::from_recording(rec);
         output::write_atomic(l, crate::profile::landlock::to_json(&rules).as_bytes())?;
     }
     if !a.quiet {
         let abis: Vec<&str> = summary.abis.iter().map(|x| x.as_str()).collect();
         eprintln!(
-            "syscage: recorded {} syscalls ({} calls; ABIs: {}) with the {} backend ({}); profile allows {} ({} from the {} runtime base{}), ENOSYS for {} unused libc fallbacks; written to {}",
+            "syscage: recorded {} syscalls ({} calls; ABIs: {}) {}; profile allows {} ({} from the {} runtime base{}), ENOSYS for {} unused libc fallbacks; written to {}",
             summary.recorded,
             rec.total_calls(),
             abis.join(", "),
-            outcome.backend.name(),
-            outcome.backend_reason,
+            how,
             summary.allowed,
             summary.from_base,
-            a.runtime,
+            runtime,
             if a.args {
                 format!("; {} narrowed to recorded arguments", summary.narrowed)
             } else {
@@ -177,12 +316,7 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
             );
         }
     }
-    if a.analyze
-        && let Some(p) = program
-    {
-        analysis_gap(p, &rec);
-    }
-    Ok(outcome.exit_code)
+    Ok(())
 }
 
 /// `--analyze`: the recorded program's static analysis beside the recording.

@@ -111,6 +111,7 @@ fn record(
         let wants = ebpf::Wants {
             args: p.apparmor.is_some() || p.recording.is_some(),
             files: p.apparmor.is_some() || p.landlock.is_some() || p.recording.is_some(),
+            ..Default::default()
         };
         let probe = ebpf::Probe::load(wants).and_then(|mut probe| {
             probe.track(p.pid as u32)?;

@@ -389,6 +389,52 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `pidfd_open(tid, PIDFD_THREAD)`: a pidfd for one thread (Linux 6.9).
+pub fn pidfd_open_thread(tid: libc::pid_t) -> io::Result<OwnedFd> {
+    const PIDFD_THREAD: u32 = libc::O_EXCL as u32;
+    // SAFETY: takes integers only; the returned descriptor is owned by us alone.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) })?;
+    // SAFETY: a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `bpf(BPF_MAP_LOOKUP_ELEM)`: the value under `key` in map `map`, copied into `value` (which
+/// must be the map's value size; a task storage map's key is a pidfd).
+pub fn bpf_map_lookup(
+    map: std::os::fd::BorrowedFd<'_>,
+    key: &[u8],
+    value: &mut [u8],
+) -> io::Result<()> {
+    // The first fields of union bpf_attr for the map element commands.
+    #[repr(C)]
+    struct MapElem {
+        map_fd: u32,
+        pad: u32,
+        key: u64,
+        value: u64,
+        flags: u64,
+    }
+    const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+    let attr = MapElem {
+        map_fd: map.as_raw_fd() as u32,
+        pad: 0,
+        key: key.as_ptr() as u64,
+        value: value.as_mut_ptr() as u64,
+        flags: 0,
+    };
+    // SAFETY: `attr` points at `key` and `value`, which outlive the call; the kernel reads the
+    // map's key size from `key` and writes its value size into `value`, which the caller sized.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_MAP_LOOKUP_ELEM,
+            &attr as *const MapElem,
+            std::mem::size_of::<MapElem>() as libc::c_uint,
+        )
+    })?;
+    Ok(())
+}
+
 /// `pidfd_getfd(pidfd, fd, 0)`: a copy of another process's descriptor.
 pub fn pidfd_getfd(pidfd: &OwnedFd, fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: takes integers only; the returned descriptor is owned by us alone.

@@ -9,6 +9,7 @@
 pub mod attach;
 #[cfg(feature = "ebpf")]
 pub mod ebpf;
+pub mod engines;
 pub mod events;
 mod memory;
 mod notify;
@@ -141,6 +142,7 @@ fn choose_backend(cfg: &RecordConfig) -> Result<(Backend, Option<Probe>, String)
         ebpf::Probe::load(ebpf::Wants {
             args: cfg.wants_args,
             files: cfg.wants_files,
+            ..Default::default()
         })
     };
     #[cfg(not(feature = "ebpf"))]

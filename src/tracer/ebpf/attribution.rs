@@ -62,6 +62,24 @@ impl Attribution {
         a
     }
 
+    /// For processes that already run (`record --attach`): the recording has begun, and
+    /// processes are named by `adopt` as they join.
+    pub fn attached() -> Attribution {
+        let mut a = Attribution::new(0);
+        a.procs.clear();
+        a.started = true;
+        a
+    }
+
+    /// A running process joined the recording, running `exe`.
+    pub fn adopt(&mut self, tgid: u32, exe: &str) {
+        if !self.procs.contains_key(&tgid) {
+            let exe = self.exe_id(exe);
+            self.births += 1;
+            self.procs.insert(tgid, (exe, self.births));
+        }
+    }
+
     fn exe_id(&mut self, path: &str) -> u32 {
         if let Some(id) = self.exe_ids.get(path) {
             return *id;
@@ -148,6 +166,13 @@ impl Attribution {
     /// Processes alive and tracked, as the events tell.
     pub fn live(&self) -> usize {
         self.procs.len()
+    }
+
+    /// The processes alive and tracked, as the events tell.
+    pub fn processes(&self) -> Vec<u32> {
+        let mut p: Vec<u32> = self.procs.keys().copied().collect();
+        p.sort_unstable();
+        p
     }
 
     /// Whether the first exec was seen.

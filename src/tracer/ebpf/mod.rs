@@ -8,12 +8,13 @@ pub mod attribution;
 mod btf_ids;
 mod facts;
 mod follow;
+pub mod running;
 mod supervise;
 
 pub use follow::follow;
 pub use supervise::supervise;
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::BtfTracePoint;
@@ -42,6 +43,7 @@ const EV_EXIT: u32 = 2;
 const EV_FORK: u32 = 3;
 const EV_FILE: u32 = 4;
 const EV_PORT: u32 = 5;
+const EV_ADOPT: u32 = 6;
 /// Offsets in a bitmap event: type, tgid, the bitmap, `last`, then for an exec the length of
 /// the new image's path and the path.
 const EV_LAST: usize = 8 + WORDS * 8;
@@ -68,6 +70,36 @@ pub struct Wants {
     pub args: bool,
     /// Paths and ports (`--landlock`, `--apparmor`).
     pub files: bool,
+    /// Which running tasks join the recording (`record --attach`).
+    pub scope: AttachScope,
+}
+
+/// `record --attach`: the tasks that join the recording at their next syscall or fork, as the
+/// kernel program tells them apart (its `scope_*` constants).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum AttachScope {
+    /// None: the workload syscage starts (`Probe::track`).
+    #[default]
+    None,
+    /// The processes `Probe::add_root` names.
+    Pids,
+    /// The tasks of a cgroup v2 and its descendants: its id (the directory's inode) and its
+    /// level (0 is the root cgroup).
+    Cgroup { level: u32, id: u64 },
+    /// The tasks of a mount namespace, by its inode.
+    MountNamespace(u64),
+}
+
+impl AttachScope {
+    /// (scope_mode, scope_level, scope_id) for the kernel program.
+    fn globals(self) -> (u32, u32, u64) {
+        match self {
+            AttachScope::None => (0, 0, 0),
+            AttachScope::Pids => (1, 0, 0),
+            AttachScope::Cgroup { level, id } => (2, level, id),
+            AttachScope::MountNamespace(inum) => (3, 0, inum),
+        }
+    }
 }
 
 /// What the kernel program could not keep, by kind (see `STATS`), and bitmaps of unknown
@@ -107,6 +139,25 @@ pub struct Probe {
     bpf: Ebpf,
     ring: RingBuf<MapData>,
     facts: Facts,
+}
+
+/// The executable process `tgid` runs, as it sees it: a container's process names its file
+/// inside the container's root (the host sees /proc/PID/exe under that root's path).
+pub fn running_exe(tgid: u32) -> String {
+    let Ok(exe) = std::fs::read_link(format!("/proc/{tgid}/exe")) else {
+        return "?".into();
+    };
+    let exe = exe.to_string_lossy().into_owned();
+    match std::fs::read_link(format!("/proc/{tgid}/root")) {
+        Ok(root) if root.as_os_str() != "/" => {
+            let root = root.to_string_lossy();
+            match exe.strip_prefix(root.as_ref()) {
+                Some(rest) if rest.starts_with('/') => rest.to_string(),
+                _ => exe,
+            }
+        }
+        _ => exe,
+    }
 }
 
 fn seen_of(bytes: &[u8]) -> [u64; WORDS] {
@@ -196,10 +247,14 @@ impl Probe {
         // Task storage is used by the kernel program only; aya has no wrapper for it.
         let want_args = u32::from(wants.args);
         let want_files = u32::from(wants.files);
+        let (scope_mode, scope_level, scope_id) = wants.scope.globals();
         let loaded = EbpfLoader::new()
             .allow_unsupported_maps()
             .override_global("want_args", &want_args, true)
             .override_global("want_files", &want_files, true)
+            .override_global("scope_mode", &scope_mode, true)
+            .override_global("scope_level", &scope_level, true)
+            .override_global("scope_id", &scope_id, true)
             .map_max_entries("events", if wants.files { RING_FILES } else { RING })
             .load(&object)
             .map_err(|e| format!("loading the eBPF recorder: {e}"));
@@ -246,6 +301,51 @@ impl Probe {
         target
             .set(0, pid, 0)
             .map_err(|e| format!("tracking process {pid}: {e}"))
+    }
+
+    /// Adds process `tgid` to the attach scope (`AttachScope::Pids`): it joins at its next
+    /// syscall or fork.
+    pub fn add_root(&mut self, tgid: u32) -> Result<(), String> {
+        let mut roots: HashMap<_, u32, u8> = HashMap::try_from(
+            self.bpf
+                .map_mut("roots")
+                .ok_or("the eBPF object has no roots map")?,
+        )
+        .map_err(|e| format!("eBPF roots map: {e}"))?;
+        roots
+            .insert(tgid, 1, 0)
+            .map_err(|e| format!("adding process {tgid} to the recording: {e}"))
+    }
+
+    /// Hands `attr` what the live tasks of its processes made since their last flush (their
+    /// task storage, read by pidfd): at the end of an attach, processes still run.
+    pub fn flush_live(&self, attr: &mut Attribution) {
+        let Some(aya::maps::Map::Unsupported(tasks)) = self.bpf.map("tasks") else {
+            return;
+        };
+        for tgid in attr.processes() {
+            let Ok(threads) = std::fs::read_dir(format!("/proc/{tgid}/task")) else {
+                continue;
+            };
+            for t in threads.flatten() {
+                let Some(tid) = t.file_name().to_str().and_then(|t| t.parse().ok()) else {
+                    continue;
+                };
+                let Ok(fd) = crate::sandbox::sys::pidfd_open_thread(tid) else {
+                    continue;
+                };
+                let key = fd.as_raw_fd().to_ne_bytes();
+                let mut value = [0u8; WORDS * 8];
+                if crate::sandbox::sys::bpf_map_lookup(tasks.fd().as_fd(), &key, &mut value).is_ok()
+                {
+                    let mut seen = [0u64; WORDS];
+                    for (w, b) in seen.iter_mut().zip(value.chunks_exact(8)) {
+                        *w = u64::from_ne_bytes(b.try_into().unwrap_or_default());
+                    }
+                    attr.exit(tgid, &seen, false);
+                }
+            }
+        }
     }
 
     /// Waits until `other` is ready, the ring fills up (the kernel wakes readers early only
@@ -320,6 +420,7 @@ impl Probe {
                 }
                 EV_EXIT => attr.exit(tgid, &seen_of(bytes), u32_at(bytes, EV_LAST) != 0),
                 EV_FORK => attr.fork(tgid, u32_at(bytes, 8)),
+                EV_ADOPT => attr.adopt(tgid, &running_exe(tgid)),
                 EV_FILE => {
                     let len = u32_at(bytes, 12) as usize;
                     let raw = bytes.get(24..24 + len).unwrap_or_default();

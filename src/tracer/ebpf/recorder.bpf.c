@@ -36,6 +36,7 @@
 #define EV_FORK 3
 #define EV_FILE 4               /* a path and what was done to it (--landlock, --apparmor) */
 #define EV_PORT 5               /* a bind or connect address */
+#define EV_ADOPT 6              /* a running task joined the recording (record --attach) */
 
 /* What was done to a path: bit indexes of a path event's access (model::files). */
 #define F_CREATE_BIT 3
@@ -86,6 +87,25 @@ struct {
 	__type(key, u32);
 	__type(value, u32);
 } target SEC(".maps");
+
+/* record --attach: which running tasks join the recording, at their next syscall or fork.
+ * Once a task has storage it is tracked whatever it does next (a process in the container
+ * that unshares its mount namespace stays recorded); its children are tracked at birth. */
+#define SCOPE_NONE 0
+#define SCOPE_PIDS 1            /* processes whose tgid is in `roots` */
+#define SCOPE_CGROUP 2          /* tasks whose cgroup v2 ancestor at `scope_level` is `scope_id` */
+#define SCOPE_MNTNS 3           /* tasks in the mount namespace whose inode is `scope_id` */
+/* Set at load time: without an attach the verifier drops the test from the hot path. */
+volatile const u32 scope_mode = SCOPE_NONE;
+volatile const u32 scope_level = 0;
+volatile const u64 scope_id = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, u8);
+} roots SEC(".maps");
 
 /* One per-CPU slot holding every counter: user space reads them all with one lookup. */
 struct counters {
@@ -500,6 +520,44 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+struct ev_adopt {
+	u32 type;
+	u32 tgid;
+};
+
+/* Whether the current task `task` is in the attach scope; then it gets storage, and user
+ * space hears of its process (it reads the executable from /proc: the process runs it). */
+static __always_inline struct task_state *adopt(struct task_struct *task)
+{
+	u32 tgid = task->tgid;
+	if (scope_mode == SCOPE_PIDS) {
+		if (!bpf_map_lookup_elem(&roots, &tgid))
+			return 0;
+	} else if (scope_mode == SCOPE_CGROUP) {
+		if (bpf_get_current_ancestor_cgroup_id(scope_level) != scope_id)
+			return 0;
+	} else if (scope_mode == SCOPE_MNTNS) {
+		if (BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) != scope_id)
+			return 0;
+	} else {
+		return 0;
+	}
+	struct task_state *st = bpf_task_storage_get(&tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		stat_add(ST_TASKS_DROPPED);
+		return 0;
+	}
+	struct ev_adopt *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_add(ST_EVENTS_DROPPED);
+		return st;
+	}
+	ev->type = EV_ADOPT;
+	ev->tgid = tgid;
+	bpf_ringbuf_submit(ev, wakeup());
+	return st;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
@@ -513,7 +571,9 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 			if (t && *t == (u32)task->tgid)
 				keep_paths(regs, NR_EXECVE, DIR_UNKNOWN);
 		}
-		return 0;
+		st = adopt(task);
+		if (!st)
+			return 0;
 	}
 	if (id < 0 || id >= NR_MAX) {
 		stat_add(ST_NR_OUT_OF_RANGE);
@@ -625,7 +685,9 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, int old_pid, struct linu
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
-	if (!bpf_task_storage_get(&tasks, parent, 0, 0))
+	/* The parent is the current task: one in the attach scope that has made no syscall
+	 * since the attach joins now, so that its child is not missed. */
+	if (!bpf_task_storage_get(&tasks, parent, 0, 0) && !adopt(parent))
 		return 0;
 	if (!bpf_task_storage_get(&tasks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE)) {
 		stat_add(ST_TASKS_DROPPED);
@@ -654,8 +716,13 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	struct task_state *st = bpf_task_storage_get(&tasks, p, 0, 0);
 	if (!st)
 		return 0;
-	flush(st, p->tgid, p->signal->live.counter == 0);
+	u32 last = p->signal->live.counter == 0;
+	u32 tgid = p->tgid;
+	flush(st, tgid, last);
 	bpf_task_storage_delete(&tasks, p);
+	/* A later process given the same pid is not the one named. */
+	if (last)
+		bpf_map_delete_elem(&roots, &tgid);
 	return 0;
 }
 

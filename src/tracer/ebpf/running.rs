@@ -1,0 +1,307 @@
+//! `record --attach`: recording processes that already run, with eBPF only. The program is
+//! loaded and attached first, with the target's scope compiled in (a pid set, a cgroup, a
+//! mount namespace); a task in scope joins at its next syscall or fork, and its children at
+//! birth, so nothing started after the attach escapes. Only then are a pid target's existing
+//! descendants named to the kernel (a child forked before its parent was named is in the
+//! parent's `children` list when it is read; one forked after is caught by the fork hook).
+//! The target is never stopped, signalled, ptraced or written to: if syscage dies, its
+//! programs and maps go with its descriptors and the target runs on.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use super::attribution::Attribution;
+use super::{AttachScope, Losses, Probe, Wants, running_exe};
+use crate::model::Recording;
+use crate::sandbox::sys;
+use crate::tracer::engines;
+
+/// What `--attach` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Pid(u32),
+    Container(String),
+    Cgroup(String),
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Target, String> {
+        match s.split_once(':') {
+            Some(("pid", n)) => n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Target::Pid)
+                .ok_or_else(|| format!("--attach {s}: expected pid:N with N a process id")),
+            Some(("container", c)) if !c.is_empty() => Ok(Target::Container(c.to_string())),
+            Some(("cgroup", p)) if !p.is_empty() => Ok(Target::Cgroup(p.to_string())),
+            _ => Err(format!(
+                "--attach {s}: expected pid:N, container:NAME (or container:ENGINE:NAME) or cgroup:PATH"
+            )),
+        }
+    }
+}
+
+/// The recording of what already ran, and what the summary should say about it.
+pub struct Attached {
+    pub recording: Recording,
+    pub losses: Losses,
+    /// What was attached to, how it was found, and what the recording cannot hold.
+    pub notes: Vec<String>,
+    /// The OCI runtime that runs the target, when an engine said (for the runtime base set).
+    pub runtime: Option<&'static str>,
+    /// Why the recording ended.
+    pub ended: String,
+}
+
+/// How the target is watched for its end.
+enum Gone {
+    /// The process (and, for a pid target, every process it led to) has exited.
+    Process(OwnedFd, bool),
+    /// The cgroup directory was removed.
+    Cgroup(std::path::PathBuf),
+}
+
+/// Records `target` until `stop` (a signalfd: SIGINT/SIGTERM) is readable, `duration` has
+/// passed, or the target is gone.
+pub fn record(
+    target: &Target,
+    args: bool,
+    files: bool,
+    duration: Option<Duration>,
+    stop: &OwnedFd,
+) -> Result<Attached, String> {
+    let mut notes = Vec::new();
+    let mut runtime = None;
+    let (scope, gone, what) = match target {
+        Target::Pid(pid) => {
+            check_process(*pid)?;
+            let fd = sys::pidfd_open(*pid as i32).map_err(|e| format!("process {pid}: {e}"))?;
+            (
+                AttachScope::Pids,
+                Gone::Process(fd, true),
+                format!("process {pid} and its descendants"),
+            )
+        }
+        Target::Container(name) => {
+            let f = engines::find(name)?;
+            check_process(f.pid)?;
+            let ns = mount_namespace(f.pid)?;
+            if ns == mount_namespace(std::process::id())? {
+                return Err(format!(
+                    "container {name} (pid {}) shares syscage's mount namespace: it cannot be told apart from the host; attach to pid:{} instead",
+                    f.pid, f.pid
+                ));
+            }
+            let fd = sys::pidfd_open(f.pid as i32)
+                .map_err(|e| format!("container {name}'s process {}: {e}", f.pid))?;
+            notes.push(format!(
+                "container {name} found by {} (init pid {}); every process in its mount namespace {ns} is recorded (a container always has one of its own; its pid namespace may be the host's)",
+                f.asked, f.pid
+            ));
+            runtime = Some(f.runtime);
+            (
+                AttachScope::MountNamespace(ns),
+                Gone::Process(fd, false),
+                format!("container {name}"),
+            )
+        }
+        Target::Cgroup(path) => {
+            let (dir, level, id) = cgroup(path)?;
+            (
+                AttachScope::Cgroup { level, id },
+                Gone::Cgroup(dir.clone()),
+                format!("cgroup {}", dir.display()),
+            )
+        }
+    };
+    let mut probe = Probe::load(Wants { args, files, scope })?;
+    let started = chrono_free_now();
+    let mut attr = Attribution::attached();
+    if let (Target::Pid(pid), AttachScope::Pids) = (target, scope) {
+        for p in tree(*pid) {
+            probe.add_root(p)?;
+            attr.adopt(p, &running_exe(p));
+        }
+    }
+    notes.push(format!(
+        "attached to {what} at {started}: what it did before is not in this recording (a restart under the profile also needs its start-up: record it with `syscage record -- CMD` or merge)"
+    ));
+    let deadline = duration.map(|d| Instant::now() + d);
+    let ended = loop {
+        let signalled = probe.wait(stop.as_fd()).map_err(|e| format!("poll: {e}"))?;
+        probe.drain(&mut attr);
+        if signalled {
+            break "a signal asked to stop".to_string();
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break format!(
+                "--duration {} s passed",
+                duration.unwrap_or_default().as_secs_f64()
+            );
+        }
+        match &gone {
+            Gone::Process(fd, tree) => {
+                if readable(fd) {
+                    attr.prune(&|tgid| std::path::Path::new(&format!("/proc/{tgid}")).exists());
+                    if !*tree || attr.live() == 0 {
+                        break format!("{what} exited");
+                    }
+                }
+            }
+            Gone::Cgroup(dir) => {
+                if !dir.exists() {
+                    break format!("{what} was removed");
+                }
+            }
+        }
+    };
+    probe.drain(&mut attr);
+    probe.flush_live(&mut attr);
+    let (recording, losses, detach) = probe.finish(attr, vec![format!("attached to {what}")])?;
+    drop(detach);
+    Ok(Attached {
+        recording,
+        losses,
+        notes,
+        runtime,
+        ended,
+    })
+}
+
+/// Refuses a pid that is gone or a kernel thread (no syscalls of its own to record).
+fn check_process(pid: u32) -> Result<(), String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|_| format!("process {pid}: no such process"))?;
+    // Fields after the command's closing parenthesis: state ppid pgrp session tty tpgid flags.
+    let flags: u64 = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(6)?.parse().ok())
+        .unwrap_or(0);
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    if flags & PF_KTHREAD != 0 {
+        return Err(format!(
+            "process {pid} is a kernel thread: it makes no syscalls to record"
+        ));
+    }
+    Ok(())
+}
+
+/// The inode of process `pid`'s mount namespace.
+fn mount_namespace(pid: u32) -> Result<u64, String> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/mnt"))
+        .map(|m| m.ino())
+        .map_err(|e| format!("the mount namespace of process {pid}: {e}"))
+}
+
+/// A cgroup v2 directory: its path on the host, its level below the hierarchy's root and its
+/// id (the directory's inode, as the kernel's cgroup id). PATH is absolute, or relative to the
+/// cgroup2 mount.
+fn cgroup(path: &str) -> Result<(std::path::PathBuf, u32, u64), String> {
+    use std::os::unix::fs::MetadataExt;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPEROPTS
+    let mount = mounts
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split_whitespace().collect();
+            (right.split_whitespace().next() == Some("cgroup2") && f.get(3) == Some(&"/"))
+                .then(|| f.get(4).map(|m| m.to_string()))?
+        })
+        .next()
+        .ok_or(
+            "cgroup:PATH needs cgroup v2 mounted (no cgroup2 file system in /proc/self/mountinfo)",
+        )?;
+    let dir = if path.starts_with('/') {
+        std::path::PathBuf::from(path)
+    } else {
+        std::path::Path::new(&mount).join(path)
+    };
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("cgroup {path}: {e}"))?;
+    let rel = dir
+        .strip_prefix(&mount)
+        .map_err(|_| format!("cgroup {path}: not under the cgroup2 mount {mount}"))?;
+    if !dir.join("cgroup.procs").exists() {
+        return Err(format!("cgroup {path}: {} is not a cgroup", dir.display()));
+    }
+    let id = std::fs::metadata(&dir)
+        .map_err(|e| format!("cgroup {path}: {e}"))?
+        .ino();
+    Ok((dir.clone(), rel.components().count() as u32, id))
+}
+
+/// `pid` and its descendants, parents first.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() && out.len() < 65536 {
+        let p = out[i];
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
+            for t in tasks.flatten() {
+                let children =
+                    std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+                for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                    if !out.contains(&c) {
+                        out.push(c);
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether `fd` polls readable now (a pidfd: its process has exited).
+fn readable(fd: &OwnedFd) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// The wall-clock time now, as UTC HH:MM:SS.
+fn chrono_free_now() -> String {
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn targets_parse_or_say_what_is_expected() {
+        assert_eq!("pid:42".parse(), Ok(Target::Pid(42)));
+        assert_eq!(
+            "container:podman:web".parse(),
+            Ok(Target::Container("podman:web".into()))
+        );
+        assert_eq!("cgroup:a/b".parse(), Ok(Target::Cgroup("a/b".into())));
+        for bad in [
+            "pid:0",
+            "pid:x",
+            "pid:",
+            "container:",
+            "cgroup:",
+            "42",
+            "box:1",
+        ] {
+            let e = bad.parse::<Target>().unwrap_err();
+            assert!(e.contains("expected"), "{bad}: {e}");
+        }
+    }
+}
