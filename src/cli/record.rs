@@ -241,11 +241,20 @@ fn attached(a: &RecordArgs, target: &str) -> Result<i32, Error> {
     })?;
     let wants_args = a.args || a.apparmor.is_some() || a.recording.is_some();
     let wants_files = a.landlock.is_some() || a.apparmor.is_some() || a.recording.is_some();
-    let rec = running::record(&target, wants_args, wants_files, limit, &stop).map_err(|e| {
-        Error::Sandbox(crate::sandbox::SandboxError::Message(format!(
-            "--attach: {e}"
-        )))
-    })?;
+    let quiet = a.quiet;
+    let tell = |notes: &[String]| {
+        if !quiet {
+            for n in notes {
+                eprintln!("syscage: {n}");
+            }
+        }
+    };
+    let rec =
+        running::record(&target, wants_args, wants_files, limit, &stop, &tell).map_err(|e| {
+            Error::Sandbox(crate::sandbox::SandboxError::Message(format!(
+                "--attach: {e}"
+            )))
+        })?;
     // The runtime that runs the target, unless one was asked for: a restart under the
     // profile must get through its own start.
     let runtime = match (a.runtime.as_str(), rec.runtime) {
@@ -261,9 +270,6 @@ fn attached(a: &RecordArgs, target: &str) -> Result<i32, Error> {
         eprintln!("syscage: warning: {loss}");
     }
     if !a.quiet {
-        for n in &rec.notes {
-            eprintln!("syscage: {n}");
-        }
         eprintln!("syscage: the recording ended: {}", rec.ended);
     }
     write_outputs(a, &rec.recording, &base, &runtime, "by attaching with eBPF")?;

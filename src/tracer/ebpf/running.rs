@@ -65,13 +65,15 @@ enum Gone {
 }
 
 /// Records `target` until `stop` (a signalfd: SIGINT/SIGTERM) is readable, `duration` has
-/// passed, or the target is gone.
+/// passed, or the target is gone. `on_attached` is told, with the notes, once the recording
+/// runs (from then on nothing the target does is missed).
 pub fn record(
     target: &Target,
     args: bool,
     files: bool,
     duration: Option<Duration>,
     stop: &OwnedFd,
+    on_attached: &dyn Fn(&[String]),
 ) -> Result<Attached, String> {
     let mut notes = Vec::new();
     let mut runtime = None;
@@ -129,6 +131,7 @@ pub fn record(
     notes.push(format!(
         "attached to {what} at {started}: what it did before is not in this recording (a restart under the profile also needs its start-up: record it with `syscage record -- CMD` or merge)"
     ));
+    on_attached(&notes);
     let deadline = duration.map(|d| Instant::now() + d);
     let ended = loop {
         let signalled = probe.wait(stop.as_fd()).map_err(|e| format!("poll: {e}"))?;

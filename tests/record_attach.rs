@@ -1,0 +1,442 @@
+//! `record --attach`: what already runs is recorded from the attach on — a process tree, a
+//! podman container (with `podman exec` into it), a cgroup — and nothing else; the target runs
+//! on untouched when syscage ends or is killed; bad targets are refused.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Starts `record --attach TARGET` and returns once it says it is attached (its stderr is
+/// then drained on a thread, returned by the handle).
+fn attach(target: &str, out: &Path, rec: &Path) -> (Child, std::thread::JoinHandle<String>) {
+    let mut c = syscage_cmd();
+    c.args(["record", "--attach", target, "-o"])
+        .arg(out)
+        .arg("--recording")
+        .arg(rec)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = err.read_line(&mut line).unwrap();
+        seen.push_str(&line);
+        assert!(
+            n > 0,
+            "record --attach {target} ended before attaching: {seen}"
+        );
+        if line.contains("attached to ") {
+            break;
+        }
+    }
+    let rest = std::thread::spawn(move || {
+        let mut s = seen;
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    (child, rest)
+}
+
+/// Ends the recording with SIGTERM, as an operator's Ctrl-C would, and returns its stderr.
+fn stop(mut child: Child, err: std::thread::JoinHandle<String>) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let err = err.join().unwrap();
+    assert_eq!(status.code(), Some(0), "record --attach: {err}");
+    err
+}
+
+fn wait_for(path: &Path, what: &str) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what} never happened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn names(rec: &Path) -> std::collections::BTreeSet<String> {
+    recorded_names(rec).into_iter().map(|(_, n)| n).collect()
+}
+
+/// A python process tree: a child forked before the attach, the parent, a child forked after;
+/// each makes its own marker syscall once `go` exists, then they wait for `end`.
+const TREE: &str = "import os, sys, time\n\
+d = sys.argv[1]\n\
+def until(name):\n    while not os.path.exists(os.path.join(d, name)): time.sleep(0.02)\n\
+early = os.fork()\n\
+if early == 0:\n    until('go'); os.getpgid(0); open(os.path.join(d, 'early-done'), 'w').close(); until('end'); os._exit(0)\n\
+open(os.path.join(d, 'ready'), 'w').close()\n\
+until('go')\n\
+os.times()\n\
+late = os.fork()\n\
+if late == 0:\n    os.getsid(0); os._exit(0)\n\
+os.waitpid(late, 0)\n\
+open(os.path.join(d, 'done'), 'w').close()\n\
+until('end')\n\
+os.waitpid(early, 0)\n";
+
+#[test]
+fn a_process_tree_is_recorded_from_the_attach_on_and_nothing_else() {
+    let dir = TempDir::new("attachpid");
+    let mut tree = group({
+        let mut c = Command::new("/usr/bin/python3");
+        c.args(["-c", TREE, dir.str()]);
+        c
+    });
+    let _kill_tree = KillPid(tree.id());
+    // A neighbour outside the tree, busy with a syscall the tree never makes.
+    let mut neighbour = group({
+        let mut c = Command::new("/usr/bin/python3");
+        c.args([
+            "-c",
+            "import os, time\nt = time.time()\nwhile time.time() - t < 20: os.getpriority(os.PRIO_PROCESS, 0); time.sleep(0.01)",
+        ]);
+        c
+    });
+    let _kill_neighbour = KillPid(neighbour.id());
+    wait_for(&dir.join("ready"), "the tree's start");
+    let (out, rec) = (dir.join("p.json"), dir.join("p.rec"));
+    let (child, err) = attach(&format!("pid:{}", tree.id()), &out, &rec);
+    std::fs::write(dir.join("go"), "").unwrap();
+    wait_for(&dir.join("done"), "the tree's markers");
+    wait_for(&dir.join("early-done"), "the early child's marker");
+    let err = stop(child, err);
+    // The target outlives the recording, untouched.
+    assert!(
+        tree.try_wait().unwrap().is_none(),
+        "the tree was stopped: {err}"
+    );
+    let got = names(&rec);
+    for marker in ["times", "getsid", "getpgid", "wait4"] {
+        assert!(got.contains(marker), "{marker} missing from {got:?}\n{err}");
+    }
+    assert!(
+        !got.contains("getpriority"),
+        "the neighbour was recorded: {got:?}"
+    );
+    assert!(allowed_names(&out).contains("getsid"));
+    assert!(
+        err.contains("what it did before is not in this recording"),
+        "{err}"
+    );
+    std::fs::write(dir.join("end"), "").unwrap();
+    assert!(tree.wait().unwrap().success());
+    let _ = neighbour.kill();
+    let _ = neighbour.wait();
+}
+
+/// The ids of the eBPF programs process `pid` holds (from its descriptors' fdinfo).
+fn prog_ids(pid: u32) -> Vec<String> {
+    let mut ids = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let info = std::fs::read_to_string(fd.path()).unwrap_or_default();
+        for l in info.lines() {
+            if let Some(id) = l.strip_prefix("prog_id:") {
+                ids.push(id.trim().to_string());
+            }
+        }
+    }
+    ids
+}
+
+/// Whether any process holds eBPF program `id`.
+fn prog_held(id: &str) -> bool {
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(fds) = std::fs::read_dir(p.path().join("fdinfo")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let info = std::fs::read_to_string(fd.path()).unwrap_or_default();
+            if info
+                .lines()
+                .any(|l| l.strip_prefix("prog_id:").map(str::trim) == Some(id))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn killing_syscage_mid_recording_leaves_the_target_running_and_nothing_in_the_kernel() {
+    let dir = TempDir::new("attachkill");
+    let count = dir.join("count");
+    // The target counts in a file: it must go on counting after syscage is killed.
+    let script = format!(
+        "i=0; while :; do i=$((i+1)); echo $i > {0}.tmp; mv {0}.tmp {0}; sleep 0.05; done",
+        count.display()
+    );
+    let target = group({
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", &script]);
+        c
+    });
+    let _kill = KillPid(target.id());
+    wait_for(&count, "the target's first count");
+    let (mut child, err) = attach(
+        &format!("pid:{}", target.id()),
+        &dir.join("k.json"),
+        &dir.join("k.rec"),
+    );
+    let progs = prog_ids(child.id());
+    assert!(
+        !progs.is_empty(),
+        "syscage holds no eBPF program while attached"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(err);
+    let read = || {
+        std::fs::read_to_string(&count)
+            .unwrap_or_default()
+            .trim()
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    let before = read();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        read() > before,
+        "the target stopped counting when syscage was killed"
+    );
+    assert!(
+        !dir.join("k.json").exists(),
+        "a profile was written by a killed recording"
+    );
+    // The kernel frees the programs with the last descriptor: give RCU a moment.
+    let start = Instant::now();
+    while progs.iter().any(|id| prog_held(id)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "eBPF programs {progs:?} are still held after syscage was killed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_podman_container_is_recorded_by_its_mount_namespace_including_exec() {
+    let dir = TempDir::new("attachpodman");
+    let image = PodmanImage::with_probe(&dir, "attach");
+    let run = |name: &str, script: &str, extra: &[&str]| {
+        let mut args: Vec<&str> = PODMAN_RUN.to_vec();
+        args.retain(|a| *a != "--rm");
+        args.extend(["-d", "--name", name]);
+        args.extend(extra);
+        args.extend([image.0.as_str(), "/bin/sh", "-c", script]);
+        podman(&args)
+    };
+    let (a, b) = (unique("attach-a"), unique("attach-b"));
+    let _ca = RemoveContainer(a.clone());
+    let _cb = RemoveContainer(b.clone());
+    // A serves: a loop that syncs once /tmp/go exists. B, the same image, makes its marker
+    // (sched_getaffinity through nproc) all the time.
+    run(
+        &a,
+        "while :; do /bin/busybox sleep 0.05; [ -e /tmp/go ] && /bin/busybox sync; done",
+        &[],
+    )
+    .assert_code(0);
+    run(
+        &b,
+        "while :; do /bin/busybox nproc >/dev/null; /bin/busybox sleep 0.05; done",
+        &[],
+    )
+    .assert_code(0);
+    let (out, rec) = (dir.join("c.json"), dir.join("c.rec"));
+    let (child, err) = attach(&format!("container:{a}"), &out, &rec);
+    // After the attach: a syscall the loop had never made, and an exec into the container.
+    podman(&["exec", &a, "/bin/busybox", "touch", "/tmp/go"]).assert_code(0);
+    podman(&["exec", &a, "/bin/busybox", "ionice"]).assert_code(0);
+    std::thread::sleep(Duration::from_millis(300));
+    let err = stop(child, err);
+    assert!(err.contains("found by podman inspect"), "{err}");
+    let got = names(&rec);
+    assert!(
+        got.contains("sync"),
+        "the post-attach syscall is missing: {got:?}\n{err}"
+    );
+    assert!(
+        got.contains("ioprio_get"),
+        "podman exec was not recorded: {got:?}"
+    );
+    assert!(
+        !got.contains("sched_getaffinity"),
+        "the other container was recorded: {got:?}"
+    );
+    // Restarted under the profile, the container runs; an attack is refused.
+    let mut args: Vec<&str> = PODMAN_RUN.to_vec();
+    let sec = format!("seccomp={}", out.display());
+    args.extend(["--security-opt", &sec, image.0.as_str(), "/bin/sh", "-c"]);
+    let mut serve = args.clone();
+    serve.push("for i in 1 2 3; do /bin/busybox sleep 0.05; /bin/busybox touch /tmp/go; /bin/busybox sync; done; echo served");
+    let served = podman(&serve);
+    assert_eq!(served.code, 0, "{}", served.stderr);
+    assert!(served.stdout.contains("served"));
+    let mut attack = args.clone();
+    attack.push("/bin/busybox unshare -U true");
+    let refused = podman(&attack);
+    assert_ne!(refused.code, 0, "unshare ran under the recorded profile");
+    assert!(
+        refused.stderr.contains("Operation not permitted"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_cgroup_is_recorded_with_what_joins_it_later() {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mount = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 ") && l.split_whitespace().nth(3) == Some("/"))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .expect("cgroup v2 is not mounted: the kernel here has it; mount cgroup2 (systemd does)")
+        .to_string();
+    let dir = TempDir::new("attachcg");
+    let name = unique("syscage-attach");
+    let cg = Path::new(&mount).join(&name);
+    std::fs::create_dir(&cg).unwrap();
+    let _rm = RemoveCgroup(cg.clone());
+    let go = dir.join("go");
+    let script = format!(
+        "echo $$ > {}/cgroup.procs; exec /bin/sh -c 'while :; do sleep 0.05; [ -e {} ] && sync; done'",
+        cg.display(),
+        go.display()
+    );
+    let target = group({
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", &script]);
+        c
+    });
+    let _kill = KillPid(target.id());
+    let start = Instant::now();
+    while std::fs::read_to_string(cg.join("cgroup.procs"))
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the target never joined {}",
+            cg.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (out, rec) = (dir.join("g.json"), dir.join("g.rec"));
+    let (child, err) = attach(&format!("cgroup:{name}"), &out, &rec);
+    std::fs::write(&go, "").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let err = stop(child, err);
+    let got = names(&rec);
+    assert!(
+        got.contains("sync") && got.contains("execve"),
+        "{got:?}\n{err}"
+    );
+}
+
+#[test]
+fn bad_targets_are_refused_and_leave_nothing() {
+    let dir = TempDir::new("attachbad");
+    let out = dir.join("never.json");
+    // kthreadd (pid 2) is a kernel thread on every Linux.
+    for (target, says) in [
+        ("pid:2", "kernel thread"),
+        ("pid:4294967295", "no such process"),
+        ("container:syscage-no-such-box", "not found"),
+        ("container:nosuchengine:x", "unknown engine"),
+        ("cgroup:syscage-no-such-cgroup", "cgroup"),
+        ("box:1", "expected pid:N"),
+    ] {
+        let o = run_command({
+            let mut c = syscage_cmd();
+            c.args(["record", "--attach", target, "-o"]).arg(&out);
+            c
+        });
+        o.assert_code(125).assert_no_panic();
+        assert!(o.stderr.contains(says), "{target}: {}", o.stderr);
+        assert!(!out.exists(), "{target}: a profile was written");
+    }
+    let o = run_command({
+        let mut c = syscage_cmd();
+        c.args(["record", "--attach", "pid:1", "--duration", "soon", "-o"])
+            .arg(&out);
+        c
+    });
+    o.assert_code(125);
+    assert!(o.stderr.contains("--duration soon"), "{}", o.stderr);
+    // Unprivileged: no eBPF, said plainly.
+    let user = TestUser::new(false);
+    let o = user.run(&[
+        "record",
+        "--attach",
+        "pid:1",
+        "-o",
+        "/tmp/never-written.json",
+    ]);
+    o.assert_code(125);
+    assert!(o.stderr.contains("root"), "{}", o.stderr);
+}
+
+/// Kills the process group a target was started in (`group`), whatever is left of it.
+struct KillPid(u32);
+
+impl Drop for KillPid {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0)])
+            .status();
+    }
+}
+
+/// `cmd` in a process group of its own, so that the test can kill all it started.
+fn group(mut cmd: Command) -> Child {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0).spawn().unwrap()
+}
+
+struct RemoveContainer(String);
+
+impl Drop for RemoveContainer {
+    fn drop(&mut self) {
+        let _ = runtime_command("podman")
+            .args(["rm", "-f", "-t", "0", &self.0])
+            .output();
+    }
+}
+
+/// Removes a cgroup made by a test, first killing what is left in it.
+struct RemoveCgroup(std::path::PathBuf);
+
+impl Drop for RemoveCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            let procs = std::fs::read_to_string(self.0.join("cgroup.procs")).unwrap_or_default();
+            for p in procs.split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", p]).status();
+            }
+            if std::fs::remove_dir(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
