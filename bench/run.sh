@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${SYSCAGE_CGROUP2_NS:-}" ]; then
   SYSCAGE_CGROUP2_NS=1 exec ./scripts/cgroup2-ns.sh "$0" "$@"
 fi
-# SECTIONS="startup record hook watch analyze" by default; pick one with SECTIONS=record.
-SECTIONS=${SECTIONS:-startup record hook watch analyze}
+# SECTIONS="startup record hook watch attach analyze" by default; pick one with SECTIONS=record.
+SECTIONS=${SECTIONS:-startup record hook watch attach analyze}
 S=$(realpath "${1:-target/release/syscage}")
 RUNS=${RUNS:-300}
 cargo build --release --examples -q
@@ -227,6 +227,37 @@ for k in ("enforced", "monitor", "learn"):
 rt = (med["10k violations, monitored"] - med["10k violations, enforced"]) * 1000 / 10000
 print(f"\nA violation's round trip through syscage (--monitor): {rt:.1f} us "
       f"({med['10k violations, enforced']:.1f} ms enforced vs {med['10k violations, monitored']:.1f} ms monitored, 10,000 calls)")
+PY
+}
+
+# --- record --attach: what a running server loses while it is recorded --------------------------
+# redis (Debian's redis-check-rdb, run as redis-server) on a unix socket, loaded by redis-benchmark
+# (GET and SET, 50 clients): requests per second alone and while `record --attach pid:` records
+# it, runs alternating; medians of ARUNS each and their ratio (goal: at most 3% fewer).
+attach() {
+ARUNS=${ARUNS:-7}
+sock="$W/redis.sock"
+ln -sf /usr/bin/redis-check-rdb "$W/redis-server"
+"$W/redis-server" --port 0 --unixsocket "$sock" --save '' --appendonly no --dir "$W" >/dev/null &
+rpid=$!
+while [ ! -S "$sock" ]; do sleep 0.05; done
+rps() { redis-benchmark -s "$sock" -n 200000 -c 50 -t get,set -q 2>/dev/null |
+  awk '{for (i = 1; i <= NF; i++) if ($i == "requests") s += $(i - 1)} END {print s / 2}'; }
+rps >/dev/null
+: > "$W/alone"; : > "$W/attached"
+for i in $(seq "$ARUNS"); do
+  rps >> "$W/alone"
+  "$S" record -q --attach "pid:$rpid" -o "$W/attach.json" & apid=$!
+  sleep 1
+  rps >> "$W/attached"
+  kill -TERM "$apid"; wait "$apid" || true
+done
+kill "$rpid"; wait "$rpid" 2>/dev/null || true
+python3 - "$W/alone" "$W/attached" <<'PY'
+import statistics, sys
+alone, att = ([float(l) for l in open(f) if l.strip()] for f in sys.argv[1:3])
+a, b = statistics.median(alone), statistics.median(att)
+print(f"redis GET+SET requests/s, median of {len(alone)}: alone {a:.0f}, while recorded by record --attach {b:.0f}: {100 * (a - b) / a:+.1f}% fewer (goal <= 3%)")
 PY
 }
 

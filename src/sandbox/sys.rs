@@ -405,6 +405,36 @@ pub fn bpf_map_lookup(
     key: &[u8],
     value: &mut [u8],
 ) -> io::Result<()> {
+    const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+    bpf_map_elem(BPF_MAP_LOOKUP_ELEM, map, key, value.as_mut_ptr() as u64, 0)
+}
+
+/// `bpf(BPF_MAP_UPDATE_ELEM, BPF_NOEXIST)`: stores `value` under `key` unless the map holds
+/// the key already (EEXIST then); `value` must be the map's value size.
+pub fn bpf_map_insert(
+    map: std::os::fd::BorrowedFd<'_>,
+    key: &[u8],
+    value: &[u8],
+) -> io::Result<()> {
+    const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+    const BPF_NOEXIST: u64 = 1;
+    bpf_map_elem(
+        BPF_MAP_UPDATE_ELEM,
+        map,
+        key,
+        value.as_ptr() as u64,
+        BPF_NOEXIST,
+    )
+}
+
+/// One map element command on `key`, with the value at address `value` (sized by the caller).
+fn bpf_map_elem(
+    cmd: libc::c_long,
+    map: std::os::fd::BorrowedFd<'_>,
+    key: &[u8],
+    value: u64,
+    flags: u64,
+) -> io::Result<()> {
     // The first fields of union bpf_attr for the map element commands.
     #[repr(C)]
     struct MapElem {
@@ -414,20 +444,19 @@ pub fn bpf_map_lookup(
         value: u64,
         flags: u64,
     }
-    const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
     let attr = MapElem {
         map_fd: map.as_raw_fd() as u32,
         pad: 0,
         key: key.as_ptr() as u64,
-        value: value.as_mut_ptr() as u64,
-        flags: 0,
+        value,
+        flags,
     };
-    // SAFETY: `attr` points at `key` and `value`, which outlive the call; the kernel reads the
-    // map's key size from `key` and writes its value size into `value`, which the caller sized.
+    // SAFETY: `attr` points at `key` and at the value, which the two callers borrow for the
+    // call and size as the map's key and value; the kernel reads or writes only those sizes.
     check(unsafe {
         libc::syscall(
             libc::SYS_bpf,
-            BPF_MAP_LOOKUP_ELEM,
+            cmd,
             &attr as *const MapElem,
             std::mem::size_of::<MapElem>() as libc::c_uint,
         )

@@ -81,7 +81,7 @@ pub enum AttachScope {
     /// None: the workload syscage starts (`Probe::track`).
     #[default]
     None,
-    /// The processes `Probe::add_root` names.
+    /// Processes user space names (`Probe::track_task`): nothing to test per syscall.
     Pids,
     /// The tasks of a cgroup v2 and its descendants: its id (the directory's inode) and its
     /// level (0 is the root cgroup).
@@ -95,7 +95,7 @@ impl AttachScope {
     fn globals(self) -> (u32, u32, u64) {
         match self {
             AttachScope::None => (0, 0, 0),
-            AttachScope::Pids => (1, 0, 0),
+            AttachScope::Pids => (0, 0, 0),
             AttachScope::Cgroup { level, id } => (2, level, id),
             AttachScope::MountNamespace(inum) => (3, 0, inum),
         }
@@ -303,18 +303,17 @@ impl Probe {
             .map_err(|e| format!("tracking process {pid}: {e}"))
     }
 
-    /// Adds process `tgid` to the attach scope (`AttachScope::Pids`): it joins at its next
-    /// syscall or fork.
-    pub fn add_root(&mut self, tgid: u32) -> Result<(), String> {
-        let mut roots: HashMap<_, u32, u8> = HashMap::try_from(
-            self.bpf
-                .map_mut("roots")
-                .ok_or("the eBPF object has no roots map")?,
-        )
-        .map_err(|e| format!("eBPF roots map: {e}"))?;
-        roots
-            .insert(tgid, 1, 0)
-            .map_err(|e| format!("adding process {tgid} to the recording: {e}"))
+    /// Tracks thread `tid` from now on (a pid target of `record --attach`): gives it task
+    /// storage through a pidfd. Returns false if it is gone or already tracked.
+    pub fn track_task(&self, tid: i32) -> bool {
+        let Some(aya::maps::Map::Unsupported(tasks)) = self.bpf.map("tasks") else {
+            return false;
+        };
+        let Ok(fd) = crate::sandbox::sys::pidfd_open_thread(tid) else {
+            return false;
+        };
+        let key = fd.as_raw_fd().to_ne_bytes();
+        crate::sandbox::sys::bpf_map_insert(tasks.fd().as_fd(), &key, &[0u8; WORDS * 8]).is_ok()
     }
 
     /// Hands `attr` what the live tasks of its processes made since their last flush (their

@@ -92,20 +92,13 @@ struct {
  * Once a task has storage it is tracked whatever it does next (a process in the container
  * that unshares its mount namespace stays recorded); its children are tracked at birth. */
 #define SCOPE_NONE 0
-#define SCOPE_PIDS 1            /* processes whose tgid is in `roots` */
 #define SCOPE_CGROUP 2          /* tasks whose cgroup v2 ancestor at `scope_level` is `scope_id` */
 #define SCOPE_MNTNS 3           /* tasks in the mount namespace whose inode is `scope_id` */
-/* Set at load time: without an attach the verifier drops the test from the hot path. */
+/* Set at load time: without an attach the verifier drops the test from the hot path. (A pid
+ * target needs none: user space gives its tasks storage itself, through pidfds.) */
 volatile const u32 scope_mode = SCOPE_NONE;
 volatile const u32 scope_level = 0;
 volatile const u64 scope_id = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, u32);
-	__type(value, u8);
-} roots SEC(".maps");
 
 /* One per-CPU slot holding every counter: user space reads them all with one lookup. */
 struct counters {
@@ -530,10 +523,7 @@ struct ev_adopt {
 static __always_inline struct task_state *adopt(struct task_struct *task)
 {
 	u32 tgid = task->tgid;
-	if (scope_mode == SCOPE_PIDS) {
-		if (!bpf_map_lookup_elem(&roots, &tgid))
-			return 0;
-	} else if (scope_mode == SCOPE_CGROUP) {
+	if (scope_mode == SCOPE_CGROUP) {
 		if (bpf_get_current_ancestor_cgroup_id(scope_level) != scope_id)
 			return 0;
 	} else if (scope_mode == SCOPE_MNTNS) {
@@ -716,13 +706,8 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	struct task_state *st = bpf_task_storage_get(&tasks, p, 0, 0);
 	if (!st)
 		return 0;
-	u32 last = p->signal->live.counter == 0;
-	u32 tgid = p->tgid;
-	flush(st, tgid, last);
+	flush(st, p->tgid, p->signal->live.counter == 0);
 	bpf_task_storage_delete(&tasks, p);
-	/* A later process given the same pid is not the one named. */
-	if (last)
-		bpf_map_delete_elem(&roots, &tgid);
 	return 0;
 }
 

@@ -122,9 +122,8 @@ pub fn record(
     let mut probe = Probe::load(Wants { args, files, scope })?;
     let started = chrono_free_now();
     let mut attr = Attribution::attached();
-    if let (Target::Pid(pid), AttachScope::Pids) = (target, scope) {
-        for p in tree(*pid) {
-            probe.add_root(p)?;
+    if let Target::Pid(pid) = target {
+        for p in track_tree(&probe, *pid) {
             attr.adopt(p, &running_exe(p));
         }
     }
@@ -240,26 +239,45 @@ fn cgroup(path: &str) -> Result<(std::path::PathBuf, u32, u64), String> {
     Ok((dir.clone(), rel.components().count() as u32, id))
 }
 
-/// `pid` and its descendants, parents first.
-fn tree(pid: u32) -> Vec<u32> {
-    let mut out = vec![pid];
+/// Tracks `pid` and its descendants, every thread, and returns the processes. Each process's
+/// threads are listed again until a listing finds none untracked (a thread made by one not yet
+/// tracked is not followed by the fork hook); its children are read once its threads are
+/// tracked (a child forked before is in the list, one forked after is followed by the hook).
+fn track_tree(probe: &Probe, pid: u32) -> Vec<u32> {
+    let mut procs = vec![pid];
+    let mut known: std::collections::HashSet<u32> = procs.iter().copied().collect();
     let mut i = 0;
-    while i < out.len() && out.len() < 65536 {
-        let p = out[i];
-        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
-            for t in tasks.flatten() {
-                let children =
-                    std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-                for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-                    if !out.contains(&c) {
-                        out.push(c);
-                    }
+    while i < procs.len() && procs.len() < 65536 {
+        let p = procs[i];
+        let mut tracked: std::collections::HashSet<i32> = Default::default();
+        loop {
+            let tids: Vec<i32> = std::fs::read_dir(format!("/proc/{p}/task"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|t| t.file_name().to_str()?.parse().ok())
+                .filter(|t| !tracked.contains(t))
+                .collect();
+            if tids.is_empty() {
+                break;
+            }
+            for t in tids {
+                probe.track_task(t);
+                tracked.insert(t);
+            }
+        }
+        for t in &tracked {
+            let children =
+                std::fs::read_to_string(format!("/proc/{p}/task/{t}/children")).unwrap_or_default();
+            for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                if known.insert(c) {
+                    procs.push(c);
                 }
             }
         }
         i += 1;
     }
-    out
+    procs
 }
 
 /// Whether `fd` polls readable now (a pidfd: its process has exited).
