@@ -189,7 +189,7 @@ fn killing_syscage_mid_recording_leaves_the_target_running_and_nothing_in_the_ke
         c.args(["-c", &script]);
         c
     });
-    let _kill = KillPid(target.id());
+    let target = Group(target);
     wait_for(&count, "the target's first count");
     let (mut child, err) = attach(
         &format!("pid:{}", target.id()),
@@ -327,7 +327,7 @@ fn a_cgroup_is_recorded_with_what_joins_it_later() {
         c.args(["-c", &script]);
         c
     });
-    let _kill = KillPid(target.id());
+    let _target = Group(target);
     let start = Instant::now();
     while std::fs::read_to_string(cg.join("cgroup.procs"))
         .unwrap_or_default()
@@ -404,6 +404,22 @@ impl Drop for KillPid {
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.0)])
             .status();
+    }
+}
+
+/// A target started with `group`: its whole group killed and the target reaped on drop.
+struct Group(Child);
+
+impl Group {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        drop(KillPid(self.0.id()));
+        let _ = self.0.wait();
     }
 }
 
