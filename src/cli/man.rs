@@ -19,7 +19,7 @@ const EXTRA: &[(&str, &str, &str)] = &[
     (
         "syscage-record",
         "EXAMPLES",
-        ".nf\nsyscage record \\-o app.json \\-\\- ./app \\-\\-serve        # Ctrl\\-C ends it\nsyscage record \\-o app.json \\-\\-args \\-\\-landlock app.ll \\-\\- ./app\nsyscage record \\-\\-runtime crun \\-o app.json \\-\\- ./app   # for crun containers\n.fi\n",
+        ".nf\nsyscage record \\-o app.json \\-\\- ./app \\-\\-serve        # Ctrl\\-C ends it\nsyscage record \\-o app.json \\-\\-args \\-\\-landlock app.ll \\-\\- ./app\nsyscage record \\-\\-runtime crun \\-o app.json \\-\\- ./app   # for crun containers\nsyscage record \\-\\-attach container:web \\-\\-duration 5m \\-o web.json   # already running\nsyscage record \\-\\-attach pid:4242 \\-o app.json             # Ctrl\\-C ends it\n.fi\n",
     ),
     (
         "syscage-run",
