@@ -14,7 +14,16 @@ use common::*;
 /// Starts `record --attach TARGET` and returns once it says it is attached (its stderr is
 /// then drained on a thread, returned by the handle).
 fn attach(target: &str, out: &Path, rec: &Path) -> (Child, std::thread::JoinHandle<String>) {
-    let mut c = syscage_cmd();
+    attach_with(syscage_cmd(), target, out, rec)
+}
+
+/// `attach` with a prepared syscage command (its environment).
+fn attach_with(
+    mut c: Command,
+    target: &str,
+    out: &Path,
+    rec: &Path,
+) -> (Child, std::thread::JoinHandle<String>) {
     c.args(["record", "--attach", target, "-o"])
         .arg(out)
         .arg("--recording")
@@ -302,6 +311,70 @@ fn a_podman_container_is_recorded_by_its_mount_namespace_including_exec() {
     );
 }
 
+/// crun and runc containers, found by `RUNTIME state` under the bundle's own state directory
+/// (`SYSCAGE_RUNTIME_ROOT`): the loop's post-attach syscall is recorded and the profile takes
+/// that runtime's base set.
+#[test]
+fn crun_and_runc_containers_are_found_by_their_state() {
+    for runtime in ["crun", "runc"] {
+        let args: Vec<String> = [
+            "/bin/sh",
+            "-c",
+            "while :; do /bin/busybox sleep 0.05; [ -e /tmp/go ] && /bin/busybox sync; done",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        let b = Bundle::new(
+            runtime,
+            &args,
+            &fixture("docker-default-seccomp.json"),
+            false,
+        );
+        let container = b.command().stdout(Stdio::null()).spawn().unwrap();
+        let state = b.dir.join("state");
+        let _running = DeleteContainer {
+            runtime,
+            state: state.clone(),
+            id: b.id.clone(),
+            run: container,
+        };
+        // Running once `state` says so.
+        let start = Instant::now();
+        loop {
+            let out = Command::new(runtime)
+                .arg("--root")
+                .arg(&state)
+                .args(["state", &b.id])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout).contains("\"running\"") {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{runtime}: the container never ran"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (out, rec) = (b.dir.join("a.json"), b.dir.join("a.rec"));
+        let mut c = syscage_cmd();
+        c.env("SYSCAGE_RUNTIME_ROOT", &state);
+        let (child, err) = attach_with(c, &format!("container:{runtime}:{}", b.id), &out, &rec);
+        // The root is read-only inside; the host writes the trigger into it.
+        std::fs::write(b.dir.join("rootfs/tmp/go"), "").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let err = stop(child, err);
+        assert!(err.contains(&format!("found by {runtime} state")), "{err}");
+        assert!(
+            err.contains(&format!("from the {runtime} runtime base")),
+            "{err}"
+        );
+        let got = names(&rec);
+        assert!(got.contains("sync"), "{runtime}: {got:?}\n{err}");
+    }
+}
+
 #[test]
 fn a_cgroup_is_recorded_with_what_joins_it_later() {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -427,6 +500,26 @@ impl Drop for Group {
 fn group(mut cmd: Command) -> Child {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0).spawn().unwrap()
+}
+
+/// A crun or runc container a test runs: deleted by force, its `run` reaped, on drop.
+struct DeleteContainer {
+    runtime: &'static str,
+    state: std::path::PathBuf,
+    id: String,
+    run: Child,
+}
+
+impl Drop for DeleteContainer {
+    fn drop(&mut self) {
+        let _ = runtime_command(self.runtime)
+            .arg("--root")
+            .arg(&self.state)
+            .args(["delete", "-f", &self.id])
+            .output();
+        let _ = self.run.kill();
+        let _ = self.run.wait();
+    }
 }
 
 struct RemoveContainer(String);
