@@ -5,7 +5,7 @@ set -eu
 # clang and libbpf-dev (bpf_helpers.h) build the eBPF recorder (build.rs).
 build="libseccomp-dev pkg-config gcc clang libbpf-dev"
 demo="$build python3"
-test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools"
+test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools docker.io"
 bench="$test bubblewrap hyperfine bpftrace"
 case "${1:-test}" in
   build) want=$build ;;
@@ -24,6 +24,17 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
+# Packages that ship a daemon (docker.io, containerd) must not start it here: the tests start
+# their own, with no bridge and no iptables rules, and the packaged service would change the
+# host's network. policy-rc.d 101 tells the maintainer scripts not to start services.
+norc=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  norc=1
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod 755 /usr/sbin/policy-rc.d
+fi
 # shellcheck disable=SC2086
 $sudo apt-get install -y -qq $missing >/dev/null
+[ -z "$norc" ] || $sudo rm -f /usr/sbin/policy-rc.d
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }

@@ -291,6 +291,14 @@ fn a_podman_container_is_recorded_by_its_mount_namespace_including_exec() {
         !got.contains("sched_getaffinity"),
         "the other container was recorded: {got:?}"
     );
+    // The exec helper (crun) runs unfiltered until it execs the command: its setup (setns,
+    // capset, seccomp) is the runtime's, not the workload's, and must not widen the profile.
+    for runtime_only in ["setns", "capset", "seccomp"] {
+        assert!(
+            !got.contains(runtime_only),
+            "{runtime_only} of the exec helper was recorded: {got:?}"
+        );
+    }
     // Restarted under the profile, the container runs; an attack is refused.
     let mut args: Vec<&str> = PODMAN_RUN.to_vec();
     let sec = format!("seccomp={}", out.display());

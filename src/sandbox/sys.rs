@@ -409,22 +409,15 @@ pub fn bpf_map_lookup(
     bpf_map_elem(BPF_MAP_LOOKUP_ELEM, map, key, value.as_mut_ptr() as u64, 0)
 }
 
-/// `bpf(BPF_MAP_UPDATE_ELEM, BPF_NOEXIST)`: stores `value` under `key` unless the map holds
-/// the key already (EEXIST then); `value` must be the map's value size.
-pub fn bpf_map_insert(
+/// `bpf(BPF_MAP_UPDATE_ELEM, BPF_ANY)`: stores `value` under `key`; `value` must be the map's
+/// value size.
+pub fn bpf_map_update(
     map: std::os::fd::BorrowedFd<'_>,
     key: &[u8],
     value: &[u8],
 ) -> io::Result<()> {
     const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-    const BPF_NOEXIST: u64 = 1;
-    bpf_map_elem(
-        BPF_MAP_UPDATE_ELEM,
-        map,
-        key,
-        value.as_ptr() as u64,
-        BPF_NOEXIST,
-    )
+    bpf_map_elem(BPF_MAP_UPDATE_ELEM, map, key, value.as_ptr() as u64, 0)
 }
 
 /// One map element command on `key`, with the value at address `value` (sized by the caller).

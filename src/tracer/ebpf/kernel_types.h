@@ -97,6 +97,7 @@ struct task_struct {
 	struct thread_info thread_info;
 	int pid;
 	int tgid;
+	struct task_struct *real_parent;
 	struct signal_struct *signal;
 	struct fs_struct *fs;
 	struct files_struct *files;

@@ -44,6 +44,8 @@ const EV_FORK: u32 = 3;
 const EV_FILE: u32 = 4;
 const EV_PORT: u32 = 5;
 const EV_ADOPT: u32 = 6;
+/// The size of the kernel program's `struct task_state`: the bitmap, then `until_exec`.
+const TASK_STATE: usize = WORDS * 8 + 8;
 /// Offsets in a bitmap event: type, tgid, the bitmap, `last`, then for an exec the length of
 /// the new image's path and the path.
 const EV_LAST: usize = 8 + WORDS * 8;
@@ -303,8 +305,9 @@ impl Probe {
             .map_err(|e| format!("tracking process {pid}: {e}"))
     }
 
-    /// Tracks thread `tid` from now on (a pid target of `record --attach`): gives it task
-    /// storage through a pidfd. Returns false if it is gone or already tracked.
+    /// Tracks thread `tid` from now on, all it does counted (what already runs, for
+    /// `record --attach`): gives it task storage through a pidfd, or clears the `until_exec`
+    /// the kernel set if the thread joined the scope first. Returns false if it is gone.
     pub fn track_task(&self, tid: i32) -> bool {
         let Some(aya::maps::Map::Unsupported(tasks)) = self.bpf.map("tasks") else {
             return false;
@@ -313,7 +316,12 @@ impl Probe {
             return false;
         };
         let key = fd.as_raw_fd().to_ne_bytes();
-        crate::sandbox::sys::bpf_map_insert(tasks.fd().as_fd(), &key, &[0u8; WORDS * 8]).is_ok()
+        let mut value = [0u8; TASK_STATE];
+        // Absent: zeros. Present: its bitmap kept (a syscall it makes in between can lose
+        // its bit: its executable's name, never its count).
+        let _ = crate::sandbox::sys::bpf_map_lookup(tasks.fd().as_fd(), &key, &mut value);
+        value[WORDS * 8..].fill(0);
+        crate::sandbox::sys::bpf_map_update(tasks.fd().as_fd(), &key, &value).is_ok()
     }
 
     /// Hands `attr` what the live tasks of its processes made since their last flush (their
@@ -334,11 +342,11 @@ impl Probe {
                     continue;
                 };
                 let key = fd.as_raw_fd().to_ne_bytes();
-                let mut value = [0u8; WORDS * 8];
+                let mut value = [0u8; TASK_STATE];
                 if crate::sandbox::sys::bpf_map_lookup(tasks.fd().as_fd(), &key, &mut value).is_ok()
                 {
                     let mut seen = [0u64; WORDS];
-                    for (w, b) in seen.iter_mut().zip(value.chunks_exact(8)) {
+                    for (w, b) in seen.iter_mut().zip(value[..WORDS * 8].chunks_exact(8)) {
                         *w = u64::from_ne_bytes(b.try_into().unwrap_or_default());
                     }
                     attr.exit(tgid, &seen, false);

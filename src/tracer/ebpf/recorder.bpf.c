@@ -56,6 +56,10 @@ volatile const u32 want_files = 0;
 
 struct task_state {
 	u64 seen[WORDS];
+	/* record --attach of a container: a task that entered its mount namespace from outside
+	 * (setns: the runtime's exec helper, runc init or crun) runs the runtime's code until it
+	 * execs the command, under no filter yet: nothing of it counts until then. */
+	u64 until_exec;
 };
 
 struct ev_bitmap {
@@ -537,6 +541,11 @@ static __always_inline struct task_state *adopt(struct task_struct *task)
 		stat_add(ST_TASKS_DROPPED);
 		return 0;
 	}
+	/* The container's processes at the attach were given storage by user space; one that
+	 * joins now with a parent outside the namespace entered it (docker/podman exec). */
+	if (scope_mode == SCOPE_MNTNS &&
+	    BPF_CORE_READ(task, real_parent, nsproxy, mnt_ns, ns.inum) != scope_id)
+		st->until_exec = 1;
 	struct ev_adopt *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		stat_add(ST_EVENTS_DROPPED);
@@ -565,6 +574,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		if (!st)
 			return 0;
 	}
+	if (st->until_exec)
+		return 0;
 	if (id < 0 || id >= NR_MAX) {
 		stat_add(ST_NR_OUT_OF_RANGE);
 		return 0;
@@ -667,6 +678,10 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, int old_pid, struct linu
 		/* The workload's first execve, made by syscage before any of the workload's code:
 		 * the other backends see it, so it is counted here. */
 		count(st, NR_EXECVE);
+	} else if (st->until_exec) {
+		/* An exec helper became the command: recorded from here on, its execve included. */
+		st->until_exec = 0;
+		count(st, NR_EXECVE);
 	}
 	flush_exec(st, tgid, bprm);
 	return 0;
@@ -677,12 +692,17 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 {
 	/* The parent is the current task: one in the attach scope that has made no syscall
 	 * since the attach joins now, so that its child is not missed. */
-	if (!bpf_task_storage_get(&tasks, parent, 0, 0) && !adopt(parent))
+	struct task_state *ps = bpf_task_storage_get(&tasks, parent, 0, 0);
+	if (!ps)
+		ps = adopt(parent);
+	if (!ps)
 		return 0;
-	if (!bpf_task_storage_get(&tasks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE)) {
+	struct task_state *cs = bpf_task_storage_get(&tasks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!cs) {
 		stat_add(ST_TASKS_DROPPED);
 		return 0;
 	}
+	cs->until_exec = ps->until_exec;
 	u32 ptgid = parent->tgid;
 	u32 ctgid = child->tgid;
 	if (ctgid == ptgid)

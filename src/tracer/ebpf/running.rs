@@ -122,10 +122,21 @@ pub fn record(
     let mut probe = Probe::load(Wants { args, files, scope })?;
     let started = chrono_free_now();
     let mut attr = Attribution::attached();
-    if let Target::Pid(pid) = target {
-        for p in track_tree(&probe, *pid) {
-            attr.adopt(p, &running_exe(p));
+    // What already runs is tracked from user space (a container's: every process in its mount
+    // namespace now; the kernel takes those that enter later, from their exec on).
+    let existing = match (target, scope) {
+        (Target::Pid(pid), _) => track_tree(&probe, *pid),
+        (_, AttachScope::MountNamespace(ns)) => {
+            let procs = in_mount_namespace(ns);
+            for p in &procs {
+                track_threads(&probe, *p);
+            }
+            procs
         }
+        _ => Vec::new(),
+    };
+    for p in existing {
+        attr.adopt(p, &running_exe(p));
     }
     notes.push(format!(
         "attached to {what} at {started}: what it did before is not in this recording (a restart under the profile also needs its start-up: record it with `syscage record -- CMD` or merge)"
@@ -249,24 +260,7 @@ fn track_tree(probe: &Probe, pid: u32) -> Vec<u32> {
     let mut i = 0;
     while i < procs.len() && procs.len() < 65536 {
         let p = procs[i];
-        let mut tracked: std::collections::HashSet<i32> = Default::default();
-        loop {
-            let tids: Vec<i32> = std::fs::read_dir(format!("/proc/{p}/task"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|t| t.file_name().to_str()?.parse().ok())
-                .filter(|t| !tracked.contains(t))
-                .collect();
-            if tids.is_empty() {
-                break;
-            }
-            for t in tids {
-                probe.track_task(t);
-                tracked.insert(t);
-            }
-        }
-        for t in &tracked {
+        for t in &track_threads(probe, p) {
             let children =
                 std::fs::read_to_string(format!("/proc/{p}/task/{t}/children")).unwrap_or_default();
             for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
@@ -278,6 +272,44 @@ fn track_tree(probe: &Probe, pid: u32) -> Vec<u32> {
         i += 1;
     }
     procs
+}
+
+/// Tracks every thread of process `p`, listing them again until a listing finds none new;
+/// returns them.
+fn track_threads(probe: &Probe, p: u32) -> std::collections::HashSet<i32> {
+    let mut tracked: std::collections::HashSet<i32> = Default::default();
+    loop {
+        let tids: Vec<i32> = std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|t| t.file_name().to_str()?.parse().ok())
+            .filter(|t| !tracked.contains(t))
+            .collect();
+        if tids.is_empty() {
+            return tracked;
+        }
+        for t in tids {
+            probe.track_task(t);
+            tracked.insert(t);
+        }
+    }
+}
+
+/// The processes in the mount namespace whose inode is `ns`.
+fn in_mount_namespace(ns: u64) -> Vec<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<u32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|p: &u32| {
+            std::fs::metadata(format!("/proc/{p}/ns/mnt")).is_ok_and(|m| m.ino() == ns)
+        })
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// Whether `fd` polls readable now (a pidfd: its process has exited).
