@@ -383,6 +383,208 @@ fn crun_and_runc_containers_are_found_by_their_state() {
     }
 }
 
+/// A Docker daemon of the test's own (Debian's docker.io): its own data and exec roots and
+/// socket, no bridge, no iptables rules, the vfs storage driver (works on any file system).
+struct Docker {
+    dir: TempDir,
+    daemon: Child,
+    host: String,
+}
+
+impl Docker {
+    fn start() -> Docker {
+        let dir = TempDir::new("dockerd");
+        let host = format!("unix://{}", dir.join("d.sock").display());
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let daemon = Command::new("/usr/sbin/dockerd")
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .args([
+                "-H",
+                &host,
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+            ])
+            .args(["--ip6tables=false", "--storage-driver=vfs"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "/usr/sbin/dockerd: {e} (install the Debian package docker.io; .ci/run does)"
+                )
+            });
+        let d = Docker { dir, daemon, host };
+        let start = Instant::now();
+        while !d.cmd(&["version"]).status.success() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "dockerd did not answer: {}",
+                std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        d
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("/usr/bin/docker");
+        c.env("DOCKER_HOST", &self.host);
+        c
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        self.command().args(args).output().unwrap()
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        let ids = self.cmd(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.cmd(&["rm", "-f", id]);
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.daemon.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while self.daemon.try_wait().ok().flatten().is_none() {
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = self.daemon.kill();
+                let _ = self.daemon.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // What the daemon left mounted under its roots (network namespace files, shm).
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut under: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| Path::new(m).starts_with(self.dir.path()))
+            .collect();
+        under.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in under {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+}
+
+/// Docker: a container recorded by `--attach container:docker:NAME` (its daemon found through
+/// DOCKER_HOST), `docker exec` recorded from its exec on and runc's own setup not, and the
+/// profile enforced by `docker run --security-opt seccomp=`: the workload runs, an attack fails.
+#[test]
+fn a_docker_container_is_recorded_and_docker_enforces_the_profile() {
+    let docker = Docker::start();
+    let root = docker.dir.join("rootfs");
+    busybox_rootfs(&root);
+    let tar = docker.dir.join("rootfs.tar");
+    let mut c = Command::new("tar");
+    c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
+    run_command(c).assert_code(0);
+    let image = "syscage-attach:test";
+    let imported = docker.cmd(&["import", tar.to_str().unwrap(), image]);
+    assert!(
+        imported.status.success(),
+        "docker import: {}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let name = unique("dk");
+    let loop_ = "while :; do /bin/busybox sleep 0.05; [ -e /tmp/go ] && /bin/busybox sync; done";
+    let started = docker.cmd(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &name,
+        image,
+        "/bin/sh",
+        "-c",
+        loop_,
+    ]);
+    assert!(
+        started.status.success(),
+        "docker run: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let (out, rec) = (docker.dir.join("d.json"), docker.dir.join("d.rec"));
+    let mut c = syscage_cmd();
+    c.env("DOCKER_HOST", &docker.host);
+    let (child, err) = attach_with(c, &format!("container:docker:{name}"), &out, &rec);
+    for exec in [&["touch", "/tmp/go"][..], &["ionice"][..]] {
+        let mut args = vec!["exec", name.as_str(), "/bin/busybox"];
+        args.extend(exec);
+        let o = docker.cmd(&args);
+        assert!(
+            o.status.success(),
+            "docker exec {exec:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let err = stop(child, err);
+    assert!(err.contains("found by docker inspect"), "{err}");
+    assert!(err.contains("from the runc runtime base"), "{err}");
+    let got = names(&rec);
+    assert!(
+        got.contains("sync") && got.contains("ioprio_get"),
+        "{got:?}\n{err}"
+    );
+    for runtime_only in ["setns", "unshare", "capset"] {
+        assert!(
+            !got.contains(runtime_only),
+            "runc's {runtime_only} was recorded: {got:?}"
+        );
+    }
+    let sec = format!("seccomp={}", out.display());
+    let serve = "for i in 1 2 3; do /bin/busybox sleep 0.05; /bin/busybox touch /tmp/go; /bin/busybox sync; done; echo served";
+    let served = docker.cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--security-opt",
+        &sec,
+        image,
+        "/bin/sh",
+        "-c",
+        serve,
+    ]);
+    assert!(
+        served.status.success() && String::from_utf8_lossy(&served.stdout).contains("served"),
+        "docker run under the recorded profile: {}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+    let attack = docker.cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--security-opt",
+        &sec,
+        image,
+        "/bin/busybox",
+        "unshare",
+        "-U",
+        "true",
+    ]);
+    assert!(
+        !attack.status.success(),
+        "unshare ran under the recorded profile"
+    );
+    assert!(
+        String::from_utf8_lossy(&attack.stderr).contains("Operation not permitted"),
+        "{}",
+        String::from_utf8_lossy(&attack.stderr)
+    );
+}
+
 #[test]
 fn a_cgroup_is_recorded_with_what_joins_it_later() {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
