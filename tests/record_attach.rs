@@ -585,6 +585,208 @@ fn a_docker_container_is_recorded_and_docker_enforces_the_profile() {
     );
 }
 
+/// A containerd of the test's own: its own root, state and socket, the CRI plugin off.
+struct Containerd {
+    dir: TempDir,
+    daemon: Child,
+    address: String,
+}
+
+impl Containerd {
+    fn start() -> Containerd {
+        let dir = TempDir::new("containerd");
+        let address = dir.join("c.sock").display().to_string();
+        std::fs::write(
+            dir.join("config.toml"),
+            format!(
+                "version = 2\nroot = \"{}\"\nstate = \"{}\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{address}\"\n",
+                dir.join("root").display(),
+                dir.join("state").display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("containerd.log")).unwrap();
+        let daemon = Command::new("/usr/bin/containerd")
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("/usr/bin/containerd: {e} (install the Debian package containerd, which docker.io brings; .ci/run does)")
+            });
+        let c = Containerd {
+            dir,
+            daemon,
+            address,
+        };
+        let start = Instant::now();
+        while !c.ctr(&["version"]).status.success() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "containerd did not answer: {}",
+                std::fs::read_to_string(c.dir.join("containerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        c
+    }
+
+    fn env(&self, c: &mut Command) {
+        c.env("CONTAINERD_ADDRESS", &self.address)
+            .env("CONTAINERD_NAMESPACE", "syscage-test");
+    }
+
+    fn ctr(&self, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new("/usr/bin/ctr");
+        self.env(&mut c);
+        c.args(args).output().unwrap()
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let tasks = self.ctr(&["task", "ls", "-q"]);
+        for t in String::from_utf8_lossy(&tasks.stdout).split_whitespace() {
+            let _ = self.ctr(&["task", "kill", "-s", "KILL", t]);
+            let start = Instant::now();
+            while !self.ctr(&["task", "rm", t]).status.success()
+                && start.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let containers = self.ctr(&["container", "ls", "-q"]);
+        for c in String::from_utf8_lossy(&containers.stdout).split_whitespace() {
+            let _ = self.ctr(&["container", "rm", c]);
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut under: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| Path::new(m).starts_with(self.dir.path()))
+            .collect();
+        under.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in under {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+}
+
+/// containerd: an image imported offline (`ctr images import` of an OCI archive podman made),
+/// a `ctr run` container recorded by `--attach container:ctr:ID` (CONTAINERD_ADDRESS), `ctr task
+/// exec` recorded from its exec on, and `ctr run --seccomp-profile` enforcing the profile.
+#[test]
+fn a_containerd_container_is_recorded_and_ctr_enforces_the_profile() {
+    let ctd = Containerd::start();
+    let root = ctd.dir.join("rootfs");
+    busybox_rootfs(&root);
+    let tar = ctd.dir.join("rootfs.tar");
+    let mut c = Command::new("tar");
+    c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
+    run_command(c).assert_code(0);
+    let image = format!("localhost/{}:test", unique("ctd"));
+    podman(&["import", "-q", tar.to_str().unwrap(), &image]).assert_code(0);
+    let oci = ctd.dir.join("image.oci.tar");
+    let saved = podman(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        oci.to_str().unwrap(),
+        &image,
+    ]);
+    let _ = podman(&["rmi", "-f", &image]);
+    saved.assert_code(0);
+    let imported = ctd.ctr(&["images", "import", oci.to_str().unwrap()]);
+    assert!(
+        imported.status.success(),
+        "ctr images import: {}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let id = unique("ct");
+    let loop_ = "while :; do /bin/busybox sleep 0.05; [ -e /tmp/go ] && /bin/busybox sync; done";
+    let started = ctd.ctr(&["run", "-d", &image, &id, "/bin/sh", "-c", loop_]);
+    assert!(
+        started.status.success(),
+        "ctr run: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let (out, rec) = (ctd.dir.join("c.json"), ctd.dir.join("c.rec"));
+    let mut c = syscage_cmd();
+    ctd.env(&mut c);
+    let (child, err) = attach_with(c, &format!("container:ctr:{id}"), &out, &rec);
+    for (n, exec) in [&["touch", "/tmp/go"][..], &["ionice"][..]]
+        .iter()
+        .enumerate()
+    {
+        let exec_id = format!("e{n}");
+        let mut args = vec![
+            "task",
+            "exec",
+            "--exec-id",
+            exec_id.as_str(),
+            id.as_str(),
+            "/bin/busybox",
+        ];
+        args.extend(exec.iter());
+        let o = ctd.ctr(&args);
+        assert!(
+            o.status.success(),
+            "ctr task exec {exec:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let err = stop(child, err);
+    assert!(err.contains("found by ctr task ls"), "{err}");
+    let got = names(&rec);
+    assert!(
+        got.contains("sync") && got.contains("ioprio_get"),
+        "{got:?}\n{err}"
+    );
+    assert!(!got.contains("setns"), "runc's setns was recorded: {got:?}");
+    let serve = "for i in 1 2 3; do /bin/busybox sleep 0.05; /bin/busybox touch /tmp/go; /bin/busybox sync; done; echo served";
+    let (id2, id3) = (unique("ct"), unique("ct"));
+    let prof = out.to_str().unwrap();
+    let served = ctd.ctr(&[
+        "run",
+        "--rm",
+        "--seccomp",
+        "--seccomp-profile",
+        prof,
+        &image,
+        &id2,
+        "/bin/sh",
+        "-c",
+        serve,
+    ]);
+    assert!(
+        served.status.success() && String::from_utf8_lossy(&served.stdout).contains("served"),
+        "ctr run under the recorded profile: {}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+    let attack = ctd.ctr(&[
+        "run",
+        "--rm",
+        "--seccomp",
+        "--seccomp-profile",
+        prof,
+        &image,
+        &id3,
+        "/bin/busybox",
+        "unshare",
+        "-U",
+        "true",
+    ]);
+    assert!(
+        !attack.status.success(),
+        "unshare ran under the recorded profile"
+    );
+}
+
 #[test]
 fn a_cgroup_is_recorded_with_what_joins_it_later() {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
