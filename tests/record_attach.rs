@@ -838,6 +838,70 @@ fn a_cgroup_is_recorded_with_what_joins_it_later() {
     );
 }
 
+/// The recording ends by itself when the target is gone — a process tree that exits, a
+/// container that stops — and the profile is written then.
+#[test]
+fn the_recording_ends_when_the_target_is_gone() {
+    let dir = TempDir::new("attachgone");
+    let go = dir.join("go");
+    let script = format!(
+        "while [ ! -e {0} ]; do sleep 0.05; done; sync; (sleep 0.2; sync) & wait",
+        go.display()
+    );
+    let target = group({
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", &script]);
+        c
+    });
+    let _target = Group(target);
+    let (out, rec) = (dir.join("g.json"), dir.join("g.rec"));
+    let (mut child, err) = attach(&format!("pid:{}", _target.id()), &out, &rec);
+    std::fs::write(&go, "").unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the recording did not end with its target"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = err.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("exited"), "{err}");
+    assert!(names(&rec).contains("sync") && out.exists(), "{err}");
+
+    // A podman container that stops during the recording.
+    let image = PodmanImage::with_probe(&dir, "attachgone");
+    let name = unique("attach-gone");
+    let _c = RemoveContainer(name.clone());
+    let mut args: Vec<&str> = PODMAN_RUN.to_vec();
+    args.retain(|a| *a != "--rm");
+    args.extend(["-d", "--name", &name, image.0.as_str(), "/bin/sh", "-c"]);
+    args.push("while [ ! -e /tmp/go ]; do /bin/busybox sleep 0.05; done; /bin/busybox sync");
+    podman(&args).assert_code(0);
+    let (out, rec) = (dir.join("c.json"), dir.join("c.rec"));
+    let (mut child, err) = attach(&format!("container:podman:{name}"), &out, &rec);
+    podman(&["exec", &name, "/bin/busybox", "touch", "/tmp/go"]).assert_code(0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the recording did not end with its container"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = err.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains(&format!("{name} exited")), "{err}");
+    assert!(names(&rec).contains("sync") && out.exists(), "{err}");
+}
+
 #[test]
 fn bad_targets_are_refused_and_leave_nothing() {
     let dir = TempDir::new("attachbad");
