@@ -389,6 +389,8 @@ struct Docker {
     dir: TempDir,
     daemon: Child,
     host: String,
+    /// dockerd makes /run/docker/plugins whatever its roots: removed on drop if it made it.
+    made_run_dir: bool,
 }
 
 impl Docker {
@@ -396,6 +398,7 @@ impl Docker {
         let dir = TempDir::new("dockerd");
         let host = format!("unix://{}", dir.join("d.sock").display());
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let made_run_dir = !Path::new("/run/docker").exists();
         let daemon = Command::new("/usr/sbin/dockerd")
             .arg("--data-root")
             .arg(dir.join("data"))
@@ -419,7 +422,12 @@ impl Docker {
                     "/usr/sbin/dockerd: {e} (install the Debian package docker.io; .ci/run does)"
                 )
             });
-        let d = Docker { dir, daemon, host };
+        let d = Docker {
+            dir,
+            daemon,
+            host,
+            made_run_dir,
+        };
         let start = Instant::now();
         while !d.cmd(&["version"]).status.success() {
             assert!(
@@ -471,6 +479,11 @@ impl Drop for Docker {
         under.sort_by_key(|m| std::cmp::Reverse(m.len()));
         for m in under {
             let _ = Command::new("umount").args(["-l", m]).status();
+        }
+        if self.made_run_dir {
+            // Only if empty: another daemon may have started to use it since.
+            let _ = std::fs::remove_dir("/run/docker/plugins");
+            let _ = std::fs::remove_dir("/run/docker");
         }
     }
 }
