@@ -391,6 +391,8 @@ struct Docker {
     host: String,
     /// dockerd makes /run/docker/plugins whatever its roots: removed on drop if it made it.
     made_run_dir: bool,
+    /// The cgroup its containers go under (in every hierarchy): removed on drop.
+    cgroup_parent: String,
 }
 
 impl Docker {
@@ -399,6 +401,7 @@ impl Docker {
         let host = format!("unix://{}", dir.join("d.sock").display());
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
         let made_run_dir = !Path::new("/run/docker").exists();
+        let cgroup_parent = unique("syscage-docker");
         let daemon = Command::new("/usr/sbin/dockerd")
             .arg("--data-root")
             .arg(dir.join("data"))
@@ -414,6 +417,7 @@ impl Docker {
                 "--ip-masq=false",
             ])
             .args(["--ip6tables=false", "--storage-driver=vfs"])
+            .arg(format!("--cgroup-parent=/{cgroup_parent}"))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -427,6 +431,7 @@ impl Docker {
             daemon,
             host,
             made_run_dir,
+            cgroup_parent,
         };
         let start = Instant::now();
         while !d.cmd(&["version"]).status.success() {
@@ -480,6 +485,7 @@ impl Drop for Docker {
         for m in under {
             let _ = Command::new("umount").args(["-l", m]).status();
         }
+        remove_cgroup_everywhere(&self.cgroup_parent);
         if self.made_run_dir {
             // Only if empty: another daemon may have started to use it since.
             let _ = std::fs::remove_dir("/run/docker/plugins");
@@ -603,6 +609,8 @@ struct Containerd {
     dir: TempDir,
     daemon: Child,
     address: String,
+    /// Its namespace, also the cgroup its containers go under: removed on drop.
+    namespace: String,
 }
 
 impl Containerd {
@@ -632,6 +640,7 @@ impl Containerd {
             dir,
             daemon,
             address,
+            namespace: unique("syscage-ctd"),
         };
         let start = Instant::now();
         while !c.ctr(&["version"]).status.success() {
@@ -647,7 +656,7 @@ impl Containerd {
 
     fn env(&self, c: &mut Command) {
         c.env("CONTAINERD_ADDRESS", &self.address)
-            .env("CONTAINERD_NAMESPACE", "syscage-test");
+            .env("CONTAINERD_NAMESPACE", &self.namespace);
     }
 
     fn ctr(&self, args: &[&str]) -> std::process::Output {
@@ -675,6 +684,7 @@ impl Drop for Containerd {
         }
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
+        remove_cgroup_everywhere(&self.namespace);
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let mut under: Vec<&str> = mounts
             .lines()
@@ -1018,6 +1028,23 @@ impl Drop for RemoveContainer {
         let _ = runtime_command("podman")
             .args(["rm", "-f", "-t", "0", &self.0])
             .output();
+    }
+}
+
+/// Removes the (empty) cgroup `name` at the top of every hierarchy, v1 and v2, where a
+/// runtime the test ran made it.
+fn remove_cgroup_everywhere(name: &str) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for l in mounts.lines() {
+        let Some((left, right)) = l.split_once(" - ") else {
+            continue;
+        };
+        if !right.starts_with("cgroup") {
+            continue;
+        }
+        if let Some(m) = left.split_whitespace().nth(4) {
+            let _ = std::fs::remove_dir(Path::new(m).join(name));
+        }
     }
 }
 
