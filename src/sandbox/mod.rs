@@ -24,7 +24,7 @@ pub mod watch;
 
 use std::convert::Infallible;
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
@@ -367,10 +367,10 @@ fn supervise_watched(
         })
     };
     // The workload says nothing if it fails before its filter (command not found...).
-    let Some((pidfd, fd_no)) = handoff::receive_pidfd(&wp.parent_sock)? else {
+    let Some(pidfd) = handoff::receive_pidfd(&wp.parent_sock)? else {
         return wait().map(Outcome::from);
     };
-    let listener = match handoff::take_listener(&pidfd, fd_no) {
+    let listener = match handoff::take_listener(&pidfd, &wp.parent_sock) {
         Ok(l) => l,
         Err(e) => {
             // Still alive, it waits for a release that will never come: end the sandbox.
@@ -847,19 +847,29 @@ fn workload(plan: &Plan, init_ready: Option<OwnedFd>) -> ! {
     };
     if let Some(ready) = &init_ready {
         // Until the init has its own filter (see spawn_workload); EOF if it died. The pipe
-        // stays open until the exec (close-on-exec): closing it now would free a number below
-        // the one the listener was announced with.
+        // stays open until the exec (close-on-exec).
         let mut byte = [0u8];
         let _ = nix::unistd::read(ready, &mut byte);
     }
+    let courier = plan.watch.as_ref().map(|wp| {
+        handoff::Courier::start(&wp.child_sock)
+            .unwrap_or_else(|e| fail(exit::SYSCAGE_ERROR, &format!("error: {e}")))
+    });
     // Seccomp last: nothing syscage does after this needs to be allowed by the profile.
-    if let Some(f) = &plan.filter
-        && let Err(e) = sys::load_seccomp_filter(&f.program, f.load_flags)
-    {
-        fail(
-            exit::SYSCAGE_ERROR,
-            &format!("error: loading the seccomp filter: {e}"),
-        );
+    if let Some(f) = &plan.filter {
+        match sys::load_seccomp_filter(&f.program, f.load_flags) {
+            Ok(listener) => {
+                if let Some(c) = &courier
+                    && f.load_flags & sys::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
+                {
+                    c.deliver(listener as RawFd);
+                }
+            }
+            Err(e) => fail(
+                exit::SYSCAGE_ERROR,
+                &format!("error: loading the seccomp filter: {e}"),
+            ),
+        }
     }
     if let Some(wp) = &plan.watch {
         // Until the supervisor holds the listener; any answer will do (the supervisor lets

@@ -286,6 +286,13 @@ impl SignalSet {
         Ok(old)
     }
 
+    /// Blocks these signals and returns the old mask with a signalfd that delivers them: the
+    /// way every loop of ours waits for signals beside its other descriptors.
+    pub fn block_into_fd(&self) -> io::Result<(SignalSet, OwnedFd)> {
+        let old = self.block()?;
+        Ok((old, signalfd(self)?))
+    }
+
     /// Replaces the signal mask with this set.
     pub fn set_mask(&self) -> io::Result<()> {
         // SAFETY: the set is initialised; the old mask is not requested.
@@ -455,14 +462,6 @@ fn bpf_map_elem(
         )
     })?;
     Ok(())
-}
-
-/// `pidfd_getfd(pidfd, fd, 0)`: a copy of another process's descriptor.
-pub fn pidfd_getfd(pidfd: &OwnedFd, fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: takes integers only; the returned descriptor is owned by us alone.
-    let new = check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0u32) })?;
-    // SAFETY: a new descriptor nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(new as RawFd) })
 }
 
 /// One syscall as the kernel reports it to a supervisor: the task, the audit arch, the number and
@@ -678,24 +677,6 @@ pub fn ptrace_listen(pid: libc::pid_t) -> io::Result<()> {
     // SAFETY: takes a pid and null addr/data.
     check(unsafe { libc::ptrace(PTRACE_LISTEN, pid, 0usize, 0usize) })?;
     Ok(())
-}
-
-/// The descriptor number the next new descriptor will get (the lowest free one).
-pub fn lowest_free_fd() -> io::Result<RawFd> {
-    // Any open descriptor can be duplicated to learn the number; try the standard ones.
-    let mut last = io::Error::from_raw_os_error(libc::EBADF);
-    for base in [2, 1, 0] {
-        // SAFETY: F_DUPFD takes integers; a closed `base` only gives EBADF.
-        match check(unsafe { libc::fcntl(base, libc::F_DUPFD, 0) } as libc::c_long) {
-            Ok(fd) => {
-                // SAFETY: closing the duplicate we just created and own.
-                unsafe { libc::close(fd as RawFd) };
-                return Ok(fd as RawFd);
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 /// `SECCOMP_IOCTL_NOTIF_SET_FLAGS(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)` (Linux 6.6+): the kernel

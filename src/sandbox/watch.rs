@@ -82,10 +82,13 @@ impl Sink {
         Ok(Sink { out })
     }
 
+    /// Each line goes out in one write with its newline: the workload shares stderr, and
+    /// several supervisors may append to one file; a line split in two writes interleaves.
     pub fn lines(&mut self, lines: impl IntoIterator<Item = String>) {
         if let Some(o) = &mut self.out {
-            for l in lines {
-                let _ = writeln!(o, "{l}");
+            for mut l in lines {
+                l.push('\n');
+                let _ = o.write_all(l.as_bytes());
             }
             let _ = o.flush();
         }

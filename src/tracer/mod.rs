@@ -187,8 +187,9 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     };
     let exec = exec::prepare(&cfg.command, None, true, &exec::EnvSpec::default())?;
     let signals = monitor::handled_signals();
-    let old_mask = signals.block().map_err(io_step("blocking signals"))?;
-    let sigfd = sys::signalfd(&signals).map_err(io_step("creating a signalfd"))?;
+    let (old_mask, sigfd) = signals
+        .block_into_fd()
+        .map_err(io_step("blocking signals into a signalfd"))?;
     let (sock, sock_child) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -263,8 +264,8 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     nix::unistd::write(&release_tx, b"R").map_err(step("releasing the recorder's init"))?;
     let _lifeline = release_tx;
 
-    // The workload sends a pidfd of itself and the number its listener will get.
-    let Some((pidfd, fd_no)) = crate::sandbox::handoff::receive_pidfd(&sock)? else {
+    // The workload sends a pidfd of itself (its courier sends the listener after the load).
+    let Some(pidfd) = crate::sandbox::handoff::receive_pidfd(&sock)? else {
         // It never got that far (command not found, setup error): its status says why.
         let code = wait_child(child, &sigfd)?;
         return Ok(Outcome {
@@ -314,7 +315,7 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     let mut recorder = events::Recorder::new(cfg.scope);
     let code = match cfg.backend {
         Backend::Ptrace => ptrace::supervise(child, &pidfd, &sock, &mut recorder, &mut progress)?,
-        _ => notify::supervise(child, &pidfd, fd_no, &sigfd, &mut recorder, &mut progress)?,
+        _ => notify::supervise(child, &pidfd, &sock, &sigfd, &mut recorder, &mut progress)?,
     };
     progress.done();
     Ok(Outcome {
@@ -438,7 +439,7 @@ fn workload(plan: &Plan, sock: &OwnedFd) -> ! {
     }
     // Looked up before the filter is loaded: the lookup is syscage's, not the workload's.
     let path = exec::start_child(&plan.exec, &plan.old_mask);
-    // A pidfd of this process and the number its listener will get go to the supervisor.
+    // A pidfd of this process goes to the supervisor.
     let _pidfd = match crate::sandbox::handoff::send_pidfd(sock) {
         Ok(fd) => fd,
         Err(e) => fail(exit::SYSCAGE_ERROR, &format!("error: {e}")),
@@ -458,12 +459,23 @@ fn workload(plan: &Plan, sock: &OwnedFd) -> ! {
     if plan.cfg.backend == Backend::Ebpf {
         exec::exec(&plan.exec, &path)
     }
+    // Only the notify backend's filter makes a listener.
+    let courier = (flags != 0).then(|| {
+        crate::sandbox::handoff::Courier::start(sock)
+            .unwrap_or_else(|e| fail(exit::SYSCAGE_ERROR, &format!("error: {e}")))
+    });
     // Last step: from here on every syscall is the workload's.
-    if let Err(e) = sys::load_seccomp_filter(&plan.program, flags) {
-        fail(
+    match sys::load_seccomp_filter(&plan.program, flags) {
+        Ok(listener) => {
+            if let Some(c) = &courier {
+                c.deliver(listener as std::os::fd::RawFd);
+                c.wait_sent();
+            }
+        }
+        Err(e) => fail(
             exit::SYSCAGE_ERROR,
             &format!("error: loading the tracing filter: {e}"),
-        );
+        ),
     }
     exec::exec(&plan.exec, &path)
 }

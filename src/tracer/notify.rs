@@ -15,12 +15,12 @@ use crate::sandbox::sys;
 pub fn supervise(
     child: Pid,
     pidfd: &OwnedFd,
-    fd_no: i32,
+    sock: &OwnedFd,
     sigfd: &OwnedFd,
     recorder: &mut Recorder,
     progress: &mut super::progress::Progress,
 ) -> Result<i32, SandboxError> {
-    let listener = match crate::sandbox::handoff::take_listener(pidfd, fd_no) {
+    let listener = match crate::sandbox::handoff::take_listener(pidfd, sock) {
         Ok(l) => Some(l),
         Err(e) => {
             let code = super::wait_child(child, sigfd)?;
