@@ -50,7 +50,7 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	./scripts/install-deps.sh build
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
-	cd fuzz && for t in seccomp_profile recording landlock_ruleset hook_state agent_request analysis_cache; do \
+	cd fuzz && for t in seccomp_profile recording landlock_ruleset hook_state agent_request analysis_cache engine_answer; do \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run analyze_elf corpus/analyze_elf -- \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=32768 -rss_limit_mb=2048 -timeout=20

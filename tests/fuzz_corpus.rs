@@ -163,3 +163,26 @@ fn analysis_cache_entries() {
         }
     }
 }
+
+#[test]
+fn engine_answers() {
+    use syscage::tracer::engines::{ENGINES, parse_answer};
+    let mut pids = 0;
+    for f in corpus("engine_answer") {
+        let data = std::fs::read(&f).unwrap();
+        let Some((first, rest)) = data.split_first() else {
+            continue;
+        };
+        let engine = ENGINES[*first as usize % ENGINES.len()];
+        let text = String::from_utf8_lossy(rest);
+        if let Ok(Some(pid)) = parse_answer(engine, "web", &text) {
+            pids += 1;
+            assert!(
+                pid > 0 && pid <= 1 << 22 && text.contains(&pid.to_string()),
+                "{}: {engine} pid {pid} from {text:?}",
+                f.display()
+            );
+        }
+    }
+    assert!(pids > 0, "no input in the corpus names a running container");
+}

@@ -192,6 +192,7 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
             outcome.backend.name(),
             outcome.backend_reason
         ),
+        None,
     )?;
     if a.analyze
         && let Some(p) = program
@@ -229,14 +230,9 @@ fn attached(a: &RecordArgs, target: &str) -> Result<i32, Error> {
     let mut signals = crate::sandbox::sys::SignalSet::empty();
     signals.add(libc::SIGINT);
     signals.add(libc::SIGTERM);
-    signals.block().map_err(|e| {
+    let (_, stop) = signals.block_into_fd().map_err(|e| {
         Error::Sandbox(crate::sandbox::SandboxError::Message(format!(
-            "blocking SIGINT and SIGTERM: {e}"
-        )))
-    })?;
-    let stop = crate::sandbox::sys::signalfd(&signals).map_err(|e| {
-        Error::Sandbox(crate::sandbox::SandboxError::Message(format!(
-            "creating a signalfd: {e}"
+            "blocking SIGINT and SIGTERM into a signalfd: {e}"
         )))
     })?;
     let wants_args = a.args || a.apparmor.is_some() || a.recording.is_some();
@@ -272,7 +268,8 @@ fn attached(a: &RecordArgs, target: &str) -> Result<i32, Error> {
     if !a.quiet {
         eprintln!("syscage: the recording ended: {}", rec.ended);
     }
-    write_outputs(a, &rec.recording, &base, &runtime, "by attaching with eBPF")?;
+    let how = "by attaching with eBPF";
+    write_outputs(a, &rec.recording, &base, &runtime, how, Some(rec.comment))?;
     Ok(0)
 }
 
@@ -283,8 +280,10 @@ fn write_outputs(
     base: &std::collections::BTreeMap<String, String>,
     runtime: &str,
     how: &str,
+    comment: Option<String>,
 ) -> Result<(), Error> {
-    let (profile, summary) = generate::seccomp_profile_with(rec, base, a.args);
+    let (mut profile, summary) = generate::seccomp_profile_with(rec, base, a.args);
+    profile.comment = comment;
     output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
     if let Some(r) = &a.recording {
         output::write_atomic(r, rec.to_json().as_bytes())?;

@@ -327,6 +327,7 @@ pub fn seccomp_profile(
     let architectures: Vec<Arch> = abis.iter().map(|a| a.seccomp_arch()).collect();
     (
         SeccompProfile {
+            comment: None,
             default_action: LinuxSeccompAction::ScmpActErrno,
             default_errno_ret: Some(libc::EPERM as u32),
             architectures: Some(architectures),

@@ -31,7 +31,12 @@ pub fn seccomp_profile(
 ) -> (Value, Vec<String>) {
     let mut warnings = Vec::new();
     let mut spec = serde_json::to_value(p).unwrap_or_default();
+    let mut meta = metadata(name, namespace);
     if let Some(obj) = spec.as_object_mut() {
+        // The schema has no place for it; an annotation keeps it beside the profile.
+        if let Some(c) = obj.remove("comment") {
+            meta["annotations"] = json!({ "syscage.dev/comment": c });
+        }
         if let Some(e) = obj.remove("defaultErrnoRet")
             && e != json!(libc::EPERM)
         {
@@ -82,7 +87,7 @@ pub fn seccomp_profile(
     let cr = json!({
         "apiVersion": API_VERSION,
         "kind": "SeccompProfile",
-        "metadata": metadata(name, namespace),
+        "metadata": meta,
         "spec": spec,
     });
     (cr, warnings)
@@ -293,6 +298,20 @@ mod tests {
             y,
             "a:\n  b:\n  - 1\n  - \"x: y\"\n  - c: true\n    d: []\n  e: {}\n\"f g\": \"h\"\n"
         );
+    }
+
+    #[test]
+    fn a_profile_comment_becomes_an_annotation_not_a_spec_field() {
+        let mut p: SeccompProfile =
+            serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}"#).unwrap();
+        p.comment = Some("attached at T".into());
+        let (cr, warnings) = seccomp_profile("web", None, &p);
+        assert!(cr["spec"].get("comment").is_none(), "{cr}");
+        assert_eq!(
+            cr["metadata"]["annotations"]["syscage.dev/comment"],
+            "attached at T"
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

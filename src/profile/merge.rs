@@ -63,6 +63,7 @@ fn key(r: &SyscallRule) -> Key {
 pub fn merge(profiles: &[(String, SeccompProfile)]) -> Result<SeccompProfile, MergeError> {
     let Some((first_name, first)) = profiles.first() else {
         return Ok(SeccompProfile {
+            comment: None,
             default_action: LinuxSeccompAction::ScmpActErrno,
             default_errno_ret: Some(libc::EPERM as u32),
             architectures: None,
@@ -178,6 +179,7 @@ pub fn merge(profiles: &[(String, SeccompProfile)]) -> Result<SeccompProfile, Me
     }
     flags.sort_by_key(|f| format!("{f:?}"));
     Ok(SeccompProfile {
+        comment: None,
         default_action: first.default_action,
         default_errno_ret: first.default_errno_ret,
         architectures: (!arches.is_empty()).then(|| order_arches(arches)),

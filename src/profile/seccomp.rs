@@ -16,6 +16,10 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeccompProfile {
+    /// What the profile cannot hold, said where its users look (an attached recording's
+    /// missing start-up). Runtimes ignore the key; `generate k8s` moves it to an annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     pub default_action: LinuxSeccompAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_errno_ret: Option<u32>,
@@ -643,6 +647,7 @@ impl ResolvedFilter {
         }
         let (default_action, default_errno_ret) = self.default_action.to_oci();
         SeccompProfile {
+            comment: None,
             default_action,
             default_errno_ret,
             architectures: Some(self.arches.clone()),

@@ -22,6 +22,8 @@ pub struct Found {
     pub pid: u32,
     pub asked: String,
     pub runtime: &'static str,
+    /// `ENGINE:NAME`: asks the same engine about the same container again.
+    pub again: String,
 }
 
 /// Finds container `name` (`ENGINE:NAME` for one engine).
@@ -87,15 +89,39 @@ fn ask(engine: &'static str, name: &str) -> Result<Option<Found>, String> {
         // Not installed, no daemon, or no such container: all say "not here".
         return Ok(None);
     }
-    let text = out.1;
+    let Some(pid) = parse_answer(engine, name, &out.1).map_err(|e| format!("{asked}: {e}"))? else {
+        return Ok(None);
+    };
+    Ok(Some(Found {
+        engine,
+        pid,
+        asked,
+        again: format!("{engine}:{name}"),
+        // Debian's podman runs crun; docker and containerd run runc.
+        runtime: match engine {
+            "podman" | "crun" => "crun",
+            _ => "runc",
+        },
+    }))
+}
+
+/// The init pid in an engine's answer about container `name` (`Ok(None)`: it has no such
+/// container). The answer is another program's output: anything not a running container's
+/// positive pid that fits a pid is refused, never truncated into another process's pid.
+pub fn parse_answer(engine: &str, name: &str, text: &str) -> Result<Option<u32>, String> {
+    let pid_of = |p: Option<u64>| {
+        p.and_then(|p| u32::try_from(p).ok())
+            .filter(|p| *p > 0 && *p <= MAX_PID)
+            .ok_or_else(|| format!("no valid pid for container {name}"))
+    };
     let pid = match engine {
         "podman" | "docker" => {
             let mut w = text.split_whitespace();
-            let pid: u32 = w.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-            if w.next() != Some("true") || pid == 0 {
-                return Err(format!("{asked}: container {name} is not running"));
+            let pid = w.next().and_then(|p| p.parse().ok());
+            if w.next() != Some("true") || w.next().is_some() {
+                return Err(format!("container {name} is not running"));
             }
-            pid
+            pid_of(pid)?
         }
         // TASK PID STATUS, one line per task (= container id).
         "ctr" => {
@@ -108,33 +134,24 @@ fn ask(engine: &'static str, name: &str) -> Result<Option<Found>, String> {
             };
             let f: Vec<&str> = line.split_whitespace().collect();
             if f.get(2) != Some(&"RUNNING") {
-                return Err(format!("{asked}: task {name} is not running"));
+                return Err(format!("task {name} is not running"));
             }
-            f.get(1).and_then(|p| p.parse().ok()).unwrap_or(0)
+            pid_of(f.get(1).and_then(|p| p.parse().ok()))?
         }
         _ => {
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{asked}: unreadable answer: {e}"))?;
+            let v: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| format!("unreadable answer: {e}"))?;
             if v["status"] != "running" {
-                return Err(format!("{asked}: container {name} is not running"));
+                return Err(format!("container {name} is not running"));
             }
-            v["pid"].as_u64().unwrap_or(0) as u32
+            pid_of(v["pid"].as_u64())?
         }
     };
-    if pid == 0 {
-        return Err(format!("{asked}: no pid for container {name}"));
-    }
-    Ok(Some(Found {
-        engine,
-        pid,
-        asked,
-        // Debian's podman runs crun; docker and containerd run runc.
-        runtime: match engine {
-            "podman" | "crun" => "crun",
-            _ => "runc",
-        },
-    }))
+    Ok(Some(pid))
 }
+
+/// The kernel's largest pid (PID_MAX_LIMIT on 64-bit).
+const MAX_PID: u32 = 1 << 22;
 
 /// Runs `cmd` with a deadline: (success, stdout).
 fn run(cmd: &mut Command) -> Result<(bool, String), String> {
@@ -190,5 +207,45 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown engine")
         );
+    }
+
+    #[test]
+    fn engine_answers_give_a_pid_or_say_why_not() {
+        use super::parse_answer as p;
+        assert_eq!(p("docker", "web", "4242 true\n"), Ok(Some(4242)));
+        assert_eq!(
+            p("ctr", "web", "TASK PID STATUS\nweb 77 RUNNING\n"),
+            Ok(Some(77))
+        );
+        assert_eq!(
+            p("ctr", "web", "TASK PID STATUS\nwebx 77 RUNNING\n"),
+            Ok(None)
+        );
+        assert_eq!(
+            p("runc", "web", r#"{"status":"running","pid":9}"#),
+            Ok(Some(9))
+        );
+        // Hostile or broken answers: never a pid they did not name, never pid 0 (ourselves)
+        // nor a pid truncated into another one (2^32+1 is not pid 1).
+        for (engine, answer) in [
+            ("docker", "0 true"),
+            ("docker", "-1 true"),
+            ("docker", "4294967297 true"),
+            ("podman", "12 false"),
+            ("podman", "12 true extra"),
+            ("podman", ""),
+            ("ctr", "TASK PID STATUS\nweb 0 RUNNING"),
+            ("ctr", "TASK PID STATUS\nweb 12 STOPPED"),
+            ("ctr", "TASK PID STATUS\nweb"),
+            ("crun", r#"{"status":"running","pid":4294967297}"#),
+            ("crun", r#"{"status":"running","pid":-5}"#),
+            ("crun", r#"{"status":"running"}"#),
+            ("crun", r#"{"status":"stopped","pid":3}"#),
+            ("runc", "not json"),
+            ("runc", "[]"),
+        ] {
+            let got = p(engine, "web", answer);
+            assert!(got.is_err(), "{engine} {answer:?}: {got:?}");
+        }
     }
 }

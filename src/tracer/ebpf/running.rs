@@ -48,8 +48,9 @@ impl std::str::FromStr for Target {
 pub struct Attached {
     pub recording: Recording,
     pub losses: Losses,
-    /// What was attached to, how it was found, and what the recording cannot hold.
-    pub notes: Vec<String>,
+    /// For the profile's comment: what was attached to, when, and what the recording cannot
+    /// hold (the target's start-up).
+    pub comment: String,
     /// The OCI runtime that runs the target, when an engine said (for the runtime base set).
     pub runtime: Option<&'static str>,
     /// Why the recording ended.
@@ -89,16 +90,37 @@ pub fn record(
         }
         Target::Container(name) => {
             let f = engines::find(name)?;
+            let gone = || {
+                format!(
+                    "container {name} exited during the attach (its init, pid {}, is gone)",
+                    f.pid
+                )
+            };
+            // The pid is pinned by a pidfd, its namespace read, then the engine asked again:
+            // if it still names this pid and the pidfd's process still runs, the namespace is
+            // the container's — not that of a process that took the number after it exited.
+            let fd = sys::pidfd_open(f.pid as i32).map_err(|_| gone())?;
             check_process(f.pid)?;
-            let ns = mount_namespace(f.pid)?;
+            let ns = mount_namespace(f.pid).map_err(|_| gone())?;
+            match engines::find(&f.again) {
+                Ok(again) if again.pid == f.pid => {}
+                Ok(again) => {
+                    return Err(format!(
+                        "container {name} restarted during the attach (init pid {} became {}): attach again",
+                        f.pid, again.pid
+                    ));
+                }
+                Err(_) => return Err(gone()),
+            }
+            if readable(&fd) {
+                return Err(gone());
+            }
             if ns == mount_namespace(std::process::id())? {
                 return Err(format!(
                     "container {name} (pid {}) shares syscage's mount namespace: it cannot be told apart from the host; attach to pid:{} instead",
                     f.pid, f.pid
                 ));
             }
-            let fd = sys::pidfd_open(f.pid as i32)
-                .map_err(|e| format!("container {name}'s process {}: {e}", f.pid))?;
             notes.push(format!(
                 "container {name} found by {} (init pid {}); every process in its mount namespace {ns} is recorded (a container always has one of its own; its pid namespace may be the host's)",
                 f.asked, f.pid
@@ -120,7 +142,7 @@ pub fn record(
         }
     };
     let mut probe = Probe::load(Wants { args, files, scope })?;
-    let started = chrono_free_now();
+    let started = utc_timestamp(unix_now());
     let mut attr = Attribution::attached();
     // What already runs is tracked from user space (a container's: every process in its mount
     // namespace now; the kernel takes those that enter later, from their exec on).
@@ -175,10 +197,14 @@ pub fn record(
     probe.flush_live(&mut attr);
     let (recording, losses, detach) = probe.finish(attr, vec![format!("attached to {what}")])?;
     drop(detach);
+    let comment = format!(
+        "recorded by syscage record --attach: {what} from {started} to {}; what it did before the attach (its start-up) is not in this profile: a restart under it also needs that part (record the start and merge)",
+        utc_timestamp(unix_now())
+    );
     Ok(Attached {
         recording,
         losses,
-        notes,
+        comment,
         runtime,
         ended,
     })
@@ -298,15 +324,12 @@ fn track_threads(probe: &Probe, p: u32) -> std::collections::HashSet<i32> {
 
 /// The processes in the mount namespace whose inode is `ns`.
 fn in_mount_namespace(ns: u64) -> Vec<u32> {
-    use std::os::unix::fs::MetadataExt;
     let mut out: Vec<u32> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|p: &u32| {
-            std::fs::metadata(format!("/proc/{p}/ns/mnt")).is_ok_and(|m| m.ino() == ns)
-        })
+        .filter(|p: &u32| mount_namespace(*p) == Ok(ns))
         .collect();
     out.sort_unstable();
     out
@@ -320,21 +343,45 @@ fn readable(fd: &OwnedFd) -> bool {
 }
 
 /// The wall-clock time now, as UTC HH:MM:SS.
-fn chrono_free_now() -> String {
-    let s = std::time::SystemTime::now()
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `secs` since the epoch as "YYYY-MM-DD HH:MM:SS UTC" (the civil date by Hinnant's
+/// days-to-civil; no time zone database is read).
+fn utc_timestamp(secs: u64) -> String {
+    let days = secs / 86_400;
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
     format!(
-        "{:02}:{:02}:{:02} UTC",
-        (s / 3600) % 24,
-        (s / 60) % 60,
-        s % 60
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Target;
+    use super::{Target, utc_timestamp};
+
+    #[test]
+    fn timestamps_are_civil_utc() {
+        assert_eq!(utc_timestamp(0), "1970-01-01 00:00:00 UTC");
+        // A leap day and the turn of a century year that is a leap year.
+        assert_eq!(utc_timestamp(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc_timestamp(1_796_268_430), "2026-12-03 03:27:10 UTC");
+        assert_eq!(utc_timestamp(4_107_542_399), "2100-02-28 23:59:59 UTC");
+    }
 
     #[test]
     fn targets_parse_or_say_what_is_expected() {
