@@ -211,6 +211,9 @@ fn crun_and_runc_monitor_learn_and_heal_through_the_agent() {
         assert_eq!(first.len(), 1, "{runtime}: {ev:?}");
         assert_eq!(first[0]["syscall"], "personality");
         assert_eq!(first[0]["action"], "errno 1 (EPERM)");
+        // The container's process as its own logs name it: its init, pid 1 in there.
+        assert_eq!(first[0]["nspid"], 1, "{runtime}: {}", first[0]);
+        assert_ne!(first[0]["pid"], 1);
         assert!(
             first[0]["executable"]
                 .as_str()

@@ -139,6 +139,14 @@ fn monitor_names_exactly_what_fails_learn_heals_it() {
     assert_eq!(call["id"], "job-7");
     assert_eq!(call["args"][0], "0x0", "PRIO_PROCESS");
     assert!(call["pid"].as_u64().unwrap() > 0 && call["time"].as_f64().unwrap() > 1.7e9);
+    // The sandbox has a pid namespace of its own: the pid the workload sees is beside the host's.
+    let nspid = call["nspid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no nspid: {call}"));
+    assert!(
+        nspid < 10 && nspid != call["pid"].as_u64().unwrap(),
+        "{call}"
+    );
 
     // Learning: everything runs; the delta holds exactly the missing syscalls.
     let delta = dir.join("delta.rec");

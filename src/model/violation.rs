@@ -16,6 +16,8 @@ use super::Abi;
 #[derive(Debug, Clone)]
 pub struct Call {
     pub pid: u32,
+    /// The pid as the task's own pid namespace sees it (NSpid: the container's logs use it).
+    pub nspid: Option<u32>,
     pub exe: String,
     /// The path the program was started by, where it names `exe` differently (a symlink).
     pub started_as: Option<String>,
@@ -46,6 +48,7 @@ struct Entry {
     reported: u64,
     why: &'static str,
     last_pid: u32,
+    last_nspid: Option<u32>,
     started_as: Option<String>,
     /// When this key was last reported (its first line, or a repeat): the period's turn.
     last_report: u64,
@@ -65,6 +68,9 @@ fn line(id: &str, time: f64, event: &str, k: &Key, e: &Entry) -> String {
 
 fn fields(id: &str, time: f64, event: &str, k: &Key, e: &Entry) -> serde_json::Value {
     let mut v = fields_of(id, time, event, k, e);
+    if let Some(n) = e.last_nspid {
+        v["nspid"] = json!(n);
+    }
     if let Some(s) = &e.started_as {
         v["started_as"] = json!(s);
     }
@@ -109,11 +115,13 @@ impl Throttle {
             reported: 0,
             why: c.why,
             last_pid: c.pid,
+            last_nspid: c.nspid,
             started_as: c.started_as.clone(),
             last_report: self.reports,
         });
         e.count += 1;
         e.last_pid = c.pid;
+        e.last_nspid = c.nspid;
         if first {
             e.reported = 1;
             let mut v = fields(&self.id, time, "first", &key, e);
@@ -182,6 +190,18 @@ impl Throttle {
     }
 }
 
+/// The innermost pid of a `/proc/PID/status` text's `NSpid:` line (the pid the task's own
+/// pid namespace gives it).
+pub fn innermost_pid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))?
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +210,7 @@ mod tests {
         Call {
             started_as: None,
             pid: 7,
+            nspid: Some(2),
             exe: "/usr/bin/app".into(),
             abi: Abi::X86_64,
             nr: 63,
@@ -198,6 +219,20 @@ mod tests {
             action: "errno 1 (EPERM)".into(),
             why: "unlisted",
         }
+    }
+
+    #[test]
+    fn the_innermost_pid_is_the_last_of_nspid() {
+        let status = "Name:\tpython3\nTgid:\t4242\nPid:\t4242\nNSpid:\t4242\t17\t2\n";
+        assert_eq!(innermost_pid(status), Some(2));
+        assert_eq!(innermost_pid("NSpid:\t99\n"), Some(99));
+        assert_eq!(innermost_pid("Pid:\t99\n"), None);
+        assert_eq!(innermost_pid("NSpid:\t\n"), None);
+        assert_eq!(innermost_pid("NSpid:\tx\n"), None);
+        let mut t = Throttle::new("run-1");
+        let line = t.see(&call("getpriority"), 1.0).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!((v["pid"].as_u64(), v["nspid"].as_u64()), (Some(7), Some(2)));
     }
 
     #[test]

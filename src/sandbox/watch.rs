@@ -133,6 +133,8 @@ pub struct Watcher {
     killable_wait: bool,
     /// Event names of (task, executable): argv[0] is verified once, not on every call.
     labels: std::collections::HashMap<(u32, String), Option<String>>,
+    /// NSpid by task and executable (a pid reused by another program is read anew).
+    ns_pids: std::collections::HashMap<(u32, String), Option<u32>>,
 }
 
 impl Watcher {
@@ -145,6 +147,7 @@ impl Watcher {
             last_tick: Instant::now(),
             killable_wait: false,
             labels: std::collections::HashMap::new(),
+            ns_pids: std::collections::HashMap::new(),
         }
     }
 
@@ -163,6 +166,21 @@ impl Watcher {
             .entry((pid, exe.to_string()))
             .or_insert_with_key(|(pid, exe)| super::exe_name::started_by(*pid, exe))
             .clone()
+    }
+
+    /// The pid task `pid` has in its own pid namespace, read once per task and executable.
+    fn nspid(&mut self, pid: u32, exe: &str) -> Option<u32> {
+        if self.ns_pids.len() >= 4096 {
+            self.ns_pids.clear();
+        }
+        *self
+            .ns_pids
+            .entry((pid, exe.to_string()))
+            .or_insert_with(|| {
+                std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()
+                    .and_then(|s| crate::model::violation::innermost_pid(&s))
+            })
     }
 
     /// Looked up on every call: the task may have exec'd since the last one.
@@ -233,6 +251,7 @@ impl Watcher {
         };
         let exe = Self::exe(ev.pid);
         let started_as = self.started_as(ev.pid, &exe);
+        let nspid = self.nspid(ev.pid, &exe);
         match answer {
             Answer::Allow => {
                 if self.watch.mode == Mode::Learn {
@@ -245,6 +264,7 @@ impl Watcher {
         }
         let call = Call {
             pid: ev.pid,
+            nspid,
             exe,
             started_as,
             abi,
