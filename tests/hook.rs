@@ -711,3 +711,135 @@ fn containers_whose_ids_differ_only_in_punctuation_keep_their_own_recorders() {
     );
     assert!(allowed_names(&out_dir.join("dot.json")).contains("getppid"));
 }
+
+/// Removes the test's own entries from the hooks' state directory, whatever happened.
+struct RemoveState(Vec<String>);
+
+impl Drop for RemoveState {
+    fn drop(&mut self) {
+        for stem in &self.0 {
+            for ext in ["lock", "pid", "result", "owner", "log"] {
+                let _ = std::fs::remove_file(format!("/run/syscage/hooks/{stem}.{ext}"));
+            }
+        }
+    }
+}
+
+/// The state of containers whose poststop hook never ran is removed by the next hook run once
+/// they are gone: not while a recorder holds its lock, not while the container's init runs (the
+/// same process: pid and start time), not within ten minutes of its last change.
+#[test]
+fn state_of_containers_gone_without_poststop_is_removed_at_the_next_hook_run() {
+    let dir = Path::new("/run/syscage/hooks");
+    std::fs::create_dir_all(dir).unwrap();
+    let stems: Vec<String> = ["gone", "fresh", "running", "locked", "reused"]
+        .iter()
+        .map(|k| unique(&format!("sweep-{k}")))
+        .collect();
+    let _clean = RemoveState(stems.clone());
+    let [gone, fresh, running, locked, reused] = [0, 1, 2, 3, 4].map(|i| stems[i].as_str());
+    let write = |stem: &str, ext: &str, text: &str| {
+        std::fs::write(dir.join(format!("{stem}.{ext}")), text).unwrap();
+    };
+    // A pid no process has (reaped), and this test's own process as a running container.
+    let mut exited = Command::new("/bin/true").spawn().unwrap();
+    let dead = exited.id();
+    exited.wait().unwrap();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start: u64 = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let me = std::process::id();
+    for (stem, owner) in [
+        (gone, format!("{dead} 1")),
+        (fresh, format!("{dead} 1")),
+        (running, format!("{me} {start}")),
+        (locked, format!("{dead} 1")),
+        // This process's pid with another start time: the pid was reused, the container is gone.
+        (reused, format!("{me} {}", start + 1)),
+    ] {
+        write(stem, "owner", &owner);
+        write(stem, "log", "syscage hook: cannot record container: ...\n");
+        write(stem, "lock", "");
+        write(stem, "result", "ok\n");
+    }
+    // All but `fresh` last changed an hour ago.
+    for stem in [gone, running, locked, reused] {
+        let mut c = Command::new("touch");
+        c.args(["-d", "1 hour ago"]);
+        for ext in ["owner", "log", "lock", "result"] {
+            c.arg(dir.join(format!("{stem}.{ext}")));
+        }
+        run_command(c).assert_code(0);
+    }
+    // A recorder would hold the lock of `locked`.
+    let holder = Command::new("flock")
+        .arg(dir.join(format!("{locked}.lock")))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _holder = Kill(holder);
+    let start_wait = Instant::now();
+    while Command::new("flock")
+        .args(["-n"])
+        .arg(dir.join(format!("{locked}.lock")))
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(10),
+            "flock never held the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Any hook run sweeps: a poststop of a container that was never recorded.
+    let out = TempDir::new("hooksweep");
+    let state = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "id": unique("sweeper"),
+        "status": "stopped",
+        "bundle": out.str(),
+        "annotations": {"io.syscage.record": "x.json"},
+    });
+    let hook = spawn_hook(out.path(), "poststop", "ptrace", &state);
+    let o = finish(hook);
+    o.assert_code(0);
+    for stem in [gone, reused] {
+        assert!(
+            o.stderr
+                .contains(&format!("removed the state of container {stem} (")),
+            "{stem}: {}",
+            o.stderr
+        );
+        for ext in ["owner", "log", "lock", "result"] {
+            assert!(
+                !dir.join(format!("{stem}.{ext}")).exists(),
+                "{stem}.{ext} left"
+            );
+        }
+    }
+    for stem in [fresh, running, locked] {
+        assert!(!o.stderr.contains(stem), "{stem} removed: {}", o.stderr);
+        for ext in ["owner", "log", "lock", "result"] {
+            assert!(
+                dir.join(format!("{stem}.{ext}")).exists(),
+                "{stem}.{ext} removed"
+            );
+        }
+    }
+}

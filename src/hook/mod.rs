@@ -28,6 +28,7 @@
 pub mod outdir;
 mod recorder;
 pub mod request;
+mod sweep;
 
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
@@ -184,11 +185,21 @@ pub fn run(input: &[u8], opts: &HookOptions) -> Result<i32, Error> {
         );
         return Ok(0);
     };
-    let base = dir.join(name);
+    for (gone, kinds) in sweep::sweep(&dir, &name, std::time::SystemTime::now()) {
+        eprintln!(
+            "syscage hook: removed the state of container {gone} ({}): the container is gone and its poststop hook never ran",
+            kinds.join(", ")
+        );
+    }
+    let base = dir.join(&name);
     let stopping = match opts.stage.as_deref() {
         Some(s) => s == "poststop",
         None => *state.status() == ContainerState::Stopped,
     };
+    // Which process is the container, so that a later run can tell it is gone.
+    if !stopping && let Some(owner) = state.pid().and_then(sweep::owner_line) {
+        let _ = std::fs::write(base.with_extension("owner"), owner);
+    }
     let result = if stopping {
         finish(&base, id)
     } else {
@@ -422,7 +433,7 @@ fn finish(base: &Path, id: &str) -> Result<i32, Error> {
     let mut result = String::new();
     let _ = std::fs::File::open(base.with_extension("result"))
         .and_then(|f| f.take(64 << 10).read_to_string(&mut result));
-    for ext in ["lock", "result", "pid"] {
+    for ext in ["lock", "result", "pid", "owner"] {
         let _ = std::fs::remove_file(base.with_extension(ext));
     }
     if result.is_empty() {
