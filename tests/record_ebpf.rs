@@ -232,3 +232,59 @@ print(" ".join(map(str, sorted(ports))))
     assert!(notify.2.contains("socket"), "{}", notify.2);
     assert_eq!(notify.2, ebpf.2, "argument values differ");
 }
+
+/// The recorder relocated once per boot (`/run/syscage/ebpf`, root's only): present after a
+/// recording, and a copy that does not load (here: garbage) is dropped, the recording made from
+/// the object relocated afresh, and the copy made anew by the next recording.
+#[test]
+fn the_relocated_recorder_is_kept_per_boot_and_a_bad_copy_is_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("ebpfcore");
+    let record = |name: &str| {
+        let out = dir.join(name);
+        let mut c = syscage_cmd();
+        c.args(["record", "-q", "--backend", "ebpf", "-o"])
+            .arg(&out)
+            .args(["--", "/usr/bin/python3", "-c", "import os; os.getsid(0)"]);
+        run_command(c).assert_code(0);
+        assert!(allowed_names(&out).contains("getsid"), "{name}");
+    };
+    let copies = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir("/run/syscage/ebpf")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("recorder-") && n.ends_with(".o"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    record("a.json");
+    let kept = copies();
+    assert!(!kept.is_empty(), "no relocated copy in /run/syscage/ebpf");
+    let mode = std::fs::metadata("/run/syscage/ebpf")
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "/run/syscage/ebpf is {mode:o}");
+    for k in &kept {
+        assert!(std::fs::read(k).unwrap().starts_with(b"\x7fELF"));
+        std::fs::write(k, b"not an eBPF object").unwrap();
+    }
+    record("b.json");
+    for k in &kept {
+        let now = std::fs::read(k).unwrap_or_default();
+        assert_ne!(now, b"not an eBPF object", "{} was kept", k.display());
+    }
+    record("c.json");
+    assert!(
+        copies()
+            .iter()
+            .any(|k| std::fs::read(k).unwrap_or_default().starts_with(b"\x7fELF")),
+        "the copy was not made anew"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod attribution;
 mod btf_ids;
+mod core_cache;
 mod facts;
 mod follow;
 pub mod running;
@@ -238,8 +239,17 @@ impl Probe {
         if let Some(why) = unavailable() {
             return Err(why);
         }
-        // Copied: the ELF parser wants aligned data, include_bytes! gives no alignment.
-        let object = OBJECT.to_vec();
+        // CO-RE relocated once per boot (core_cache); copied either way: the ELF parser wants
+        // aligned data, include_bytes! gives no alignment.
+        let cache = core_cache::path(OBJECT);
+        let (object, fresh) = match cache.as_deref().and_then(core_cache::read) {
+            Some(bytes) => (bytes, false),
+            None => match core_cache::relocate(OBJECT) {
+                Ok(bytes) => (bytes, true),
+                // aya relocates it itself.
+                Err(_) => (OBJECT.to_vec(), false),
+            },
+        };
         // The tracepoints' BTF ids, from a walk of the kernel's raw BTF and a minimal BTF
         // holding just them (aya's own loader parses the whole 5.5 MB once more for CO-RE;
         // parsing it twice cost ~10 ms on two cores here). The full parse remains the fallback.
@@ -250,36 +260,54 @@ impl Probe {
         let want_args = u32::from(wants.args);
         let want_files = u32::from(wants.files);
         let (scope_mode, scope_level, scope_id) = wants.scope.globals();
-        let loaded = EbpfLoader::new()
-            .allow_unsupported_maps()
-            .override_global("want_args", &want_args, true)
-            .override_global("want_files", &want_files, true)
-            .override_global("scope_mode", &scope_mode, true)
-            .override_global("scope_level", &scope_level, true)
-            .override_global("scope_id", &scope_id, true)
-            .map_max_entries("events", if wants.files { RING_FILES } else { RING })
-            .load(&object)
-            .map_err(|e| format!("loading the eBPF recorder: {e}"));
-        let mut bpf = loaded?;
-        // clone's namespace flags are always kept (a profile restricts them unless the workload
-        // created namespaces); the other arguments with --args.
-        set_argspecs(&mut bpf, wants.args)?;
-        if wants.files {
-            set_pathspecs(&mut bpf)?;
-        }
-        // sys_exit only tells which opens created their file: loaded for paths only.
-        let exit_hook = wants.files.then_some("sys_exit");
-        for hook in HOOKS.into_iter().chain(exit_hook) {
-            let prog: &mut BtfTracePoint = bpf
-                .program_mut(hook)
-                .ok_or_else(|| format!("the eBPF object has no program {hook}"))?
-                .try_into()
-                .map_err(|e| format!("eBPF program {hook}: {e}"))?;
-            prog.load(hook, &btf)
-                .map_err(|e| format!("loading the eBPF program for {hook}: {e}"))?;
-            prog.attach()
-                .map_err(|e| format!("attaching the eBPF program to {hook}: {e}"))?;
-        }
+        let load = |object: &[u8]| -> Result<Ebpf, String> {
+            let mut bpf = EbpfLoader::new()
+                .allow_unsupported_maps()
+                .override_global("want_args", &want_args, true)
+                .override_global("want_files", &want_files, true)
+                .override_global("scope_mode", &scope_mode, true)
+                .override_global("scope_level", &scope_level, true)
+                .override_global("scope_id", &scope_id, true)
+                .map_max_entries("events", if wants.files { RING_FILES } else { RING })
+                .load(object)
+                .map_err(|e| format!("loading the eBPF recorder: {e}"))?;
+            // clone's namespace flags are always kept (a profile restricts them unless the
+            // workload created namespaces); the other arguments with --args.
+            set_argspecs(&mut bpf, wants.args)?;
+            if wants.files {
+                set_pathspecs(&mut bpf)?;
+            }
+            // sys_exit only tells which opens created their file: loaded for paths only.
+            let exit_hook = wants.files.then_some("sys_exit");
+            for hook in HOOKS.into_iter().chain(exit_hook) {
+                let prog: &mut BtfTracePoint = bpf
+                    .program_mut(hook)
+                    .ok_or_else(|| format!("the eBPF object has no program {hook}"))?
+                    .try_into()
+                    .map_err(|e| format!("eBPF program {hook}: {e}"))?;
+                prog.load(hook, &btf)
+                    .map_err(|e| format!("loading the eBPF program for {hook}: {e}"))?;
+                prog.attach()
+                    .map_err(|e| format!("attaching the eBPF program to {hook}: {e}"))?;
+            }
+            Ok(bpf)
+        };
+        let mut bpf = match (load(&object), &cache) {
+            (Ok(bpf), Some(path)) => {
+                if fresh {
+                    core_cache::store(path, &object);
+                }
+                bpf
+            }
+            (Ok(bpf), None) => bpf,
+            // A relocated copy that does not load: aya relocates the object itself.
+            (Err(_), Some(path)) if object != OBJECT => {
+                core_cache::discard(path);
+                let original = OBJECT.to_vec();
+                load(&original)?
+            }
+            (Err(e), _) => return Err(e),
+        };
         let ring = RingBuf::try_from(
             bpf.take_map("events")
                 .ok_or("the eBPF object has no events map")?,

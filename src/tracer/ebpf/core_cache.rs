@@ -1,0 +1,117 @@
+//! The recorder object with its CO-RE relocations already applied for the running kernel, kept
+//! for the boot. aya relocates on every load by matching each relocated type against all of the
+//! kernel's ~130,000 BTF types, allocating every name: 25-30 ms of the ~70 ms an eBPF `record`
+//! took to start here. The result depends only on the object and the kernel's BTF, so it is
+//! computed once: the relocated instructions are written back into a copy of the ELF and its
+//! `.BTF.ext` CO-RE records emptied, leaving aya nothing to relocate.
+//!
+//! Kept in `/run/syscage/ebpf` (a tmpfs: gone at the next boot, the only time the kernel can
+//! change), named by a SHA-256 of the object, the boot id and the kernel's BTF size, written
+//! atomically by root into a root-only directory. A copy that does not load is removed and the
+//! object relocated afresh (`Probe::load`).
+
+use std::path::PathBuf;
+
+use object::{Object as _, ObjectSection as _};
+use sha2::{Digest, Sha256};
+
+const DIR: &str = "/run/syscage/ebpf";
+
+/// Where the relocated copy of `object` for this boot lives.
+pub fn path(object: &[u8]) -> Option<PathBuf> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let btf = std::fs::metadata("/sys/kernel/btf/vmlinux").ok()?.len();
+    let mut h = Sha256::new();
+    h.update(object);
+    h.update(boot.trim().as_bytes());
+    h.update(btf.to_le_bytes());
+    let hex: String = h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(PathBuf::from(DIR).join(format!("recorder-{hex}.o")))
+}
+
+/// The relocated copy, if this boot made one (a regular file, never a link).
+pub fn read(path: &std::path::Path) -> Option<Vec<u8>> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    std::fs::read(path).ok()
+}
+
+/// Relocates `object` against the kernel's BTF and returns the ELF with the relocated
+/// instructions in place and no CO-RE records left.
+pub fn relocate(object: &[u8]) -> Result<Vec<u8>, String> {
+    let btf = aya::Btf::from_sys_fs().map_err(|e| format!("the kernel's BTF: {e}"))?;
+    let mut obj = aya_obj::Object::parse(object).map_err(|e| format!("the eBPF object: {e}"))?;
+    obj.relocate_btf(&btf)
+        .map_err(|e| format!("CO-RE relocation: {e}"))?;
+    let elf = object::File::parse(object).map_err(|e| format!("the eBPF object: {e}"))?;
+    let mut out = object.to_vec();
+    for f in obj.functions.values() {
+        let section = elf
+            .section_by_index(f.section_index)
+            .map_err(|e| format!("function {}: {e}", f.name))?;
+        let (start, size) = section
+            .file_range()
+            .ok_or_else(|| format!("function {}: its section has no data", f.name))?;
+        let at = start as usize + f.section_offset;
+        let bytes: Vec<u8> = f
+            .instructions
+            .iter()
+            .flat_map(|i| {
+                let mut b = [0u8; 8];
+                b[0] = i.code;
+                b[1] = (i.src_reg() << 4) | (i.dst_reg() & 0x0f);
+                b[2..4].copy_from_slice(&i.off.to_le_bytes());
+                b[4..8].copy_from_slice(&i.imm.to_le_bytes());
+                b
+            })
+            .collect();
+        if f.section_offset + bytes.len() > size as usize {
+            return Err(format!("function {} overruns its section", f.name));
+        }
+        out[at..at + bytes.len()].copy_from_slice(&bytes);
+    }
+    let ext = elf
+        .section_by_name(".BTF.ext")
+        .and_then(|s| s.file_range())
+        .ok_or("the eBPF object has no .BTF.ext")?;
+    // btf_ext_header: magic, version, flags, hdr_len, func_info off/len, line_info off/len,
+    // core_relo off/len (u32 each after the first four bytes).
+    let hdr_len = u32::from_le_bytes(
+        out.get(ext.0 as usize + 4..ext.0 as usize + 8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(".BTF.ext: no header")?,
+    );
+    if hdr_len < 32 {
+        return Err(format!(
+            ".BTF.ext: a header of {hdr_len} bytes has no CO-RE records"
+        ));
+    }
+    let len_at = ext.0 as usize + 28;
+    out[len_at..len_at + 4].copy_from_slice(&0u32.to_le_bytes());
+    Ok(out)
+}
+
+/// Keeps `bytes` at `path` for the rest of the boot (best effort: a failure only costs the
+/// next start the relocation).
+pub fn store(path: &std::path::Path, bytes: &[u8]) {
+    use std::os::unix::fs::DirBuilderExt;
+    if std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(DIR)
+        .is_err()
+    {
+        return;
+    }
+    let _ = crate::output::write_atomic(path, bytes);
+}
+
+/// Removes a copy that did not load.
+pub fn discard(path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+}
