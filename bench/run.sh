@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${SYSCAGE_CGROUP2_NS:-}" ]; then
   SYSCAGE_CGROUP2_NS=1 exec ./scripts/cgroup2-ns.sh "$0" "$@"
 fi
-# SECTIONS="startup record hook watch attach analyze" by default; pick one with SECTIONS=record.
-SECTIONS=${SECTIONS:-startup record hook watch attach analyze}
+# SECTIONS="startup record hook watch attach ebpfstart analyze" by default; pick one with SECTIONS=record.
+SECTIONS=${SECTIONS:-startup record hook watch attach ebpfstart analyze}
 S=$(realpath "${1:-target/release/syscage}")
 RUNS=${RUNS:-300}
 cargo build --release --examples -q
@@ -266,6 +266,28 @@ r = statistics.median(y / x for x, y in zip(alone, att))
 print(f"redis GET+SET requests/s (server pinned to CPU 1), {len(alone)} ABBA pairs: alone median {a:.0f}, "
       f"while recorded by record --attach {b:.0f}; median of the pairs' ratios {100 * (1 - r):+.1f}% fewer "
       f"(goal <= 3%; pairs: {', '.join(f'{100 * (1 - y / x):+.1f}' for x, y in zip(alone, att))})")
+PY
+}
+
+# --- eBPF start-up against a libbpf anchor ------------------------------------------------------
+# bench/anchor: a minimal recorder of the same design (CO-RE, tp_btf sys_enter/exec/fork, task
+# storage, per-CPU counts) loaded by libbpf, built here with clang and libbpf-dev. Both record
+# /bin/true; the ratio is syscage's start-up cost against the loader floor (goal: <= 1.2x).
+ebpfstart() {
+clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu \
+  -c bench/anchor/anchor.bpf.c -o "$W/anchor.bpf.o"
+cc -O2 -o "$W/anchor" bench/anchor/anchor.c -lbpf
+"$S" record -q --backend ebpf -o "$W/warm.json" -- /bin/true # the per-boot CO-RE copy
+hyperfine -N --warmup 5 --runs "${ERUNS:-60}" --export-json "$W/ebpfstart.json" \
+  -n "libbpf anchor" "$W/anchor $W/anchor.bpf.o /bin/true" \
+  -n "syscage record --backend ebpf" "$S record -q --backend ebpf -o $W/e.json -- /bin/true" >/dev/null
+python3 - "$W/ebpfstart.json" <<'PY'
+import json, statistics, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+a, s = res["libbpf anchor"], res["syscage record --backend ebpf"]
+ma, ms = statistics.median(a["times"]) * 1000, statistics.median(s["times"]) * 1000
+print(f"eBPF start-up, /bin/true recorded: libbpf anchor {ma:.1f} ms (user {a['user'] * 1000:.1f}), "
+      f"syscage {ms:.1f} ms (user {s['user'] * 1000:.1f}): {ms / ma:.2f}x (goal <= 1.2x)")
 PY
 }
 
