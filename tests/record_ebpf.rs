@@ -287,4 +287,26 @@ fn the_relocated_recorder_is_kept_per_boot_and_a_bad_copy_is_replaced() {
             .any(|k| std::fs::read(k).unwrap_or_default().starts_with(b"\x7fELF")),
         "the copy was not made anew"
     );
+    // The tracepoints' ids kept beside it, wrong (well-formed, other numbers): the programs do
+    // not load with them, so both are dropped and the recording is made all the same.
+    for k in copies() {
+        let ids = k.with_extension("ids");
+        let text = std::fs::read_to_string(&ids).unwrap_or_default();
+        assert!(
+            text.starts_with("btf_trace_sys_enter "),
+            "{}: {text:?}",
+            ids.display()
+        );
+        let wrong: String = text
+            .lines()
+            .map(|l| format!("{} 1\n", l.split(' ').next().unwrap()))
+            .collect();
+        std::fs::write(&ids, wrong).unwrap();
+    }
+    record("d.json");
+    record("e.json");
+    for k in copies() {
+        let text = std::fs::read_to_string(k.with_extension("ids")).unwrap_or_default();
+        assert!(!text.contains(" 1\n"), "the wrong ids were kept: {text:?}");
+    }
 }

@@ -111,7 +111,34 @@ pub fn store(path: &std::path::Path, bytes: &[u8]) {
     let _ = crate::output::write_atomic(path, bytes);
 }
 
-/// Removes a copy that did not load.
+/// The tracepoints' BTF ids kept beside the copy at `path`, if they are for `names`.
+pub fn read_ids(path: &std::path::Path, names: &[&str]) -> Option<Vec<u32>> {
+    let text = read(&path.with_extension("ids"))?;
+    let text = String::from_utf8(text).ok()?;
+    let mut ids = Vec::new();
+    let mut lines = text.lines();
+    for n in names {
+        let (name, id) = lines.next()?.split_once(' ')?;
+        if name != *n {
+            return None;
+        }
+        ids.push(id.parse().ok().filter(|i| *i > 0)?);
+    }
+    lines.next().is_none().then_some(ids)
+}
+
+/// Keeps the tracepoints' ids beside the copy at `path` ("NAME ID" lines).
+pub fn store_ids(path: &std::path::Path, names: &[&str], ids: &[u32]) {
+    let text: String = names
+        .iter()
+        .zip(ids)
+        .map(|(n, i)| format!("{n} {i}\n"))
+        .collect();
+    store(&path.with_extension("ids"), text.as_bytes());
+}
+
+/// Removes what this boot kept for the object at `path`: it did not load.
 pub fn discard(path: &std::path::Path) {
     let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(path.with_extension("ids"));
 }

@@ -200,19 +200,31 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// A BTF holding the tracepoints' `btf_trace_*` typedefs at their kernel ids (`btf_ids`).
-fn tracepoint_btf() -> Result<Btf, aya::BtfError> {
-    let raw =
-        std::fs::read("/sys/kernel/btf/vmlinux").map_err(|error| aya::BtfError::FileError {
-            path: "/sys/kernel/btf/vmlinux".into(),
-            error,
-        })?;
+/// The ids are kept beside the per-boot relocated object (`cache`), sparing the next start a
+/// read and walk of the 5.5 MB BTF (~5 ms here).
+fn tracepoint_btf(cache: Option<&std::path::Path>) -> Result<Btf, aya::BtfError> {
     let names: Vec<String> = HOOKS
         .iter()
         .chain(std::iter::once(&"sys_exit"))
         .map(|h| format!("btf_trace_{h}"))
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let ids = btf_ids::typedef_ids(&raw, &names).ok_or(aya::BtfError::InvalidHeader)?;
+    let ids = match cache.and_then(|c| core_cache::read_ids(c, &names)) {
+        Some(ids) => ids,
+        None => {
+            let raw = std::fs::read("/sys/kernel/btf/vmlinux").map_err(|error| {
+                aya::BtfError::FileError {
+                    path: "/sys/kernel/btf/vmlinux".into(),
+                    error,
+                }
+            })?;
+            let ids = btf_ids::typedef_ids(&raw, &names).ok_or(aya::BtfError::InvalidHeader)?;
+            if let Some(c) = cache {
+                core_cache::store_ids(c, &names, &ids);
+            }
+            ids
+        }
+    };
     Btf::parse(&btf_ids::minimal(&names, &ids), aya::Endianness::default())
 }
 
@@ -253,14 +265,14 @@ impl Probe {
         // The tracepoints' BTF ids, from a walk of the kernel's raw BTF and a minimal BTF
         // holding just them (aya's own loader parses the whole 5.5 MB once more for CO-RE;
         // parsing it twice cost ~10 ms on two cores here). The full parse remains the fallback.
-        let btf = tracepoint_btf()
+        let btf = tracepoint_btf(cache.as_deref())
             .or_else(|_| Btf::from_sys_fs())
             .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
         // Task storage is used by the kernel program only; aya has no wrapper for it.
         let want_args = u32::from(wants.args);
         let want_files = u32::from(wants.files);
         let (scope_mode, scope_level, scope_id) = wants.scope.globals();
-        let load = |object: &[u8]| -> Result<Ebpf, String> {
+        let load = |object: &[u8], btf: &Btf| -> Result<Ebpf, String> {
             let mut bpf = EbpfLoader::new()
                 .allow_unsupported_maps()
                 .override_global("want_args", &want_args, true)
@@ -285,14 +297,14 @@ impl Probe {
                     .ok_or_else(|| format!("the eBPF object has no program {hook}"))?
                     .try_into()
                     .map_err(|e| format!("eBPF program {hook}: {e}"))?;
-                prog.load(hook, &btf)
+                prog.load(hook, btf)
                     .map_err(|e| format!("loading the eBPF program for {hook}: {e}"))?;
                 prog.attach()
                     .map_err(|e| format!("attaching the eBPF program to {hook}: {e}"))?;
             }
             Ok(bpf)
         };
-        let mut bpf = match (load(&object), &cache) {
+        let mut bpf = match (load(&object, &btf), &cache) {
             (Ok(bpf), Some(path)) => {
                 if fresh {
                     core_cache::store(path, &object);
@@ -300,11 +312,15 @@ impl Probe {
                 bpf
             }
             (Ok(bpf), None) => bpf,
-            // A relocated copy that does not load: aya relocates the object itself.
-            (Err(_), Some(path)) if object != OBJECT => {
+            // What this boot kept does not load: dropped; aya relocates the object itself and
+            // the tracepoints' ids are read from the kernel's BTF again.
+            (Err(_), Some(path)) => {
                 core_cache::discard(path);
                 let original = OBJECT.to_vec();
-                load(&original)?
+                let btf = tracepoint_btf(None)
+                    .or_else(|_| Btf::from_sys_fs())
+                    .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
+                load(&original, &btf)?
             }
             (Err(e), _) => return Err(e),
         };
