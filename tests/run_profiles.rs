@@ -311,3 +311,56 @@ fn compiled_filters_are_cached_and_an_untrusted_cache_is_ignored() {
     std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     assert_ne!(run().assert_code(0).line("keyctl"), "keyctl: EPERM");
 }
+
+/// `run --monitor/--learn` compile their routed program once too, one entry per mode: the
+/// second start reads it (shown by swapping an allow-all program into the entry).
+#[test]
+fn monitor_and_learn_filters_are_cached_per_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = TempDir::new("wcache");
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let profile = fixture("docker-default-seccomp.json");
+    let run = |mode: &[&str]| {
+        let mut cmd = syscage_cmd();
+        cmd.env("SYSCAGE_CACHE_DIR", cache.path())
+            .args(["run", "--seccomp", profile.to_str().unwrap()])
+            .args(mode)
+            .args(["--", probe().to_str().unwrap(), "syscall", "keyctl"]);
+        run_command(cmd)
+    };
+    let entries = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    };
+    let monitor = ["--monitor", "-"];
+    let first = run(&monitor);
+    assert_eq!(first.assert_code(0).line("keyctl"), "keyctl: EPERM");
+    assert!(
+        first.stderr.contains("\"syscall\":\"keyctl\""),
+        "{}",
+        first.stderr
+    );
+    let after_monitor = entries();
+    assert_eq!(after_monitor.len(), 1, "one compiled program cached");
+    let again = run(&monitor);
+    assert_eq!(again.assert_code(0).line("keyctl"), "keyctl: EPERM");
+    assert!(
+        again.stderr.contains("\"syscall\":\"keyctl\""),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(entries(), after_monitor, "the second start compiled anew");
+    let out = TempDir::new("wcachedelta");
+    let delta = out.join("delta.rec");
+    run(&["--learn", delta.to_str().unwrap()]).assert_code(0);
+    assert_eq!(entries().len(), 2, "learn mode has an entry of its own");
+    // Control: the monitor's entry is what the next start loads.
+    swap_in_allow_all(&after_monitor[0]);
+    let swapped = run(&monitor);
+    assert_ne!(swapped.assert_code(0).line("keyctl"), "keyctl: EPERM");
+}

@@ -86,20 +86,7 @@ pub fn prepare(
         return Ok(None);
     };
     let target = target(caps.clone());
-    // Everything the compiled program depends on goes into the cache key.
-    let key = filter_cache::key(&[
-        env!("CARGO_PKG_VERSION").as_bytes(),
-        &filter_cache::build_id(),
-        libseccomp_version().as_bytes(),
-        arch_name(target.arch).as_bytes(),
-        format!("{:?}", target.kernel).as_bytes(),
-        caps.iter()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(",")
-            .as_bytes(),
-        &bytes,
-    ]);
+    let key = cache_key(&target, caps, &bytes, "run");
     if let Some(hit) = filter_cache::lookup(&key) {
         return Ok(Some(name_entries(hit, &name)));
     }
@@ -124,6 +111,25 @@ pub fn prepare(
     };
     filter_cache::store(&key, &compiled);
     Ok(Some(name_entries(compiled, &name)))
+}
+
+/// Everything the compiled program depends on, for the cache (`use_` tells plain runs from each
+/// watch mode, whose programs differ).
+fn cache_key(target: &Target, caps: &BTreeSet<String>, bytes: &[u8], use_: &str) -> Vec<u8> {
+    filter_cache::key(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        &filter_cache::build_id(),
+        libseccomp_version().as_bytes(),
+        arch_name(target.arch).as_bytes(),
+        format!("{:?}", target.kernel).as_bytes(),
+        caps.iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",")
+            .as_bytes(),
+        bytes,
+        use_.as_bytes(),
+    ])
 }
 
 /// Everything `run` checks in a profile before it starts anything: parse (with the warnings
@@ -160,8 +166,8 @@ pub fn validate(
 }
 
 /// The filter for `run --monitor/--learn` with the chosen profile: its denials routed to the
-/// supervisor (`profile::watch`), and what the supervisor answers. Not cached: the answers need
-/// the resolved profile anyway.
+/// supervisor (`profile::watch`), and what the supervisor answers. The answers need the
+/// resolved profile; the compiled program, the costly part, is cached as `run`'s is.
 pub fn prepare_watch(
     choice: &SeccompChoice,
     caps: &BTreeSet<String>,
@@ -178,6 +184,11 @@ pub fn prepare_watch(
     let (profile, mut warnings) = seccomp::parse(&bytes, path)?;
     let resolved = seccomp::resolve(&profile, &target, path)?;
     let (routed, w) = watch::prepare(&resolved, mode);
+    let key = cache_key(&target, caps, &bytes, mode.name());
+    // Its warnings, the parse's included, depend only on what the key holds.
+    if let Some(hit) = filter_cache::lookup(&key) {
+        return Ok((name_entries(hit, &name), w));
+    }
     let (program, compile_warnings, rules) = compile(&routed, path)?;
     warnings.extend(compile_warnings);
     let compiled = CompiledFilter {
@@ -197,6 +208,7 @@ pub fn prepare_watch(
         ),
         warnings,
     };
+    filter_cache::store(&key, &compiled);
     Ok((name_entries(compiled, &name), w))
 }
 
