@@ -233,80 +233,65 @@ print(" ".join(map(str, sorted(ports))))
     assert_eq!(notify.2, ebpf.2, "argument values differ");
 }
 
-/// The recorder relocated once per boot (`/run/syscage/ebpf`, root's only): present after a
-/// recording, and a copy that does not load (here: garbage) is dropped, the recording made from
-/// the object relocated afresh, and the copy made anew by the next recording.
+/// The recorder relocated once per boot (`/run/syscage/ebpf`, here a directory of the test's
+/// own through `SYSCAGE_EBPF_CACHE_DIR`): kept after a recording; a copy that does not load
+/// (garbage, or tracepoint ids that are wrong) is dropped, the recording made from the object
+/// relocated afresh, and the copy made anew by the next one; a copy in a directory others can
+/// write to is never read.
 #[test]
 fn the_relocated_recorder_is_kept_per_boot_and_a_bad_copy_is_replaced() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("ebpfcore");
+    let cache = TempDir::new("ebpfcorecache");
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let record = |name: &str| {
         let out = dir.join(name);
         let mut c = syscage_cmd();
-        c.args(["record", "-q", "--backend", "ebpf", "-o"])
+        c.env("SYSCAGE_EBPF_CACHE_DIR", cache.path())
+            .args(["record", "-q", "--backend", "ebpf", "-o"])
             .arg(&out)
             .args(["--", "/usr/bin/python3", "-c", "import os; os.getsid(0)"]);
         run_command(c).assert_code(0);
         assert!(allowed_names(&out).contains("getsid"), "{name}");
     };
-    let copies = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir("/run/syscage/ebpf")
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with("recorder-") && n.ends_with(".o"))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    let only = |ext: &str| -> std::path::PathBuf {
+        let found: Vec<_> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .collect();
+        assert_eq!(found.len(), 1, "{ext}: {found:?}");
+        found[0].clone()
     };
+    let elf = |p: &std::path::Path| std::fs::read(p).unwrap_or_default().starts_with(b"\x7fELF");
     record("a.json");
-    let kept = copies();
-    assert!(!kept.is_empty(), "no relocated copy in /run/syscage/ebpf");
-    let mode = std::fs::metadata("/run/syscage/ebpf")
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o700, "/run/syscage/ebpf is {mode:o}");
-    for k in &kept {
-        assert!(std::fs::read(k).unwrap().starts_with(b"\x7fELF"));
-        std::fs::write(k, b"not an eBPF object").unwrap();
-    }
+    let copy = only("o");
+    assert!(elf(&copy));
+    // Garbage: dropped, the recording made all the same, the copy made anew next time.
+    std::fs::write(&copy, b"not an eBPF object").unwrap();
     record("b.json");
-    for k in &kept {
-        let now = std::fs::read(k).unwrap_or_default();
-        assert_ne!(now, b"not an eBPF object", "{} was kept", k.display());
-    }
+    assert!(!copy.exists(), "the garbage copy was kept");
     record("c.json");
-    assert!(
-        copies()
-            .iter()
-            .any(|k| std::fs::read(k).unwrap_or_default().starts_with(b"\x7fELF")),
-        "the copy was not made anew"
-    );
+    assert!(elf(&only("o")), "the copy was not made anew");
     // The tracepoints' ids kept beside it, wrong (well-formed, other numbers): the programs do
     // not load with them, so both are dropped and the recording is made all the same.
-    for k in copies() {
-        let ids = k.with_extension("ids");
-        let text = std::fs::read_to_string(&ids).unwrap_or_default();
-        assert!(
-            text.starts_with("btf_trace_sys_enter "),
-            "{}: {text:?}",
-            ids.display()
-        );
-        let wrong: String = text
-            .lines()
-            .map(|l| format!("{} 1\n", l.split(' ').next().unwrap()))
-            .collect();
-        std::fs::write(&ids, wrong).unwrap();
-    }
+    let ids = only("ids");
+    let text = std::fs::read_to_string(&ids).unwrap();
+    assert!(text.starts_with("btf_trace_sys_enter "), "{text:?}");
+    let wrong: String = text
+        .lines()
+        .map(|l| format!("{} 1\n", l.split(' ').next().unwrap()))
+        .collect();
+    std::fs::write(&ids, &wrong).unwrap();
     record("d.json");
     record("e.json");
-    for k in copies() {
-        let text = std::fs::read_to_string(k.with_extension("ids")).unwrap_or_default();
-        assert!(!text.contains(" 1\n"), "the wrong ids were kept: {text:?}");
-    }
+    assert_eq!(std::fs::read_to_string(only("ids")).unwrap(), text);
+    // A directory others can write to: what it holds is never read (the garbage would have
+    // been dropped had it been tried), nor anything stored there.
+    let copy = only("o");
+    std::fs::write(&copy, b"not an eBPF object").unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    record("f.json");
+    assert_eq!(std::fs::read(&copy).unwrap(), b"not an eBPF object");
 }

@@ -6,16 +6,23 @@
 //! `.BTF.ext` CO-RE records emptied, leaving aya nothing to relocate.
 //!
 //! Kept in `/run/syscage/ebpf` (a tmpfs: gone at the next boot, the only time the kernel can
-//! change), named by a SHA-256 of the object, the boot id and the kernel's BTF size, written
-//! atomically by root into a root-only directory. A copy that does not load is removed and the
-//! object relocated afresh (`Probe::load`).
+//! change; `SYSCAGE_EBPF_CACHE_DIR` elsewhere), named by a SHA-256 of the object, the boot id and
+//! the kernel's BTF size, written atomically into a directory of the caller's alone. A copy is
+//! used only from a directory and file owned by the caller and writable by no one else (what it
+//! holds is loaded into the kernel). A copy that does not load is removed and the object
+//! relocated afresh (`Probe::load`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use object::{Object as _, ObjectSection as _};
 use sha2::{Digest, Sha256};
 
-const DIR: &str = "/run/syscage/ebpf";
+/// `$SYSCAGE_EBPF_CACHE_DIR`, else `/run/syscage/ebpf`.
+fn dir() -> PathBuf {
+    std::env::var_os("SYSCAGE_EBPF_CACHE_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from("/run/syscage/ebpf"), PathBuf::from)
+}
 
 /// Where the relocated copy of `object` for this boot lives.
 pub fn path(object: &[u8]) -> Option<PathBuf> {
@@ -29,13 +36,16 @@ pub fn path(object: &[u8]) -> Option<PathBuf> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    Some(PathBuf::from(DIR).join(format!("recorder-{hex}.o")))
+    Some(dir().join(format!("recorder-{hex}.o")))
 }
 
-/// The relocated copy, if this boot made one (a regular file, never a link).
-pub fn read(path: &std::path::Path) -> Option<Vec<u8>> {
+/// The relocated copy, if this boot made one: a regular file, never a link, in a directory
+/// and file of the caller's alone.
+pub fn read(path: &Path) -> Option<Vec<u8>> {
+    use crate::sandbox::filter_cache::trusted;
+    let dir = std::fs::symlink_metadata(path.parent()?).ok()?;
     let meta = std::fs::symlink_metadata(path).ok()?;
-    if !meta.file_type().is_file() {
+    if !dir.is_dir() || !trusted(&dir) || !meta.file_type().is_file() || !trusted(&meta) {
         return None;
     }
     std::fs::read(path).ok()
@@ -98,21 +108,26 @@ pub fn relocate(object: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Keeps `bytes` at `path` for the rest of the boot (best effort: a failure only costs the
 /// next start the relocation).
-pub fn store(path: &std::path::Path, bytes: &[u8]) {
+pub fn store(path: &Path, bytes: &[u8]) {
     use std::os::unix::fs::DirBuilderExt;
+    let Some(dir) = path.parent() else { return };
     if std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(DIR)
+        .create(dir)
         .is_err()
     {
         return;
     }
-    let _ = crate::output::write_atomic(path, bytes);
+    let ours = std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && crate::sandbox::filter_cache::trusted(&m));
+    if ours {
+        let _ = crate::output::write_atomic(path, bytes);
+    }
 }
 
 /// The tracepoints' BTF ids kept beside the copy at `path`, if they are for `names`.
-pub fn read_ids(path: &std::path::Path, names: &[&str]) -> Option<Vec<u32>> {
+pub fn read_ids(path: &Path, names: &[&str]) -> Option<Vec<u32>> {
     let text = read(&path.with_extension("ids"))?;
     let text = String::from_utf8(text).ok()?;
     let mut ids = Vec::new();
@@ -128,7 +143,7 @@ pub fn read_ids(path: &std::path::Path, names: &[&str]) -> Option<Vec<u32>> {
 }
 
 /// Keeps the tracepoints' ids beside the copy at `path` ("NAME ID" lines).
-pub fn store_ids(path: &std::path::Path, names: &[&str], ids: &[u32]) {
+pub fn store_ids(path: &Path, names: &[&str], ids: &[u32]) {
     let text: String = names
         .iter()
         .zip(ids)
@@ -138,7 +153,7 @@ pub fn store_ids(path: &std::path::Path, names: &[&str], ids: &[u32]) {
 }
 
 /// Removes what this boot kept for the object at `path`: it did not load.
-pub fn discard(path: &std::path::Path) {
+pub fn discard(path: &Path) {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(path.with_extension("ids"));
 }
