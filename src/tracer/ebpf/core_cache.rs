@@ -54,6 +54,10 @@ pub fn read(path: &Path) -> Option<Vec<u8>> {
 /// Relocates `object` against the kernel's BTF and returns the ELF with the relocated
 /// instructions in place and no CO-RE records left.
 pub fn relocate(object: &[u8]) -> Result<Vec<u8>, String> {
+    // Copied: both ELF parsers want aligned data, and include_bytes! gives no alignment (a
+    // build where the object happened to be unaligned relocated nothing).
+    let object = object.to_vec();
+    let object = object.as_slice();
     let btf = aya::Btf::from_sys_fs().map_err(|e| format!("the kernel's BTF: {e}"))?;
     let mut obj = aya_obj::Object::parse(object).map_err(|e| format!("the eBPF object: {e}"))?;
     obj.relocate_btf(&btf)
