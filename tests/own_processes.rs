@@ -129,3 +129,54 @@ fn a_traced_init_can_make_no_call_beyond_its_own_filter() {
         out.stdout
     );
 }
+
+/// The listener's courier (a thread syscage starts in the workload before its filter load)
+/// ends at the exec: the program runs alone in its process, holding no socket, listener, pidfd
+/// or signalfd of syscage's — under `run --monitor`/`--learn` and `record` (notify), root and
+/// unprivileged. (`record` passes the caller's own descriptors on, as the program would get them
+/// without syscage; `run` closes them.)
+#[test]
+fn no_courier_thread_or_descriptor_reaches_the_workload() {
+    let script = "ls /proc/self/task | wc -l; ls -l /proc/self/fd/";
+    let check = |what: &str, o: Out| {
+        o.assert_code(0);
+        let mut lines = o.stdout.lines();
+        assert_eq!(
+            lines.next().map(str::trim),
+            Some("1"),
+            "{what}: {}",
+            o.stdout
+        );
+        for l in lines {
+            assert!(
+                !l.contains("socket:") && !l.contains("anon_inode:"),
+                "{what}: the workload holds {l}\n{}",
+                o.stdout
+            );
+        }
+    };
+    let dir = TempDir::new("courier");
+    let delta = dir.join("delta.rec");
+    let sh = ["--", "/bin/sh", "-c", script];
+    let mut args = vec!["run", "--monitor", "/dev/null"];
+    args.extend(sh);
+    check("run --monitor", syscage_run(&args));
+    let mut args = vec!["run", "--learn", delta.to_str().unwrap()];
+    args.extend(sh);
+    check("run --learn", syscage_run(&args));
+    let out = dir.join("r.json");
+    let mut args = vec![
+        "record",
+        "-q",
+        "--backend",
+        "notify",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend(sh);
+    check("record --backend notify", syscage_run(&args));
+    let user = TestUser::new(false);
+    let mut args = vec!["run", "--monitor", "/dev/null"];
+    args.extend(sh);
+    check("run --monitor (user)", user.run(&args));
+}
