@@ -712,31 +712,18 @@ fn containers_whose_ids_differ_only_in_punctuation_keep_their_own_recorders() {
     assert!(allowed_names(&out_dir.join("dot.json")).contains("getppid"));
 }
 
-/// Removes the test's own entries from the hooks' state directory, whatever happened.
-struct RemoveState(Vec<String>);
-
-impl Drop for RemoveState {
-    fn drop(&mut self) {
-        for stem in &self.0 {
-            for ext in ["lock", "pid", "result", "owner", "log"] {
-                let _ = std::fs::remove_file(format!("/run/syscage/hooks/{stem}.{ext}"));
-            }
-        }
-    }
-}
-
 /// The state of containers whose poststop hook never ran is removed by the next hook run once
 /// they are gone: not while a recorder holds its lock, not while the container's init runs (the
 /// same process: pid and start time), not within ten minutes of its last change.
 #[test]
 fn state_of_containers_gone_without_poststop_is_removed_at_the_next_hook_run() {
-    let dir = Path::new("/run/syscage/hooks");
-    std::fs::create_dir_all(dir).unwrap();
+    // A state directory of the test's own: other tests' hooks sweep /run/syscage/hooks too.
+    let state_dir = TempDir::new("hookstate");
+    let dir = state_dir.path();
     let stems: Vec<String> = ["gone", "fresh", "running", "locked", "reused"]
         .iter()
         .map(|k| unique(&format!("sweep-{k}")))
         .collect();
-    let _clean = RemoveState(stems.clone());
     let [gone, fresh, running, locked, reused] = [0, 1, 2, 3, 4].map(|i| stems[i].as_str());
     let write = |stem: &str, ext: &str, text: &str| {
         std::fs::write(dir.join(format!("{stem}.{ext}")), text).unwrap();
@@ -816,7 +803,18 @@ fn state_of_containers_gone_without_poststop_is_removed_at_the_next_hook_run() {
         "bundle": out.str(),
         "annotations": {"io.syscage.record": "x.json"},
     });
-    let hook = spawn_hook(out.path(), "poststop", "ptrace", &state);
+    let mut c = syscage_cmd();
+    c.env("SYSCAGE_HOOK_STATE_DIR", dir)
+        .args(["hook", "--stage", "poststop", "--output-dir", out.str()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut hook = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = hook.stdin.take().unwrap();
+        stdin.write_all(state.to_string().as_bytes()).unwrap();
+    }
     let o = finish(hook);
     o.assert_code(0);
     for stem in [gone, reused] {

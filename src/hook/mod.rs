@@ -143,8 +143,12 @@ pub fn parse_state(input: &[u8]) -> Result<State, Error> {
 }
 
 /// Where the recorder keeps its lock, pid and result per container (the runtime's, not the
-/// container's, so annotations cannot point it elsewhere).
+/// container's, so annotations cannot point it elsewhere; `SYSCAGE_HOOK_STATE_DIR`, set in the
+/// hook's declaration, moves it).
 fn state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("SYSCAGE_HOOK_STATE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
     if nix::unistd::geteuid().is_root() {
         PathBuf::from("/run/syscage/hooks")
     } else {
