@@ -25,15 +25,9 @@ pub fn owner_line(pid: i32) -> Option<String> {
     start_time(pid).map(|t| format!("{pid} {t}"))
 }
 
-/// Field 22 of /proc/PID/stat (after the parenthesised command, which may hold anything).
+/// Its start time (field 22 of /proc/PID/stat).
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
+    crate::sandbox::sys::proc_stat_field(u32::try_from(pid).ok()?, 19)
 }
 
 /// Whether the process an `ID.owner` names still runs (the same one: same start time).

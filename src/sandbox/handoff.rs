@@ -24,6 +24,10 @@ fn step(what: &str, e: nix::errno::Errno) -> SandboxError {
     }
 }
 
+/// The one-byte tags of the two messages.
+const PIDFD: u8 = b'P';
+const LISTENER: u8 = b'L';
+
 /// Sends `fd` with a one-byte message `tag`.
 fn send_fd(sock: &OwnedFd, tag: u8, fd: RawFd) -> nix::Result<usize> {
     let fds = [fd];
@@ -41,7 +45,7 @@ fn send_fd(sock: &OwnedFd, tag: u8, fd: RawFd) -> nix::Result<usize> {
 pub fn send_pidfd(sock: &OwnedFd) -> Result<OwnedFd, String> {
     let pidfd =
         sys::pidfd_open(nix::unistd::getpid().as_raw()).map_err(|e| format!("pidfd_open: {e}"))?;
-    send_fd(sock, b'P', pidfd.as_raw_fd()).map_err(|e| format!("handing the pidfd over: {e}"))?;
+    send_fd(sock, PIDFD, pidfd.as_raw_fd()).map_err(|e| format!("handing the pidfd over: {e}"))?;
     Ok(pidfd)
 }
 
@@ -76,7 +80,7 @@ impl Courier {
                 };
                 if fd >= 0 {
                     // A failure leaves the supervisor without a listener: it says so.
-                    let _ = send_fd(&sock, b'L', fd);
+                    let _ = send_fd(&sock, LISTENER, fd);
                 }
                 done.store(true, Ordering::Release);
             })
@@ -107,8 +111,8 @@ impl Drop for Courier {
     }
 }
 
-/// Receives one descriptor (and its one-byte tag); `Ok(None)` at EOF.
-fn receive_fd(sock: &OwnedFd, what: &str) -> Result<Option<(OwnedFd, u8)>, SandboxError> {
+/// Receives one descriptor sent with tag `tag`; `Ok(None)` at EOF.
+fn receive_fd(sock: &OwnedFd, tag: u8, what: &str) -> Result<Option<OwnedFd>, SandboxError> {
     let mut buf = [0u8; 1];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
@@ -136,12 +140,17 @@ fn receive_fd(sock: &OwnedFd, what: &str) -> Result<Option<(OwnedFd, u8)>, Sandb
         }
     }
     let fd = fd.ok_or_else(|| SandboxError::Message(format!("the workload sent no {what}")))?;
-    Ok(Some((fd, buf[0])))
+    if buf[0] != tag {
+        return Err(SandboxError::Message(format!(
+            "the workload sent something else than {what}"
+        )));
+    }
+    Ok(Some(fd))
 }
 
 /// The workload's pidfd; `Ok(None)` if it ended before sending it (command not found...).
 pub fn receive_pidfd(sock: &OwnedFd) -> Result<Option<OwnedFd>, SandboxError> {
-    Ok(receive_fd(sock, "the workload's pidfd")?.map(|(fd, _)| fd))
+    receive_fd(sock, PIDFD, "the workload's pidfd")
 }
 
 /// Receives the workload's listener from its courier, within 10 s, unless the workload ends.
@@ -168,7 +177,7 @@ pub fn take_listener(pidfd: &OwnedFd, sock: &OwnedFd) -> Result<OwnedFd, Sandbox
         let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
         if ready(&fds[0]) {
             // The workload failed before its load: it says why on stderr and exits (EOF).
-            let Some((fd, _)) = receive_fd(sock, "the workload's seccomp listener")? else {
+            let Some(fd) = receive_fd(sock, LISTENER, "the workload's seccomp listener")? else {
                 return Err(SandboxError::Message(
                     "the workload exited before its seccomp listener could be taken".into(),
                 ));

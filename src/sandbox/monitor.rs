@@ -124,12 +124,7 @@ fn descendants() -> Vec<(u32, u32)> {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
-        // /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces and parentheses.
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        if let Some(ppid) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
-        {
+        if let Some(ppid) = sys::proc_stat_field(pid, 1).and_then(|p| u32::try_from(p).ok()) {
             parent_of.push((pid, ppid));
         }
     }

@@ -622,6 +622,18 @@ pub fn ptrace_syscall_entry(pid: libc::pid_t) -> io::Result<SyscallEvent> {
     ptrace_syscall_info(pid, PTRACE_SYSCALL_INFO_ENTRY)
 }
 
+/// Numeric field `n` of /proc/PID/stat counted from the state (0; field 3 in proc(5)): after
+/// the command's closing parenthesis, the command itself may hold spaces and parentheses.
+pub fn proc_stat_field(pid: u32, n: usize) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(n)?
+        .parse()
+        .ok()
+}
+
 /// A signalfd for a (blocked) signal set.
 pub fn signalfd(set: &SignalSet) -> io::Result<OwnedFd> {
     // SAFETY: the set is initialised; the returned descriptor is owned by us alone.

@@ -101,13 +101,7 @@ const PF_FORKNOEXEC: u64 = 0x40;
 /// Whether `pid` has not exec'd since it was forked (field 9 of /proc/PID/stat, after the
 /// parenthesised command name, which may itself hold spaces and parentheses).
 fn fork_no_exec(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = &s[s.rfind(')')? + 1..];
-            rest.split_whitespace().nth(6)?.parse::<u64>().ok()
-        })
-        .is_some_and(|flags| flags & PF_FORKNOEXEC != 0)
+    sys::proc_stat_field(pid, 6).is_some_and(|flags| flags & PF_FORKNOEXEC != 0)
 }
 
 /// The task that will exec the workload's program, held by a pidfd: its pid alone could come

@@ -228,6 +228,13 @@ fn tracepoint_btf(cache: Option<&std::path::Path>) -> Result<Btf, aya::BtfError>
     Btf::parse(&btf_ids::minimal(&names, &ids), aya::Endianness::default())
 }
 
+/// The BTF the programs attach by: `tracepoint_btf`, else the kernel's whole BTF.
+fn attach_btf(cache: Option<&std::path::Path>) -> Result<Btf, String> {
+    tracepoint_btf(cache)
+        .or_else(|_| Btf::from_sys_fs())
+        .map_err(|e| format!("reading the kernel's BTF: {e}"))
+}
+
 /// Why eBPF cannot be used here, checked before loading: root or CAP_BPF+CAP_PERFMON, and the
 /// kernel's BTF.
 pub fn unavailable() -> Option<String> {
@@ -265,9 +272,7 @@ impl Probe {
         // The tracepoints' BTF ids, from a walk of the kernel's raw BTF and a minimal BTF
         // holding just them (aya's own loader parses the whole 5.5 MB once more for CO-RE;
         // parsing it twice cost ~10 ms on two cores here). The full parse remains the fallback.
-        let btf = tracepoint_btf(cache.as_deref())
-            .or_else(|_| Btf::from_sys_fs())
-            .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
+        let btf = attach_btf(cache.as_deref())?;
         // Task storage is used by the kernel program only; aya has no wrapper for it.
         let want_args = u32::from(wants.args);
         let want_files = u32::from(wants.files);
@@ -317,10 +322,7 @@ impl Probe {
             (Err(_), Some(path)) => {
                 core_cache::discard(path);
                 let original = OBJECT.to_vec();
-                let btf = tracepoint_btf(None)
-                    .or_else(|_| Btf::from_sys_fs())
-                    .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
-                load(&original, &btf)?
+                load(&original, &attach_btf(None)?)?
             }
             (Err(e), _) => return Err(e),
         };

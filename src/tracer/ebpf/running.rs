@@ -212,13 +212,9 @@ pub fn record(
 
 /// Refuses a pid that is gone or a kernel thread (no syscalls of its own to record).
 fn check_process(pid: u32) -> Result<(), String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|_| format!("process {pid}: no such process"))?;
-    // Fields after the command's closing parenthesis: state ppid pgrp session tty tpgid flags.
-    let flags: u64 = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(6)?.parse().ok())
-        .unwrap_or(0);
+    // After the command: state ppid pgrp session tty tpgid flags.
+    let flags =
+        sys::proc_stat_field(pid, 6).ok_or_else(|| format!("process {pid}: no such process"))?;
     const PF_KTHREAD: u64 = 0x0020_0000;
     if flags & PF_KTHREAD != 0 {
         return Err(format!(
