@@ -4,21 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::*;
-
-/// The self-contained build (`make static-test`), which runs in a root with nothing but busybox.
-fn static_syscage() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/static/x86_64-unknown-linux-gnu/debug/syscage");
-    assert!(
-        p.is_file(),
-        "{} is missing: run `make static-test` (make test does)",
-        p.display()
-    );
-    p
-}
 
 /// A busybox-only container whose entrypoint is `/bin/syscage run ARGS...`, confined by
 /// Docker's default profile (resolved by `syscage oci apply` for crun's default capabilities).

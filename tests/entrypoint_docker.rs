@@ -9,22 +9,9 @@ mod common;
 mod daemons;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use daemons::Docker;
-
-/// The self-contained build (`make static-test`), the only program besides busybox in the image.
-fn static_syscage() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/static/x86_64-unknown-linux-gnu/debug/syscage");
-    assert!(
-        p.is_file(),
-        "{} is missing: run `make static-test` (make test does)",
-        p.display()
-    );
-    p
-}
 
 /// The workload: a busybox shell that makes a directory (a code path its recording missed).
 const APP: &str = "/bin/busybox mkdir /out/made && echo made || echo mkdir-refused; echo app-ran";
@@ -63,17 +50,8 @@ fn under_docker_defaults_the_entrypoint_monitors_learns_and_enforces_the_healed_
     std::fs::copy(static_syscage(), root.join("bin/syscage")).unwrap();
     let app = recorded_profile(&work);
     std::fs::copy(&app, root.join("etc/app.json")).unwrap();
-    let tar = work.join("rootfs.tar");
-    let mut c = Command::new("tar");
-    c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
-    run_command(c).assert_code(0);
     let image = "syscage-entrypoint:test";
-    let o = docker.cmd(&["import", tar.to_str().unwrap(), image]);
-    assert!(
-        o.status.success(),
-        "docker import: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    docker.import(&root, image);
 
     // Monitor: the missed path is still denied, and reported (on stderr, as JSON lines).
     let out = work.join("monitor");

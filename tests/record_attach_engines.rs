@@ -163,17 +163,8 @@ fn a_docker_container_is_recorded_and_docker_enforces_the_profile() {
     let docker = Docker::start();
     let root = docker.dir.join("rootfs");
     busybox_rootfs(&root);
-    let tar = docker.dir.join("rootfs.tar");
-    let mut c = Command::new("tar");
-    c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
-    run_command(c).assert_code(0);
     let image = "syscage-attach:test";
-    let imported = docker.cmd(&["import", tar.to_str().unwrap(), image]);
-    assert!(
-        imported.status.success(),
-        "docker import: {}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
+    docker.import(&root, image);
     let name = unique("dk");
     let loop_ = "while :; do /bin/busybox sleep 0.05; [ -e /tmp/go ] && /bin/busybox sync; done";
     let started = docker.cmd(&[
@@ -273,29 +264,7 @@ fn a_containerd_container_is_recorded_and_ctr_enforces_the_profile() {
     let ctd = Containerd::start();
     let root = ctd.dir.join("rootfs");
     busybox_rootfs(&root);
-    let tar = ctd.dir.join("rootfs.tar");
-    let mut c = Command::new("tar");
-    c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
-    run_command(c).assert_code(0);
-    let image = format!("localhost/{}:test", unique("ctd"));
-    podman(&["import", "-q", tar.to_str().unwrap(), &image]).assert_code(0);
-    let oci = ctd.dir.join("image.oci.tar");
-    let saved = podman(&[
-        "save",
-        "--format",
-        "oci-archive",
-        "-o",
-        oci.to_str().unwrap(),
-        &image,
-    ]);
-    let _ = podman(&["rmi", "-f", &image]);
-    saved.assert_code(0);
-    let imported = ctd.ctr(&["images", "import", oci.to_str().unwrap()]);
-    assert!(
-        imported.status.success(),
-        "ctr images import: {}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
+    let image = ctd.import(&root, "ctd");
     let id = unique("ct");
     let loop_ = "while :; do /bin/busybox sleep 0.05; [ -e /tmp/go ] && /bin/busybox sync; done";
     let started = ctd.ctr(&["run", "-d", &image, &id, "/bin/sh", "-c", loop_]);

@@ -87,14 +87,11 @@ fn server_rootfs(root: &Path) {
     std::os::unix::fs::symlink(REDIS, root.join("bin/redis-server")).unwrap();
 }
 
-fn rootfs_tar(work: &TempDir) -> PathBuf {
+/// The server image's root file system, made under `work`.
+fn server_root(work: &TempDir) -> PathBuf {
     let root = work.join("rootfs");
     server_rootfs(&root);
-    let tar = work.join("rootfs.tar");
-    let mut c = Command::new("tar");
-    c.arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".");
-    run_command(c).assert_code(0);
-    tar
+    root
 }
 
 /// One engine's way to run the server container.
@@ -254,7 +251,8 @@ impl Engine for Podman {
 #[test]
 fn a_redis_container_of_podman_is_recorded_under_load_and_restarts_under_its_profile() {
     let work = TempDir::new("srvpodman");
-    let tar = rootfs_tar(&work);
+    let tar = work.join("rootfs.tar");
+    tar_of(&server_root(&work), &tar);
     let image = format!("localhost/{}:test", unique("redis"));
     podman(&["import", "-q", tar.to_str().unwrap(), &image]).assert_code(0);
     let _image = PodmanImage(image.clone());
@@ -311,14 +309,8 @@ impl Engine for DockerEngine {
 fn a_redis_container_of_docker_is_recorded_under_load_and_restarts_under_its_profile() {
     let work = TempDir::new("srvdocker");
     let docker = Docker::start();
-    let tar = rootfs_tar(&work);
     let image = "syscage-redis:test".to_string();
-    let o = docker.cmd(&["import", tar.to_str().unwrap(), &image]);
-    assert!(
-        o.status.success(),
-        "docker import: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    docker.import(&server_root(&work), &image);
     let mut engine = DockerEngine { docker, image };
     serve_attach_restart(&mut engine, &work);
 }
@@ -384,26 +376,7 @@ impl Engine for CtrEngine {
 fn a_redis_container_of_containerd_is_recorded_under_load_and_restarts_under_its_profile() {
     let work = TempDir::new("srvctr");
     let ctd = Containerd::start();
-    let tar = rootfs_tar(&work);
-    let image = format!("localhost/{}:test", unique("redis"));
-    podman(&["import", "-q", tar.to_str().unwrap(), &image]).assert_code(0);
-    let oci = work.join("image.oci.tar");
-    let saved = podman(&[
-        "save",
-        "--format",
-        "oci-archive",
-        "-o",
-        oci.to_str().unwrap(),
-        &image,
-    ]);
-    let _ = podman(&["rmi", "-f", &image]);
-    saved.assert_code(0);
-    let o = ctd.ctr(&["images", "import", oci.to_str().unwrap()]);
-    assert!(
-        o.status.success(),
-        "ctr images import: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let image = ctd.import(&server_root(&work), "redis");
     let mut engine = CtrEngine { ctd, image };
     serve_attach_restart(&mut engine, &work);
 }

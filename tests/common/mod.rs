@@ -79,6 +79,18 @@ pub fn syscage_cmd() -> Command {
     c
 }
 
+/// The self-contained build (`make static-test`), which runs in a root with nothing but busybox.
+pub fn static_syscage() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/static/x86_64-unknown-linux-gnu/debug/syscage");
+    assert!(
+        p.is_file(),
+        "{} is missing: run `make static-test` (make test does)",
+        p.display()
+    );
+    p
+}
+
 /// The probe, at a path every sandbox (and every test user) can execute.
 pub fn probe() -> PathBuf {
     visible_dir().join("probe")

@@ -79,6 +79,18 @@ impl Docker {
     pub fn cmd(&self, args: &[&str]) -> std::process::Output {
         self.command().args(args).output().unwrap()
     }
+
+    /// `docker import` of the root file system `root` as `image`.
+    pub fn import(&self, root: &Path, image: &str) {
+        let tar = self.dir.join(&format!("{}.tar", unique("rootfs")));
+        tar_of(root, &tar);
+        let o = self.cmd(&["import", tar.to_str().unwrap(), image]);
+        assert!(
+            o.status.success(),
+            "docker import: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }
 
 impl Drop for Docker {
@@ -170,6 +182,40 @@ impl Containerd {
         self.env(&mut c);
         c.args(args).output().unwrap()
     }
+
+    /// The root file system `root` as an image of this containerd, made offline: podman
+    /// imports it and saves an OCI archive, `ctr images import` takes that. Returns its name.
+    pub fn import(&self, root: &Path, tag: &str) -> String {
+        let tar = self.dir.join(&format!("{}.tar", unique("rootfs")));
+        tar_of(root, &tar);
+        let image = format!("localhost/{}:test", unique(tag));
+        podman(&["import", "-q", tar.to_str().unwrap(), &image]).assert_code(0);
+        let oci = self.dir.join(&format!("{}.oci.tar", unique("image")));
+        let saved = podman(&[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            oci.to_str().unwrap(),
+            &image,
+        ]);
+        let _ = podman(&["rmi", "-f", &image]);
+        saved.assert_code(0);
+        let o = self.ctr(&["images", "import", oci.to_str().unwrap()]);
+        assert!(
+            o.status.success(),
+            "ctr images import: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        image
+    }
+}
+
+/// `tar -C root -cf tar .`
+pub fn tar_of(root: &Path, tar: &Path) {
+    let mut c = Command::new("tar");
+    c.arg("-C").arg(root).arg("-cf").arg(tar).arg(".");
+    run_command(c).assert_code(0);
 }
 
 impl Drop for Containerd {
