@@ -19,6 +19,7 @@ demo: build
 # CI), examples, and the lint gates.
 test: static-test
 	./scripts/install-deps.sh test
+	./scripts/fetch-arm64.sh target/arm64
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test

@@ -2,10 +2,11 @@
 # Installs the Debian packages syscage needs to build, test and benchmark, if any is missing.
 # Usage: scripts/install-deps.sh build|demo|test|bench
 set -eu
-# clang and libbpf-dev (bpf_helpers.h) build the eBPF recorder (build.rs).
+# clang and libbpf-dev (bpf_helpers.h) build the eBPF recorder (build.rs). qemu-user-static
+# runs Debian's arm64 busybox and coreutils for the --arch tests (scripts/fetch-arm64.sh).
 build="libseccomp-dev pkg-config gcc clang libbpf-dev"
 demo="$build python3"
-test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools docker.io"
+test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools docker.io qemu-user-static"
 bench="$test bubblewrap hyperfine bpftrace"
 case "${1:-test}" in
   build) want=$build ;;

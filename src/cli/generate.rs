@@ -8,6 +8,7 @@ use super::profiles::read;
 use crate::error::Error;
 use crate::model::Recording;
 use crate::output;
+use crate::profile::generate::native_abi;
 use crate::profile::{generate, k8s, seccomp};
 
 #[derive(Debug, Subcommand)]
@@ -30,12 +31,17 @@ pub struct BaseArgs {
     /// Where to write the profile.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: std::path::PathBuf,
+    #[arg(long, value_name = "ARCHES", help = super::arch::HELP)]
+    pub arch: Option<String>,
 }
 
 fn base(a: BaseArgs) -> Result<i32, Error> {
     let base = super::record::runtime_base(&a.runtime)?;
     let rec = crate::model::Recording::new(vec![format!("{} base set", a.runtime)]);
+    let to = super::arch::parse(a.arch.as_deref())?;
     let (profile, summary) = generate::seccomp_profile(&rec, &base);
+    let what = a.output.display().to_string();
+    let profile = super::arch::apply(profile, &[native_abi()], to.as_deref(), &what, false)?;
     output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
     eprintln!(
         "syscage: {}: the {} base set ({} syscalls allowed)",
@@ -69,6 +75,8 @@ pub struct K8sArgs {
     pub apparmor: bool,
     #[arg(long, value_name = "syscage|crun|runc|any", default_value = "any")]
     pub runtime: String,
+    #[arg(long, value_name = "ARCHES", help = super::arch::HELP)]
+    pub arch: Option<String>,
     /// Output file (multi-document YAML); standard output when absent.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
@@ -135,6 +143,7 @@ pub fn run(cmd: GenerateCommand) -> Result<i32, Error> {
         output::check_writable(out)?;
     }
     let ns = a.namespace.as_deref();
+    let to = super::arch::parse(a.arch.as_deref())?;
     let mut docs = Vec::new();
     let profile = match (&a.seccomp, &a.recording) {
         (Some(p), _) => {
@@ -145,7 +154,7 @@ pub fn run(cmd: GenerateCommand) -> Result<i32, Error> {
                 kernel: (u32::MAX, 0),
             };
             // Docker's conditional rules are resolved for a container without capabilities.
-            if prof.arch_map.is_some()
+            let prof = if prof.arch_map.is_some()
                 || prof
                     .syscalls
                     .iter()
@@ -155,7 +164,9 @@ pub fn run(cmd: GenerateCommand) -> Result<i32, Error> {
                 seccomp::resolve(&prof, &target, p)?.to_oci()
             } else {
                 prof
-            }
+            };
+            let from = super::arch::of_profile(&prof);
+            super::arch::apply(prof, &from, to.as_deref(), &p.display().to_string(), false)?
         }
         (None, Some(r)) => {
             let rec = Recording::parse(&read(r)?, r).map_err(Error::Input)?;
@@ -170,7 +181,9 @@ pub fn run(cmd: GenerateCommand) -> Result<i32, Error> {
                 )?;
                 docs.push(k8s::apparmor_profile(&a.name, ns, &rec));
             }
-            generate::seccomp_profile(&rec, &base).0
+            let from = super::arch::of_recording(&rec);
+            let prof = generate::seccomp_profile(&rec, &base).0;
+            super::arch::apply(prof, &from, to.as_deref(), &r.display().to_string(), false)?
         }
         (None, None) => return Err(Error::Usage("--seccomp or --recording is required".into())),
     };

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch only; the work happens in the library modules.
 
 mod analyze;
+mod arch;
 mod generate;
 mod man;
 mod oci;

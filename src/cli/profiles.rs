@@ -178,10 +178,15 @@ pub struct MergeArgs {
     /// Runtime base set for profiles generated from recordings (as in `record`).
     #[arg(long, value_name = "syscage|crun|runc|any", default_value = "any")]
     pub runtime: String,
+    /// Each input is translated before the union (a profile recorded on x86_64 merges with
+    /// one recorded on aarch64).
+    #[arg(long, value_name = "ARCHES", help = super::arch::HELP)]
+    pub arch: Option<String>,
 }
 
 pub fn merge(a: MergeArgs) -> Result<i32, Error> {
     let base = super::record::runtime_base(&a.runtime)?;
+    let to = super::arch::parse(a.arch.as_deref())?;
     for out in [
         Some(&a.output),
         a.recording.as_ref(),
@@ -210,7 +215,10 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
             });
         } else {
             let (p, _) = seccomp::parse(&bytes, path)?;
-            profiles.push((path.display().to_string(), p));
+            let what = path.display().to_string();
+            let from = super::arch::of_profile(&p);
+            let p = super::arch::apply(p, &from, to.as_deref(), &what, false)?;
+            profiles.push((what, p));
         }
     }
     if let Some(rec) = &recordings {
@@ -225,10 +233,10 @@ pub fn merge(a: MergeArgs) -> Result<i32, Error> {
                 eprintln!("syscage: warning: {w}");
             }
         }
-        profiles.push((
-            "(recordings)".into(),
-            generate::seccomp_profile(rec, &base).0,
-        ));
+        let from = super::arch::of_recording(rec);
+        let p = generate::seccomp_profile(rec, &base).0;
+        let p = super::arch::apply(p, &from, to.as_deref(), "(recordings)", false)?;
+        profiles.push(("(recordings)".into(), p));
         if let Some(out) = &a.recording {
             output::write_atomic(out, rec.to_json().as_bytes())?;
         }

@@ -62,6 +62,8 @@ pub struct RecordArgs {
     /// argument rules turn code paths the run did not exercise into failures more often.
     #[arg(long)]
     pub args: bool,
+    #[arg(long, value_name = "ARCHES", help = super::arch::HELP)]
+    pub arch: Option<String>,
     /// No summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -142,6 +144,8 @@ pub fn run(a: RecordArgs) -> Result<i32, Error> {
     {
         output::check_writable(extra)?;
     }
+    // A bad --arch is refused before the run, not after it.
+    super::arch::parse(a.arch.as_deref())?;
     if let Some(t) = &a.attach {
         return attached(&a, t);
     }
@@ -282,7 +286,16 @@ fn write_outputs(
     how: &str,
     comment: Option<String>,
 ) -> Result<(), Error> {
-    let (mut profile, summary) = generate::seccomp_profile_with(rec, base, a.args);
+    let (profile, summary) = generate::seccomp_profile_with(rec, base, a.args);
+    let to = super::arch::parse(a.arch.as_deref())?;
+    let from = super::arch::of_recording(rec);
+    let mut profile = super::arch::apply(
+        profile,
+        &from,
+        to.as_deref(),
+        &a.output.display().to_string(),
+        a.quiet,
+    )?;
     profile.comment = comment;
     output::write_atomic(&a.output, generate::to_json(&profile).as_bytes())?;
     if let Some(r) = &a.recording {

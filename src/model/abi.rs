@@ -12,6 +12,13 @@ const AUDIT_ARCH_AARCH64: u32 = 0xC000_00B7;
 /// x32 syscalls arrive with the x86_64 audit arch and this bit set in the number.
 const X32_SYSCALL_BIT: i64 = 0x4000_0000;
 
+/// The `syscalls` crate (0.8) names aarch64's nr 79 `fstatat`; the kernel, libseccomp and every
+/// profile call it `newfstatat`.
+const AARCH64_NEWFSTATAT: usize = 79;
+/// The crate's aarch64 table also lists the 32-bit-only `*_time64` calls (403-423), which a
+/// 64-bit arm kernel does not have (asm-generic defines them for 32-bit and compat only).
+const AARCH64_ONLY_32BIT: std::ops::RangeInclusive<usize> = 403..=423;
+
 /// An ABI a syscall was made through. Names are what `uname -m`-style tools and the `syscalls`
 /// crate use; `seccomp_arch` gives the profile's spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -65,7 +72,11 @@ impl Abi {
         match self {
             Abi::X86_64 | Abi::X32 => syscalls::x86_64::Sysno::new(nr).map(|s| s.name()),
             Abi::I386 => syscalls::x86::Sysno::new(nr).map(|s| s.name()),
-            Abi::Aarch64 => syscalls::aarch64::Sysno::new(nr).map(|s| s.name()),
+            Abi::Aarch64 => match nr {
+                AARCH64_NEWFSTATAT => Some("newfstatat"),
+                n if AARCH64_ONLY_32BIT.contains(&n) => None,
+                _ => syscalls::aarch64::Sysno::new(nr).map(|s| s.name()),
+            },
         }
     }
 
@@ -78,9 +89,27 @@ impl Abi {
             Abi::I386 => syscalls::x86::Sysno::from_str(name)
                 .ok()
                 .map(|s| i64::from(s.id())),
-            Abi::Aarch64 => syscalls::aarch64::Sysno::from_str(name)
-                .ok()
-                .map(|s| i64::from(s.id())),
+            Abi::Aarch64 => match name {
+                "newfstatat" => Some(AARCH64_NEWFSTATAT as i64),
+                "fstatat" => None,
+                _ => syscalls::aarch64::Sysno::from_str(name)
+                    .ok()
+                    .map(|s| s.id() as usize)
+                    .filter(|n| !AARCH64_ONLY_32BIT.contains(n))
+                    .map(|n| n as i64),
+            },
+        }
+    }
+
+    /// A `--arch` name: the kernel's (x86_64, aarch64), Go's (amd64, arm64) or the profile's
+    /// (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64), in any case.
+    pub fn parse(name: &str) -> Option<Abi> {
+        match name.to_ascii_lowercase().as_str() {
+            "x86_64" | "amd64" | "scmp_arch_x86_64" => Some(Abi::X86_64),
+            "aarch64" | "arm64" | "scmp_arch_aarch64" => Some(Abi::Aarch64),
+            "i386" | "x86" | "386" | "scmp_arch_x86" => Some(Abi::I386),
+            "x32" | "scmp_arch_x32" => Some(Abi::X32),
+            _ => None,
         }
     }
 
@@ -117,5 +146,34 @@ mod tests {
         );
         assert_eq!(Abi::X86_64.syscall_nr("getppid"), Some(110));
         assert_eq!(Abi::from_audit(0x1234, 1), None);
+    }
+
+    /// The names and numbers syscage uses for aarch64 are libseccomp's (which runtimes compile
+    /// profiles with): a name the crate spells differently would be dropped by every runtime.
+    #[test]
+    fn aarch64_table_agrees_with_libseccomp() {
+        use libseccomp::{ScmpArch, ScmpSyscall};
+        let mut unknown = Vec::new();
+        for name in Abi::Aarch64.syscall_names() {
+            let nr = Abi::Aarch64.syscall_nr(name).unwrap();
+            match ScmpSyscall::from_name_by_arch(name, ScmpArch::Aarch64) {
+                Ok(s) if s.as_raw_syscall() >= 0 => {
+                    assert_eq!(i64::from(s.as_raw_syscall()), nr, "{name}")
+                }
+                // Newer than this libseccomp (Debian 12 has 2.5.4): runtimes skip it too.
+                _ => unknown.push(name),
+            }
+        }
+        assert!(
+            unknown
+                .iter()
+                .all(|n| Abi::Aarch64.syscall_nr(n).unwrap() >= 424),
+            "{unknown:?}"
+        );
+        assert_eq!(Abi::Aarch64.syscall_name(79), Some("newfstatat"));
+        assert_eq!(Abi::Aarch64.syscall_name(403), None);
+        assert_eq!(Abi::Aarch64.syscall_nr("open"), None);
+        assert_eq!(Abi::parse("ARM64"), Some(Abi::Aarch64));
+        assert_eq!(Abi::parse("SCMP_ARCH_X86_64"), Some(Abi::X86_64));
     }
 }

@@ -10,8 +10,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use oci_spec::runtime::Arch;
+
+use super::arch;
 use super::generate::libc_fallbacks;
 use super::seccomp::{Action, ResolvedFilter, arch_name};
+use crate::model::Abi;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,7 +56,8 @@ impl fmt::Display for Severity {
 pub struct Finding {
     pub severity: Severity,
     /// A stable identifier for scripts: dangerous-syscall, unrestricted-args, missing-required,
-    /// eperm-fallback, extra-abi, allow-by-default.
+    /// eperm-fallback, extra-abi, allow-by-default, arch-missing-equivalent, arch-foreign-name,
+    /// missing-start.
     pub code: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syscall: Option<String>,
@@ -147,7 +152,7 @@ pub fn allowed_names(f: &ResolvedFilter, universe: &BTreeSet<String>) -> BTreeSe
 }
 
 /// Lints `f`; `native` is the ABI this machine runs programs in.
-pub fn lint(f: &ResolvedFilter, native: oci_spec::runtime::Arch) -> Vec<Finding> {
+pub fn lint(f: &ResolvedFilter, native: Arch) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut push = |severity, code: &str, syscall: Option<&str>, message: String| {
         out.push(Finding {
@@ -244,8 +249,71 @@ pub fn lint(f: &ResolvedFilter, native: oci_spec::runtime::Arch) -> Vec<Finding>
             );
         }
     }
+    let listed: Vec<Abi> = f
+        .arches
+        .iter()
+        .filter_map(|a| Abi::from_seccomp_arch(*a))
+        .collect();
+    let allowed: BTreeSet<String> = f
+        .rules
+        .iter()
+        .filter(|r| r.action == Action::Allow)
+        .map(|r| r.name.clone())
+        .collect();
+    for (name, abi, missing) in arch::missing_equivalents(&allowed, &listed) {
+        push(
+            Severity::Medium,
+            "arch-missing-equivalent",
+            Some(&name),
+            format!(
+                "{abi} is listed and {name} is allowed, but {abi} has no {name}: programs there call {} instead, which the profile denies (translate with --arch x86_64,aarch64)",
+                missing.join(" and ")
+            ),
+        );
+    }
+    let all = [Abi::X86_64, Abi::I386, Abi::Aarch64];
+    for name in &allowed {
+        let exists = |a: &Abi| a.syscall_nr(name).is_some();
+        if !listed.is_empty() && !listed.iter().any(exists) && all.iter().any(exists) {
+            let names: Vec<&str> = listed.iter().map(|a| a.as_str()).collect();
+            push(
+                Severity::Low,
+                "arch-foreign-name",
+                Some(name),
+                format!(
+                    "{name} is not a syscall on any listed architecture ({}): its rule does nothing",
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+    if listed.contains(&Abi::X86_64) && !lets_through(f.default_action) {
+        // arch_prctl alone: every x86_64 program makes it (pread64 only dynamic ones do).
+        for (name, why) in arch::table()
+            .x86_64_start
+            .iter()
+            .filter(|(n, _)| *n == "arch_prctl")
+        {
+            if allowance(f, name) == Allowance::Never {
+                push(
+                    Severity::Medium,
+                    "missing-start",
+                    Some(name),
+                    format!("x86_64 is listed but {name} is not allowed: {why}"),
+                );
+            }
+        }
+    }
+    // Another machine's ABI (aarch64 on x86_64) cannot be entered here: not attack surface.
+    let other_machine = |a: Arch| {
+        matches!(
+            (Abi::from_seccomp_arch(a), Abi::from_seccomp_arch(native)),
+            (Some(Abi::Aarch64), Some(Abi::X86_64))
+                | (Some(Abi::X86_64 | Abi::I386 | Abi::X32), Some(Abi::Aarch64))
+        )
+    };
     for a in &f.arches {
-        if *a != native {
+        if *a != native && !other_machine(*a) {
             push(
                 Severity::Low,
                 "extra-abi",

@@ -1,6 +1,7 @@
 //! Pure profile formats: parsing, resolving and (later) generating. No syscalls here.
 
 pub mod apparmor;
+pub mod arch;
 pub mod generate;
 pub mod k8s;
 pub mod landlock;

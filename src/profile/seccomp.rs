@@ -371,7 +371,7 @@ fn validate(profile: &SeccompProfile, path: &Path) -> Result<(), ProfileError> {
     Ok(())
 }
 
-fn rule_names(rule: &SyscallRule) -> Vec<&String> {
+pub(crate) fn rule_names(rule: &SyscallRule) -> Vec<&String> {
     rule.names
         .iter()
         .flatten()
