@@ -295,3 +295,47 @@ fn the_relocated_recorder_is_kept_per_boot_and_a_bad_copy_is_replaced() {
     record("f.json");
     assert_eq!(std::fs::read(&copy).unwrap(), b"not an eBPF object");
 }
+
+/// The program is loaded while the recorder's init prepares the workload. When the kernel then
+/// refuses it (here: root of a user namespace, which holds CAP_SYS_ADMIN there but may not load
+/// eBPF), `auto` records with notify instead and the workload runs once; `--backend ebpf` fails
+/// with the kernel's reason, before the workload ran, and writes nothing.
+#[test]
+fn a_refused_load_falls_back_or_fails_before_the_workload_runs() {
+    let dir = TempDir::new("ebpfrefused");
+    let marker = dir.join("runs");
+    let script = format!("echo run >> {}", marker.display());
+    let record = |backend: &str, out: &str| {
+        let mut c = Command::new("unshare");
+        c.args(["-Ur"])
+            .arg(syscage())
+            .args(["record", "--backend", backend, "-o"])
+            .arg(dir.join(out))
+            .args(["--", "/bin/sh", "-c", &script]);
+        run_command(c)
+    };
+    let o = record("auto", "auto.json");
+    o.assert_code(0);
+    assert!(
+        o.stderr
+            .contains("notify backend (auto: eBPF unavailable: loading the eBPF recorder"),
+        "{}",
+        o.stderr
+    );
+    assert!(dir.join("auto.json").is_file());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "run\n");
+    let o = record("ebpf", "ebpf.json");
+    o.assert_code(125);
+    assert!(
+        o.stderr
+            .contains("--backend ebpf: loading the eBPF recorder"),
+        "{}",
+        o.stderr
+    );
+    assert!(!dir.join("ebpf.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "run\n",
+        "the workload ran"
+    );
+}

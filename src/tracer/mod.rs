@@ -134,49 +134,52 @@ type Probe = ebpf::Probe;
 #[cfg(not(feature = "ebpf"))]
 type Probe = std::convert::Infallible;
 
-/// The backend to record with, its eBPF program loaded and attached if it is eBPF, and why.
-fn choose_backend(cfg: &RecordConfig) -> Result<(Backend, Option<Probe>, String), SandboxError> {
+/// The backend to record with and why. An eBPF program is loaded later, while the recorder's
+/// init prepares the workload (`load_probe`): the two take milliseconds each and need not wait
+/// for one another.
+fn choose_backend(cfg: &RecordConfig) -> Result<(Backend, String), SandboxError> {
     let filter_scope = cfg.scope == Scope::AfterFilterLoad;
     #[cfg(feature = "ebpf")]
-    let load = || {
-        ebpf::Probe::load(ebpf::Wants {
-            args: cfg.wants_args,
-            files: cfg.wants_files,
-            ..Default::default()
-        })
-    };
+    let unavailable = ebpf::unavailable;
     #[cfg(not(feature = "ebpf"))]
-    let load = || -> Result<Probe, String> {
-        Err("this syscage was built without the ebpf feature".into())
-    };
+    let unavailable = || Some("this syscage was built without the ebpf feature".to_string());
     match cfg.backend {
-        Backend::Auto if filter_scope => Ok((Backend::Notify, None, "auto".into())),
-        Backend::Auto => match load() {
-            Ok(p) => Ok((
-                Backend::Ebpf,
-                Some(p),
-                "auto: root and the kernel's BTF".into(),
-            )),
-            Err(why) => Ok((
-                Backend::Notify,
-                None,
-                format!("auto: eBPF unavailable: {why}"),
-            )),
-        },
+        Backend::Auto if filter_scope => Ok((Backend::Notify, "auto".into())),
+        Backend::Auto => Ok(match unavailable() {
+            None => (Backend::Ebpf, "auto: root and the kernel's BTF".into()),
+            Some(why) => (Backend::Notify, format!("auto: eBPF unavailable: {why}")),
+        }),
         Backend::Ebpf if filter_scope => Err(SandboxError::Message(
             "--backend ebpf cannot scope a recording to after a filter load".into(),
         )),
-        Backend::Ebpf => load()
-            .map(|p| (Backend::Ebpf, Some(p), "requested".into()))
-            .map_err(|why| SandboxError::Message(format!("--backend ebpf: {why}"))),
-        other => Ok((other, None, "requested".into())),
+        Backend::Ebpf => match unavailable() {
+            None => Ok((Backend::Ebpf, "requested".into())),
+            Some(why) => Err(SandboxError::Message(format!("--backend ebpf: {why}"))),
+        },
+        other => Ok((other, "requested".into())),
+    }
+}
+
+/// Loads and attaches the eBPF recorder.
+fn load_probe(cfg: &RecordConfig) -> Result<Probe, String> {
+    #[cfg(feature = "ebpf")]
+    return ebpf::Probe::load(ebpf::Wants {
+        args: cfg.wants_args,
+        files: cfg.wants_files,
+        ..Default::default()
+    });
+    #[cfg(not(feature = "ebpf"))]
+    {
+        let _ = cfg;
+        Err("this syscage was built without the ebpf feature".into())
     }
 }
 
 /// Records `cfg.command`. The workload's exit status comes back in the outcome.
 pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     // Parent: everything that can fail is checked before the workload starts.
-    let (backend, probe, backend_reason) = choose_backend(cfg)?;
+    let (backend, backend_reason) = choose_backend(cfg)?;
+    let auto = cfg.backend == Backend::Auto;
     let mut cfg = cfg.clone();
     cfg.backend = backend;
     let cfg = &cfg;
@@ -263,6 +266,32 @@ pub fn record(cfg: &RecordConfig) -> Result<Outcome, SandboxError> {
     }
     nix::unistd::write(&release_tx, b"R").map_err(step("releasing the recorder's init"))?;
     let _lifeline = release_tx;
+    // The init mounts its /proc and prepares the workload meanwhile; nothing runs before the
+    // probe tracks it ("G" below).
+    let probe = match backend {
+        Backend::Ebpf => match load_probe(cfg) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                // Nothing of the workload has run: the init and what it started go.
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(child, Some(nix::sys::wait::WaitPidFlag::__WALL));
+                if !auto {
+                    return Err(SandboxError::Message(format!("--backend ebpf: {why}")));
+                }
+                // As before the attempt: the next start blocks its signals afresh.
+                plan.old_mask
+                    .set_mask()
+                    .map_err(io_step("restoring the signal mask"))?;
+                drop((sock, sigfd));
+                let mut notify = cfg.clone();
+                notify.backend = Backend::Notify;
+                let mut out = record(&notify)?;
+                out.backend_reason = format!("auto: eBPF unavailable: {why}");
+                return Ok(out);
+            }
+        },
+        _ => None,
+    };
 
     // The workload sends a pidfd of itself (its courier sends the listener after the load).
     let Some(pidfd) = crate::sandbox::handoff::receive_pidfd(&sock)? else {

@@ -9,6 +9,7 @@ mod btf_ids;
 mod core_cache;
 mod facts;
 mod follow;
+mod loader;
 pub mod running;
 mod supervise;
 
@@ -261,12 +262,12 @@ impl Probe {
         // CO-RE relocated once per boot (core_cache); copied either way: the ELF parser wants
         // aligned data, include_bytes! gives no alignment.
         let cache = core_cache::path(OBJECT);
-        let (object, fresh) = match cache.as_deref().and_then(core_cache::read) {
-            Some(bytes) => (bytes, false),
+        let (object, fresh, relocated) = match cache.as_deref().and_then(core_cache::read) {
+            Some(bytes) => (bytes, false, true),
             None => match core_cache::relocate(OBJECT) {
-                Ok(bytes) => (bytes, true),
+                Ok(bytes) => (bytes, true, true),
                 // aya relocates it itself.
-                Err(_) => (OBJECT.to_vec(), false),
+                Err(_) => (OBJECT.to_vec(), false, false),
             },
         };
         // The tracepoints' BTF ids, from a walk of the kernel's raw BTF and a minimal BTF
@@ -277,8 +278,13 @@ impl Probe {
         let want_args = u32::from(wants.args);
         let want_files = u32::from(wants.files);
         let (scope_mode, scope_level, scope_id) = wants.scope.globals();
-        let load = |object: &[u8], btf: &Btf| -> Result<Ebpf, String> {
-            let mut bpf = EbpfLoader::new()
+        let load = |object: &[u8], btf: &Btf, relocated: bool| -> Result<Ebpf, String> {
+            let mut loader = if relocated {
+                loader::without_kernel_btf().0
+            } else {
+                EbpfLoader::new()
+            };
+            let mut bpf = loader
                 .allow_unsupported_maps()
                 .override_global("want_args", &want_args, true)
                 .override_global("want_files", &want_files, true)
@@ -309,7 +315,7 @@ impl Probe {
             }
             Ok(bpf)
         };
-        let mut bpf = match (load(&object, &btf), &cache) {
+        let mut bpf = match (load(&object, &btf, relocated), &cache) {
             (Ok(bpf), Some(path)) => {
                 if fresh {
                     core_cache::store(path, &object);
@@ -322,7 +328,7 @@ impl Probe {
             (Err(_), Some(path)) => {
                 core_cache::discard(path);
                 let original = OBJECT.to_vec();
-                load(&original, &attach_btf(None)?)?
+                load(&original, &attach_btf(None)?, false)?
             }
             (Err(e), _) => return Err(e),
         };
