@@ -236,10 +236,14 @@ PY
 # it. The server has CPU 1 to itself, the client and syscage share CPU 0 (with both on both CPUs
 # the client's scheduling noise, up to 10% from run to run, hides a 2% effect). Pairs run
 # alone/attached then attached/alone (ABBA, cancelling drift); the figure is the median of the
-# pairs' ratios (goal: at most 3% fewer).
+# pairs' ratios (goal: at most 3% fewer). Beside them, the floor of any sys_enter recorder: an
+# empty program attached there (bench/anchor/empty.bpf.c, loaded by the anchor's loader).
 attach() {
 ARUNS=${ARUNS:-8}
 sock="$W/redis.sock"
+clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu \
+  -c bench/anchor/empty.bpf.c -o "$W/empty.bpf.o"
+cc -O2 -o "$W/anchor" bench/anchor/anchor.c -lbpf
 ln -sf /usr/bin/redis-check-rdb "$W/redis-server"
 taskset -c 1 "$W/redis-server" --port 0 --unixsocket "$sock" --save '' --appendonly no --dir "$W" >/dev/null &
 rpid=$!
@@ -252,20 +256,31 @@ attached() {
   rps >> "$W/attached"
   kill -TERM "$apid"; wait "$apid" || true
 }
+# The floor: a sys_enter program that does nothing (libbpf), attached for the same time.
+empty() {
+  taskset -c 0 "$W/anchor" "$W/empty.bpf.o" sleep 600 2>/dev/null & epid=$!
+  sleep 1
+  rps >> "$W/empty"
+  pkill -P "$epid" sleep; wait "$epid" 2>/dev/null || true
+}
 rps >/dev/null
-: > "$W/alone"; : > "$W/attached"
+: > "$W/alone"; : > "$W/attached"; : > "$W/empty"
 for i in $(seq "$ARUNS"); do
-  if [ $((i % 2)) = 1 ]; then rps >> "$W/alone"; attached; else attached; rps >> "$W/alone"; fi
+  if [ $((i % 2)) = 1 ]; then rps >> "$W/alone"; empty; attached; else attached; empty; rps >> "$W/alone"; fi
 done
 kill "$rpid"; wait "$rpid" 2>/dev/null || true
-python3 - "$W/alone" "$W/attached" <<'PY'
+python3 - "$W/alone" "$W/attached" "$W/empty" <<'PY'
 import statistics, sys
-alone, att = ([float(l) for l in open(f) if l.strip()] for f in sys.argv[1:3])
-a, b = statistics.median(alone), statistics.median(att)
+alone, att, emp = ([float(l) for l in open(f) if l.strip()] for f in sys.argv[1:4])
+a, b, e = statistics.median(alone), statistics.median(att), statistics.median(emp)
 r = statistics.median(y / x for x, y in zip(alone, att))
-print(f"redis GET+SET requests/s (server pinned to CPU 1), {len(alone)} ABBA pairs: alone median {a:.0f}, "
+f = statistics.median(y / x for x, y in zip(alone, emp))
+print(f"redis GET+SET requests/s (server pinned to CPU 1), {len(alone)} ABCCBA rounds: alone median {a:.0f}, "
       f"while recorded by record --attach {b:.0f}; median of the pairs' ratios {100 * (1 - r):+.1f}% fewer "
       f"(goal <= 3%; pairs: {', '.join(f'{100 * (1 - y / x):+.1f}' for x, y in zip(alone, att))})")
+print(f"the floor, an empty sys_enter program (libbpf) attached: {e:.0f}, {100 * (1 - f):+.1f}% fewer "
+      f"(pairs: {', '.join(f'{100 * (1 - y / x):+.1f}' for x, y in zip(alone, emp))}); "
+      f"syscage's recorder above that floor: {100 * (f - r) / f:+.1f}%")
 PY
 }
 

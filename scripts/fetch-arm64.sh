@@ -1,5 +1,6 @@
 #!/bin/sh
-# Debian's arm64 builds of busybox and coreutils (with the libraries they link), unpacked into
+# Debian's arm64 builds of busybox, coreutils and python3.11 (its minimal standard library; with
+# the libraries they link), unpacked into
 # DEST/root, for the tests that check translated profiles under qemu-aarch64-static. Uses an apt
 # state of its own under DEST (the host's dpkg architectures and package lists are not touched);
 # apt verifies every package against the signed archive as usual. Does nothing when present.
@@ -8,8 +9,9 @@ set -eu
 dest=${1:?usage: $0 DEST}
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
-pkgs="busybox-static libc6 coreutils libacl1 libattr1 libselinux1 libpcre2-8-0 libgmp10 libssl3"
-[ -x "$dest/root/bin/busybox" ] && [ -x "$dest/root/bin/ls" ] && exit 0
+pkgs="busybox-static libc6 coreutils libacl1 libattr1 libselinux1 libpcre2-8-0 libgmp10 libssl3
+  python3.11-minimal libpython3.11-minimal zlib1g libexpat1"
+[ -x "$dest/root/bin/busybox" ] && [ -x "$dest/root/bin/ls" ] && [ -x "$dest/root/usr/bin/python3.11" ] && exit 0
 command -v apt-get >/dev/null || { echo "$0: apt-get is missing (a Debian machine is needed)" >&2; exit 1; }
 . /etc/os-release
 apt="$dest/apt"

@@ -1,5 +1,5 @@
-//! `--arch x86_64,aarch64` checked against real arm64 programs: Debian's arm64 busybox and
-//! coreutils run under qemu-aarch64-static, whose `-strace` log names every aarch64 syscall they
+//! `--arch x86_64,aarch64` checked against real arm64 programs: Debian's arm64 busybox,
+//! coreutils and python3.11 run under qemu-aarch64-static, whose `-strace` log names every aarch64 syscall they
 //! make. A profile recorded from the x86_64 builds and translated must allow each of them; a
 //! profile made from the arm64 calls and translated to x86_64 must run the x86_64 builds under
 //! the real kernel's seccomp. The untranslated profiles fail both, so the checks have teeth.
@@ -18,8 +18,10 @@ use syscage::model::Abi;
 fn arm64_root() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/arm64/root");
     assert!(
-        root.join("bin/busybox").is_file() && root.join("bin/ls").is_file(),
-        "{} lacks Debian's arm64 busybox and coreutils: run scripts/fetch-arm64.sh target/arm64 (make test does)",
+        root.join("bin/busybox").is_file()
+            && root.join("bin/ls").is_file()
+            && root.join("usr/bin/python3.11").is_file(),
+        "{} lacks Debian's arm64 busybox, coreutils and python3.11: run scripts/fetch-arm64.sh target/arm64 (make test does)",
         root.display()
     );
     root
@@ -56,6 +58,26 @@ fn steps(bb: &str, core: &dyn Fn(&str) -> String) -> Vec<Vec<String>> {
         "-c",
         "echo hello | while read x; do echo \"$x\" > sh.out; done; test -s sh.out && echo ok",
     ])];
+    // Python (its minimal standard library: -I -S): a thread, a fork over a pipe, files.
+    out.push(
+        [
+            core("python3.11").as_str(),
+            "-I",
+            "-S",
+            "-c",
+            "import os, threading\n\
+             t = threading.Thread(target=lambda: os.listdir('.')); t.start(); t.join()\n\
+             r, w = os.pipe()\n\
+             pid = os.fork()\n\
+             if pid == 0:\n    os.write(w, b'x'); os._exit(0)\n\
+             os.waitpid(pid, 0); print(os.read(r, 1), os.stat('in.txt').st_size)\n\
+             os.mkdir('p-d'); os.symlink('p-d', 'p-l'); os.readlink('p-l')\n\
+             open('p-f', 'w').write('x'); os.rename('p-f', 'p-g')\n\
+             os.unlink('p-g'); os.unlink('p-l'); os.rmdir('p-d')\n",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    );
     // Each tool works on files of its own (b-..., c-...), so one directory serves both.
     for (tag, tool) in [("b-", None), ("c-", Some(core))] {
         let f = |n: &str| format!("{tag}{n}");
@@ -103,7 +125,17 @@ fn deterministic(step: &[String]) -> bool {
     } else {
         name
     };
-    ["readlink", "cat", "sort", "head", "wc", "sha256sum", "sh"].contains(&applet)
+    [
+        "readlink",
+        "cat",
+        "sort",
+        "head",
+        "wc",
+        "sha256sum",
+        "sh",
+        "python3.11",
+    ]
+    .contains(&applet)
 }
 
 /// Names of the aarch64 syscalls in a `qemu -strace` log.

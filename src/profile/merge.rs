@@ -178,8 +178,14 @@ pub fn merge(profiles: &[(String, SeccompProfile)]) -> Result<SeccompProfile, Me
         }
     }
     flags.sort_by_key(|f| format!("{f:?}"));
+    // What an input says it cannot hold (an attach's missing start-up) stays said, by input.
+    let comments: BTreeSet<String> = profiles
+        .iter()
+        .filter_map(|(name, p)| p.comment.as_ref().map(|c| format!("{name}: {c}")))
+        .collect();
     Ok(SeccompProfile {
-        comment: None,
+        comment: (!comments.is_empty())
+            .then(|| comments.into_iter().collect::<Vec<_>>().join("; ")),
         default_action: first.default_action,
         default_errno_ret: first.default_errno_ret,
         architectures: (!arches.is_empty()).then(|| order_arches(arches)),
@@ -257,6 +263,16 @@ mod tests {
             .find(|r| r.names.as_ref().unwrap() == &["read"])
             .unwrap();
         assert_eq!(read.comment.as_deref(), Some("a: 3 calls; b: 1 call"));
+        assert_eq!(m.comment, None);
+        // A profile's own comment (what it cannot hold) survives, named by its input.
+        let mut pa = parse(A.as_bytes(), Path::new("a")).unwrap().0;
+        pa.comment = Some("attached: the start-up is not in it".into());
+        let pb = parse(B.as_bytes(), Path::new("b")).unwrap().0;
+        let m2 = merge(&[("b.json".into(), pb), ("a.json".into(), pa)]).unwrap();
+        assert_eq!(
+            m2.comment.as_deref(),
+            Some("a.json: attached: the start-up is not in it")
+        );
         assert_eq!(m.architectures.as_ref().unwrap().len(), 2);
     }
 

@@ -437,8 +437,8 @@ pub fn recorded_names(recording: &Path) -> std::collections::BTreeSet<(String, S
 }
 
 /// From `strace -f -o FILE syscage record ... -- CMD`, the names of the syscalls the workload
-/// made. syscage is three tasks: the supervisor (strace's first pid, and threads it ran before
-/// starting the init), its init (the supervisor's clone) and the task that execs CMD (the
+/// made. syscage is three tasks: the supervisor (strace's first pid, and the threads it starts),
+/// its init (the supervisor's clone) and the task that execs CMD (the
 /// second execve in the trace). Every other task in the
 /// trace descends from the workload. (Clone results inside the pid namespace are namespace pids,
 /// so they cannot be used to follow children.)
@@ -470,12 +470,29 @@ pub fn strace_workload_syscalls(trace: &str) -> std::collections::BTreeSet<Strin
         .filter(|(_, l)| l.contains(" clone(") || l.contains("<... clone resumed>"))
         .find_map(|(i, l)| Some((i, l.rsplit("= ").next()?.trim().parse::<u32>().ok()?)))
         .map_or((usize::MAX, None), |(i, p)| (i, Some(p)));
-    // The supervisor's own threads, if it starts any, have all run before it starts the init.
-    let own: std::collections::BTreeSet<u32> = trace
+    // The supervisor's own threads: every task seen before it starts the init, and the threads
+    // it starts later (clone3 with CLONE_THREAD, its result on that line or the resumed one).
+    let mut own: std::collections::BTreeSet<u32> = trace
         .lines()
         .take(init_at)
         .filter_map(|l| l.split_once(char::is_whitespace)?.0.parse().ok())
         .collect();
+    let mut pending = false;
+    for l in trace
+        .lines()
+        .filter(|l| l.starts_with(&format!("{supervisor} ")))
+    {
+        let result = || l.rsplit("= ").next()?.trim().parse::<u32>().ok();
+        if l.contains(" clone3(") && l.contains("CLONE_THREAD") {
+            match result() {
+                Some(t) => own.extend([t]),
+                None => pending = true,
+            }
+        } else if pending && l.contains("<... clone3 resumed>") {
+            own.extend(result());
+            pending = false;
+        }
+    }
     let Some((exec_line, workload)) = lines
         .iter()
         .enumerate()
