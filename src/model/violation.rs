@@ -108,40 +108,39 @@ impl Throttle {
         if self.entries.len() >= MAX_KEYS && !self.entries.contains_key(&key) {
             key.0 = OTHER_EXECUTABLES.to_string();
         }
-        let first = !self.entries.contains_key(&key);
         self.reports += 1;
+        // A key seen before (every call of a flood): one lookup, nothing allocated for it.
+        if let Some(e) = self.entries.get_mut(&key) {
+            e.count += 1;
+            e.last_pid = c.pid;
+            e.last_nspid = c.nspid;
+            return None;
+        }
         let e = self.entries.entry(key.clone()).or_insert(Entry {
-            count: 0,
-            reported: 0,
+            count: 1,
+            reported: 1,
             why: c.why,
             last_pid: c.pid,
             last_nspid: c.nspid,
             started_as: c.started_as.clone(),
             last_report: self.reports,
         });
-        e.count += 1;
-        e.last_pid = c.pid;
-        e.last_nspid = c.nspid;
-        if first {
-            e.reported = 1;
-            let mut v = fields(&self.id, time, "first", &key, e);
-            v["args"] = json!(c.args.iter().map(|x| format!("{x:#x}")).collect::<Vec<_>>());
-            // Beside the raw values, as strace would show them (by argument index).
-            let decoded = super::flags::decode(&c.syscall, &c.args);
-            if !decoded.is_empty() {
-                v["decoded"] = decoded
-                    .into_iter()
-                    .map(|(i, s)| (format!("arg{i}"), json!(s)))
-                    .collect::<serde_json::Map<_, _>>()
-                    .into();
-            }
-            if c.syscall == UNKNOWN {
-                // The one key of every unknown number: its first line says which one came first.
-                v["nr"] = json!(c.nr);
-            }
-            return Some(v.to_string());
+        let mut v = fields(&self.id, time, "first", &key, e);
+        v["args"] = json!(c.args.iter().map(|x| format!("{x:#x}")).collect::<Vec<_>>());
+        // Beside the raw values, as strace would show them (by argument index).
+        let decoded = super::flags::decode(&c.syscall, &c.args);
+        if !decoded.is_empty() {
+            v["decoded"] = decoded
+                .into_iter()
+                .map(|(i, s)| (format!("arg{i}"), json!(s)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
         }
-        None
+        if c.syscall == UNKNOWN {
+            // The one key of every unknown number: its first line says which one came first.
+            v["nr"] = json!(c.nr);
+        }
+        Some(v.to_string())
     }
 
     /// The periodic lines: keys counted again since they were last reported, at most

@@ -125,10 +125,18 @@ pub struct Watcher {
     /// The filter waits killably once a notification is received: a signal sent before the
     /// answer is then delivered as the call returns, without interrupting it.
     killable_wait: bool,
-    /// Event names of (task, executable): argv[0] is verified once, not on every call.
-    labels: std::collections::HashMap<(u32, String), Option<String>>,
-    /// NSpid by task and executable (a pid reused by another program is read anew).
-    ns_pids: std::collections::HashMap<(u32, String), Option<u32>>,
+    /// By task: what was read of it for the executable it last ran (argv[0] verified, NSpid),
+    /// read anew when the executable differs (an exec, or a pid reused by another program).
+    tasks: std::collections::HashMap<u32, TaskFacts>,
+}
+
+/// What an event says of a task beyond its executable, read once per task and executable.
+struct TaskFacts {
+    exe: String,
+    /// The path it was started by where that names `exe` differently (see `exe_name`).
+    started_as: Option<String>,
+    /// The pid it has in its own pid namespace.
+    nspid: Option<u32>,
 }
 
 impl Watcher {
@@ -140,8 +148,7 @@ impl Watcher {
             learned,
             last_tick: Instant::now(),
             killable_wait: false,
-            labels: std::collections::HashMap::new(),
-            ns_pids: std::collections::HashMap::new(),
+            tasks: std::collections::HashMap::new(),
         }
     }
 
@@ -150,31 +157,25 @@ impl Watcher {
         self.killable_wait = true;
     }
 
-    /// The path task `pid` was started by where it names `exe` differently (see `exe_name`),
-    /// verified once per task and executable, not on every call.
-    fn started_as(&mut self, pid: u32, exe: &str) -> Option<String> {
-        if self.labels.len() >= 4096 {
-            self.labels.clear();
+    /// The path task `pid` was started by (where it names `exe` differently) and its NSpid,
+    /// read once per task and executable: one lookup and no allocation on every later call.
+    fn task_facts(&mut self, pid: u32, exe: &str) -> (Option<String>, Option<u32>) {
+        if let Some(t) = self.tasks.get(&pid).filter(|t| t.exe == exe) {
+            return (t.started_as.clone(), t.nspid);
         }
-        self.labels
-            .entry((pid, exe.to_string()))
-            .or_insert_with_key(|(pid, exe)| super::exe_name::started_by(*pid, exe))
-            .clone()
-    }
-
-    /// The pid task `pid` has in its own pid namespace, read once per task and executable.
-    fn nspid(&mut self, pid: u32, exe: &str) -> Option<u32> {
-        if self.ns_pids.len() >= 4096 {
-            self.ns_pids.clear();
+        if self.tasks.len() >= 4096 {
+            self.tasks.clear();
         }
-        *self
-            .ns_pids
-            .entry((pid, exe.to_string()))
-            .or_insert_with(|| {
-                std::fs::read_to_string(format!("/proc/{pid}/status"))
-                    .ok()
-                    .and_then(|s| crate::model::violation::innermost_pid(&s))
-            })
+        let facts = TaskFacts {
+            exe: exe.to_string(),
+            started_as: super::exe_name::started_by(pid, exe),
+            nspid: std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| crate::model::violation::innermost_pid(&s)),
+        };
+        let out = (facts.started_as.clone(), facts.nspid);
+        self.tasks.insert(pid, facts);
+        out
     }
 
     /// Looked up on every call: the task may have exec'd since the last one.
@@ -244,8 +245,7 @@ impl Watcher {
             None => (UNKNOWN.to_string(), self.watch.decide_unknown()),
         };
         let exe = Self::exe(ev.pid);
-        let started_as = self.started_as(ev.pid, &exe);
-        let nspid = self.nspid(ev.pid, &exe);
+        let (started_as, nspid) = self.task_facts(ev.pid, &exe);
         match answer {
             Answer::Allow => {
                 if self.watch.mode == Mode::Learn {
