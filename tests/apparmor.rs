@@ -136,14 +136,17 @@ fn outputs_from_deltas_and_odd_names_parse_in_their_consumers() {
                 dir.join(&format!("{tag}.rec")),
                 dir.join(&format!("{tag}.delta")),
             );
+            // Not quiet: what the recording lost, if anything, is said on stderr and shown
+            // below when the program cannot run under its own ruleset.
             let mut c = clean_command(syscage());
             c.current_dir(dir.path())
-                .args(["record", "-q", "-o"])
+                .args(["record", "-o"])
                 .arg(&p)
                 .arg("--recording")
                 .arg(&rec)
                 .args(["--", &started_as]);
-            run_command(c).assert_code(0);
+            let recorded = run_command(c);
+            recorded.assert_code(0);
             // A profile missing one call of the program, healed by learn mode.
             let mut v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
@@ -209,9 +212,14 @@ fn outputs_from_deltas_and_odd_names_parse_in_their_consumers() {
                     .args(["--", &started_as]);
                 let ran = run_command(c);
                 assert_eq!(
-                    ran.code, 0,
-                    "{name} under its Landlock ruleset: {}",
-                    ran.stderr
+                    ran.code,
+                    0,
+                    "{name} under its Landlock ruleset: {}\nrecorded: {}\nrecording's files: {:?}",
+                    ran.stderr,
+                    recorded.stderr,
+                    serde_json::from_slice::<serde_json::Value>(&std::fs::read(&rec).unwrap())
+                        .ok()
+                        .map(|v| v["files"].clone())
                 );
             }
             let k8s = syscage_run(&[
