@@ -73,9 +73,14 @@ impl Facts {
                 .map(|(_, a)| *a)
                 .collect()
         };
+        // The program's interpreter (ld.so, or a script's) runs too: read from the program's
+        // file through its process's root, or — if the process has exited since that root was
+        // looked at (a short program, a late drain) — as this process sees the path, rather
+        // than losing the interpreter's exec right (a ruleset without it cannot start it).
         if acc.contains(&files::EXEC)
             && self.exec_seen.insert(path.clone())
             && let Some(interp) = crate::tracer::events::interpreter_on_disk(&on_disk(&path))
+                .or_else(|| crate::tracer::events::interpreter_on_disk(&path))
         {
             self.files.entry(interp).or_default().insert(files::EXEC);
         }
@@ -197,6 +202,18 @@ mod tests {
             rec.files
         );
         assert_eq!(acc("/tmp/d"), ["create", "remove"]);
+        // The process gone before its events were read: its root no longer opens, and the
+        // loader of the program it exec'd is still found.
+        let mut g = Facts::default();
+        let gone = |p: &str| format!("/proc/4294967295/root{p}");
+        g.file("/usr/bin/true".into(), 32, 0, &gone);
+        let mut late = Builder::default().finish(vec!["x".into()]);
+        g.apply(&mut late);
+        assert!(
+            late.files.keys().any(|p| p.contains("ld-linux")),
+            "{:?}",
+            late.files
+        );
         assert_eq!(rec.ports["bind"], BTreeSet::from([8080]));
         assert_eq!(rec.ports["connect"], BTreeSet::from([80]));
         assert_eq!(

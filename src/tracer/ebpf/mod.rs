@@ -473,8 +473,12 @@ impl Probe {
                     };
                     let exe = String::from_utf8_lossy(path);
                     // The kernel ran `exe` for `given`: the same file, or its interpreter.
-                    let script =
-                        exe != given && crate::tracer::events::is_script(&seen_by(tgid, &given));
+                    // Through its root, or as seen here once the process has gone (as facts;
+                    // only an absolute path: a relative one would be read from our own cwd).
+                    let is_script = crate::tracer::events::is_script;
+                    let script = exe != given
+                        && (is_script(&seen_by(tgid, &given))
+                            || (given.starts_with('/') && is_script(&given)));
                     attr.exec(tgid, &seen_of(bytes), &exe, &given, script);
                 }
                 EV_EXIT => attr.exit(tgid, &seen_of(bytes), u32_at(bytes, EV_LAST) != 0),
