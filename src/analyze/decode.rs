@@ -299,6 +299,11 @@ fn entry_state(cc: &CallConv) -> State {
 /// Whether `code` (a range of an object's code) contains `addr`.
 pub struct Ranges<'a> {
     pub code: &'a [(u64, u64)],
+    /// Whether an immediate operand can be a code address: only in position-dependent code
+    /// (ET_EXEC) or code with text relocations. In PIC a constant that happens to fall in the
+    /// code's range (a size, a flag mask such as O_CLOEXEC's 0x80000) is never an address, and
+    /// taking it for one pulls unrelated functions into the indirect-call pool.
+    pub immediates: bool,
 }
 
 impl Ranges<'_> {
@@ -641,7 +646,7 @@ fn record(
                     f.slot_refs.insert(a);
                 }
             }
-            for op in 0..i.op_count() {
+            for op in (0..i.op_count()).filter(|_| code.immediates) {
                 if matches!(
                     i.op_kind(op),
                     OpKind::Immediate32 | OpKind::Immediate32to64 | OpKind::Immediate64
@@ -1102,7 +1107,10 @@ mod tests {
             0x1000,
             end,
             &instrs,
-            &Ranges { code: &ranges },
+            &Ranges {
+                code: &ranges,
+                immediates: true,
+            },
             cc,
             &|_| Some(cc.clobber),
             &|_| None,

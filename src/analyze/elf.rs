@@ -41,6 +41,9 @@ pub struct Object {
     pub path: String,
     pub entry: Option<u64>,
     pub is_exec: bool,
+    /// The code has relocations of its own (DT_TEXTREL): an immediate operand may be an
+    /// address even though the object is position-independent.
+    pub textrel: bool,
     pub interp: Option<String>,
     pub needed: Vec<String>,
     pub runpath: Vec<String>,
@@ -125,6 +128,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         path: path.to_string(),
         entry: None,
         is_exec,
+        textrel: false,
         interp: None,
         needed: Vec::new(),
         runpath: Vec::new(),
@@ -362,6 +366,8 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
                         .unwrap_or_default()
                 }
                 elf::DT_INIT | elf::DT_FINI => obj.init.push(val),
+                elf::DT_TEXTREL => obj.textrel = true,
+                elf::DT_FLAGS if val & u64::from(elf::DF_TEXTREL) != 0 => obj.textrel = true,
                 elf::DT_INIT_ARRAY
                 | elf::DT_FINI_ARRAY
                 | elf::DT_PREINIT_ARRAY

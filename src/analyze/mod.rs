@@ -362,7 +362,10 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         .iter()
         .map(|c| (c.addr, c.addr + c.bytes.len() as u64))
         .collect();
-    let r = decode::Ranges { code: &ranges };
+    let r = decode::Ranges {
+        code: &ranges,
+        immediates: o.is_exec || o.textrel,
+    };
     // Every body, decoded once.
     let mut bodies: BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)> = BTreeMap::new();
     for c in o
