@@ -41,7 +41,7 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-bench: build
+bench: build static
 	./scripts/install-deps.sh bench
 	./bench/run.sh $(SYSCAGE)
 

@@ -11,6 +11,7 @@ fi
 # SECTIONS="startup record hook watch attach ebpfstart analyze" by default; pick one with SECTIONS=record.
 SECTIONS=${SECTIONS:-startup record hook watch attach ebpfstart analyze}
 S=$(realpath "${1:-target/release/syscage}")
+STATIC=$(realpath "${SYSCAGE_STATIC:-target/static/x86_64-unknown-linux-gnu/release/syscage}")
 RUNS=${RUNS:-300}
 cargo build --release --examples -q
 TOOL=$(realpath target/release/examples/profile_tool)
@@ -41,14 +42,22 @@ done
 CACHE="$W/cache"; mkdir -m 700 "$CACHE"
 export SYSCAGE_CACHE_DIR="$CACHE"
 "$S" run -- /bin/true   # warm the compiled-filter cache
+# The self-contained build (`make static`: static glibc and libseccomp, no dynamic loader), the
+# one copied into images as an entrypoint, when it has been built.
+set --
+if [ -x "$STATIC" ]; then
+  "$STATIC" run -- /bin/true
+  set -- -n "syscage run, static build" "sh -c 'exec $STATIC run -- /bin/true'"
+fi
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$W/startup.json" \
   -n plain "sh -c 'exec /bin/true'" \
   -n "bwrap + docker filter" "sh -c 'exec bwrap --unshare-user --unshare-pid --ro-bind / / --cap-drop ALL --seccomp 3 /bin/true 3<$W/docker.bpf'" \
   -n "crun + docker profile" "sh -c 'exec crun --cgroup-manager=disabled run -b $W/crun sb-crun-$$'" \
   -n "runc + docker profile" "sh -c 'exec runc run -b $W/runc sb-runc-$$'" \
+  -n "bwrap, syscage's confinement" "sh -c 'exec bwrap --unshare-user --unshare-pid --unshare-ipc --unshare-uts --hostname syscage --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp --cap-drop ALL --seccomp 3 /bin/true 3<$W/docker.bpf'" \
   -n "syscage run (default filter)" "sh -c 'exec $S run -- /bin/true'" \
   -n "syscage run (no filter cache)" "sh -c 'SYSCAGE_CACHE_DIR= exec $S run -- /bin/true'" \
-  >/dev/null
+  "$@" >/dev/null
 
 python3 - "$W/startup.json" <<'PY'
 import json, statistics, sys
@@ -56,11 +65,12 @@ res = json.load(open(sys.argv[1]))["results"]
 med = {r["command"]: statistics.median(r["times"]) * 1000 for r in res}
 base = med["plain"]
 bw = med["bwrap + docker filter"]
-print("| launcher (`/bin/true`) | median ms | min ms | vs plain | vs bwrap |")
-print("|---|---|---|---|---|")
+same = med["bwrap, syscage's confinement"]
+print("| launcher (`/bin/true`) | median ms | min ms | vs plain | vs bwrap | vs bwrap, same confinement |")
+print("|---|---|---|---|---|---|")
 for r in res:
     m = med[r["command"]]
-    print(f"| {r['command']} | {m:.2f} | {min(r['times'])*1000:.2f} | {m/base:.2f}x | {m/bw:.2f}x |")
+    print(f"| {r['command']} | {m:.2f} | {min(r['times'])*1000:.2f} | {m/base:.2f}x | {m/bw:.2f}x | {m/same:.2f}x |")
 PY
 }
 

@@ -1121,6 +1121,37 @@ mod tests {
         facts_in(code, &SYSV)
     }
 
+    /// `mov edi, 0x1008; lea rsi, [rip+0]; ret`: an immediate and a rip-relative address, both
+    /// inside the code.
+    const IMM_AND_LEA: [u8; 13] = [0xbf, 0x08, 0x10, 0, 0, 0x48, 0x8d, 0x35, 0, 0, 0, 0, 0xc3];
+
+    fn taken_with(immediates: bool) -> BTreeSet<u64> {
+        let ranges = [(0x1000u64, 0x1000 + IMM_AND_LEA.len() as u64)];
+        let instrs = decode_body(0x1000, &IMM_AND_LEA);
+        let r = Ranges {
+            code: &ranges,
+            immediates,
+        };
+        function(
+            0x1000,
+            ranges[0].1,
+            &instrs,
+            &r,
+            &SYSV,
+            &|_| Some(SYSV.clobber),
+            &|_| None,
+        )
+        .taken
+    }
+
+    #[test]
+    fn an_immediate_is_an_address_only_in_position_dependent_code() {
+        // ET_EXEC: `mov edi, offset f` takes f. PIC: the same bytes are a constant (a size, a
+        // flag mask), and only the rip-relative lea takes an address.
+        assert_eq!(taken_with(true), BTreeSet::from([0x1008, 0x100c]));
+        assert_eq!(taken_with(false), BTreeSet::from([0x100c]));
+    }
+
     #[test]
     fn constant_numbers_through_moves_and_xor() {
         // mov eax, 39; syscall; xor eax, eax; syscall; mov ecx, 60; mov eax, ecx; syscall; ret
