@@ -915,6 +915,7 @@ fn a_server_driven_by_a_client_is_covered_by_its_analysis() {
     let replies = cli.join().unwrap();
     assert_eq!(&replies[..3], ["PONG", "OK", "v"], "{replies:?}");
     let (reach, out) = analyze(&t.0, "redis", &[], &[server.to_str().unwrap()]);
+    eprintln!("redis: {} recorded, {} analysed", seen.len(), reach.len());
     let missed: Vec<_> = seen.difference(&reach).collect();
     assert!(
         missed.is_empty(),
@@ -922,6 +923,103 @@ fn a_server_driven_by_a_client_is_covered_by_its_analysis() {
         out.stderr
     );
     for s in ["epoll_wait", "accept4", "clone"] {
+        assert!(
+            seen.contains(&("x86_64".to_string(), s.to_string())),
+            "the workload did not exercise {s}: {seen:?}"
+        );
+    }
+}
+
+/// nginx as it serves: a master that switches its workers to nobody (initgroups through NSS),
+/// two workers answering requests on a unix socket, a graceful quit; everything recorded is in
+/// the analysis of /usr/sbin/nginx.
+#[test]
+fn a_serving_nginx_is_covered_by_its_analysis() {
+    assert!(
+        Path::new("/usr/sbin/nginx").is_file(),
+        "/usr/sbin/nginx is missing: install nginx-light (scripts/install-deps.sh test does)"
+    );
+    let t = TempDir::new("analyze-nginx");
+    let d = t.0.to_str().unwrap().to_string();
+    std::fs::create_dir_all(t.join("www")).unwrap();
+    std::fs::write(t.join("www/index.html"), "hello\n").unwrap();
+    // The workers run as nobody: they must reach the socket's directory and the pages.
+    std::fs::set_permissions(&t.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let sock = t.join("ngx.sock");
+    std::fs::write(
+        t.join("nginx.conf"),
+        format!(
+            "daemon off;\nmaster_process on;\nworker_processes 2;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+             http {{ sendfile on; access_log {d}/access.log; client_body_temp_path {d}/cb; \
+             proxy_temp_path {d}/pt; fastcgi_temp_path {d}/ft; uwsgi_temp_path {d}/ut; \
+             scgi_temp_path {d}/st;\n server {{ listen unix:{s}; root {d}/www; }} }}\n",
+            s = sock.display()
+        ),
+    )
+    .unwrap();
+    let conf = t.join("nginx.conf");
+    let client = {
+        let (sock, pid, conf) = (sock.clone(), t.join("nginx.pid"), conf.clone());
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !(sock.exists() && pid.exists()) {
+                assert!(std::time::Instant::now() < deadline, "nginx never listened");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let mut bodies = Vec::new();
+            for path in ["/", "/index.html", "/missing"] {
+                let o = Command::new("curl")
+                    .args(["-s", "--unix-socket", sock.to_str().unwrap()])
+                    .arg(format!("http://localhost{path}"))
+                    .output()
+                    .expect("curl");
+                bodies.push(String::from_utf8_lossy(&o.stdout).to_string());
+            }
+            // A graceful quit: SIGQUIT to the master. Its pid file holds its pid in the
+            // recording's pid namespace, so it is found by its title, which names our unique
+            // configuration file.
+            let master = std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .find(|e| {
+                    std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                        let c = String::from_utf8_lossy(&c);
+                        c.starts_with("nginx: master process") && c.contains(conf.to_str().unwrap())
+                    })
+                })
+                .expect("the nginx master")
+                .file_name();
+            Command::new("kill")
+                .args(["-QUIT", master.to_str().unwrap()])
+                .status()
+                .expect("kill");
+            bodies
+        })
+    };
+    let seen = record(
+        &t.0,
+        "nginx",
+        &[
+            "/usr/sbin/nginx",
+            "-e",
+            "stderr",
+            "-c",
+            conf.to_str().unwrap(),
+        ],
+    );
+    let bodies = client.join().unwrap();
+    assert_eq!(bodies[0], "hello\n", "{bodies:?}");
+    let (reach, out) = analyze(&t.0, "nginx", &[], &["/usr/sbin/nginx"]);
+    // The floor and the bound, for docs/BENCHMARKS.md (`--nocapture` shows them).
+    eprintln!("nginx: {} recorded, {} analysed", seen.len(), reach.len());
+    let missed: Vec<_> = seen.difference(&reach).collect();
+    assert!(
+        missed.is_empty(),
+        "nginx: recorded, not analysed: {missed:?}\n{}",
+        out.stderr
+    );
+    for s in ["accept4", "epoll_wait", "setuid", "sendfile"] {
         assert!(
             seen.contains(&("x86_64".to_string(), s.to_string())),
             "the workload did not exercise {s}: {seen:?}"
