@@ -91,8 +91,9 @@ printf '#!/bin/sh\nexec %s 2000000\n' "$W/loop" > "$W/wl2"
 printf '#!/bin/sh\nfor i in $(seq 200); do /bin/true; done\n' > "$W/wl3"
 chmod +x "$W/wl1" "$W/wl2" "$W/wl3"
 TREE='BEGIN { @t[cpid] = 1 } tracepoint:sched:sched_process_fork /@t[args->parent_pid]/ { @t[args->child_pid] = 1 } tracepoint:raw_syscalls:sys_enter /@t[pid]/ { @c[args->id] = count() } END { clear(@t) }'
-# bpftrace 0.17 refuses to start where it cannot raise RLIMIT_MEMLOCK (a host whose bounding set
-# lacks CAP_SYS_RESOURCE, as some container hosts): its row is then left out, and said so.
+# Where bpftrace cannot start at all, its row is left out, and said so. (Where it cannot raise
+# RLIMIT_MEMLOCK - a bounding set without CAP_SYS_RESOURCE - it prints an error and runs anyway:
+# this kernel charges BPF memory to the cgroup.)
 BPFT=1
 if ! err=$(bpftrace -q -e 'BEGIN { exit(); }' 2>&1 >/dev/null); then
   BPFT=
