@@ -979,19 +979,13 @@ fn a_serving_nginx_is_covered_by_its_analysis() {
             // A graceful quit: SIGQUIT to the master. Its pid file holds its pid in the
             // recording's pid namespace, so it is found by its title, which names our unique
             // configuration file.
-            let master = std::fs::read_dir("/proc")
-                .unwrap()
-                .flatten()
-                .find(|e| {
-                    std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
-                        let c = String::from_utf8_lossy(&c);
-                        c.starts_with("nginx: master process") && c.contains(conf.to_str().unwrap())
-                    })
-                })
-                .expect("the nginx master")
-                .file_name();
+            let master = host_pid_matching(|c| {
+                let c = String::from_utf8_lossy(c);
+                c.starts_with("nginx: master process") && c.contains(conf.to_str().unwrap())
+            })
+            .expect("the nginx master");
             Command::new("kill")
-                .args(["-QUIT", master.to_str().unwrap()])
+                .args(["-QUIT", &master.to_string()])
                 .status()
                 .expect("kill");
             bodies

@@ -47,6 +47,15 @@ fn program(root: &Path, name: &str) -> String {
     panic!("{name} is not in {}", root.display());
 }
 
+/// The same steps for this machine's x86_64 programs and for the arm64 builds in `root`.
+fn both_steps(root: &Path) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let host = Path::new("/");
+    (
+        steps(&busybox().to_string_lossy(), &|n| program(host, n)),
+        steps(&program(root, "busybox"), &|n| program(root, n)),
+    )
+}
+
 /// The workload, one command per step, run in a directory prepared by `prepare`; the same steps
 /// on both architectures. Busybox's shell only uses builtins here: with no binfmt handler its
 /// exec of an arm64 applet would fail (and PATH is empty, so no host program stands in).
@@ -260,9 +269,7 @@ fn architectures(profile: &Path) -> Vec<String> {
 fn a_profile_recorded_on_x86_64_allows_what_the_arm64_builds_call() {
     let root = arm64_root();
     let work = TempDir::new("arch-fwd");
-    let host = Path::new("/");
-    let x86_steps = steps(&busybox().to_string_lossy(), &|n| program(host, n));
-    let arm_steps = steps(&program(&root, "busybox"), &|n| program(&root, n));
+    let (x86_steps, arm_steps) = both_steps(&root);
     let x86 = record_x86(&work, &x86_steps);
     let arm = arm64_calls(&root, &arm_steps);
 
@@ -331,9 +338,7 @@ fn a_profile_recorded_on_x86_64_allows_what_the_arm64_builds_call() {
 fn a_profile_from_the_arm64_calls_runs_the_x86_64_builds_confined() {
     let root = arm64_root();
     let work = TempDir::new("arch-rev");
-    let host = Path::new("/");
-    let x86_steps = steps(&busybox().to_string_lossy(), &|n| program(host, n));
-    let arm_steps = steps(&program(&root, "busybox"), &|n| program(&root, n));
+    let (x86_steps, arm_steps) = both_steps(&root);
     let arm = arm64_calls(&root, &arm_steps);
 
     // An aarch64 recording of the calls qemu saw.

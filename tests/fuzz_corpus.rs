@@ -7,6 +7,9 @@ use syscage::model::Recording;
 use syscage::profile::seccomp::{Target, parse, resolve};
 use syscage::profile::{apparmor, generate, landlock, lint, merge, report};
 
+#[path = "../fuzz/shared/arch_round_trip.rs"]
+mod arch_round_trip;
+
 fn corpus(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
@@ -44,31 +47,11 @@ fn seccomp_profiles() {
                     let _ = r.to_oci();
                 }
             }
-            translate_all(&p);
+            arch_round_trip::translate_all(&p);
             let _ = merge::merge(&[("a".into(), p.clone()), ("b".into(), p)]);
         }
     }
     assert!(parsed > 0, "some corpus inputs must be valid profiles");
-}
-
-/// Translation between x86_64 and aarch64 never panics and is idempotent.
-fn translate_all(p: &syscage::profile::seccomp::SeccompProfile) {
-    use syscage::model::Abi;
-    use syscage::profile::arch::{listed, translate};
-    for (from, to) in [
-        (vec![Abi::X86_64], vec![Abi::X86_64, Abi::Aarch64]),
-        (vec![Abi::Aarch64], vec![Abi::X86_64]),
-        (vec![Abi::X86_64], vec![Abi::Aarch64]),
-    ] {
-        if let Ok((once, _)) = translate(p, &from, &to) {
-            let again = translate(&once, &listed(&once), &to).map(|(t, _)| t);
-            assert_eq!(
-                again.as_ref(),
-                Ok(&once),
-                "translating twice changed the profile"
-            );
-        }
-    }
 }
 
 #[test]

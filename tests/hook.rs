@@ -352,17 +352,7 @@ fn tracer_of(pid: u32) -> u32 {
 }
 
 fn pid_with_arg(arg: &str) -> u32 {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .find_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            cmd.split(|b| *b == 0)
-                .any(|a| a == arg.as_bytes())
-                .then_some(pid)
-        })
-        .unwrap_or_else(|| panic!("no process with argument {arg}"))
+    host_pid_with_arg(arg).unwrap_or_else(|| panic!("no process with argument {arg}"))
 }
 
 /// The recorder of a container: its pid, kept by the hook in its state directory.

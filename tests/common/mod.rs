@@ -717,13 +717,24 @@ impl Bundle {
     }
 }
 
+/// The first host process whose command line (`/proc/PID/cmdline`: arguments separated by NUL,
+/// or the title a daemon wrote over them) `matches`.
+pub fn host_pid_matching(matches: impl Fn(&[u8]) -> bool) -> Option<u32> {
+    std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        matches(&cmd).then_some(pid)
+    })
+}
+
+/// A host process that has `arg` as one of its arguments (a unique marker a test started).
+pub fn host_pid_with_arg(arg: &str) -> Option<u32> {
+    host_pid_matching(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+}
+
 /// Whether a host process has `arg` as one of its arguments (a unique marker a test started).
 pub fn host_has_process_with_arg(arg: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
-            .unwrap_or(false)
-    })
+    host_pid_with_arg(arg).is_some()
 }
 
 /// Waits (up to 10 s) until a process with `arg` exists or, with `gone`, until none does.
