@@ -300,6 +300,10 @@ impl Probe {
             if wants.files {
                 set_pathspecs(&mut bpf)?;
             }
+            // A recording that ended less than a grace period ago (the last one, back to back)
+            // would make the first attach wait for a normal grace period; an expedited one
+            // ends it now. Without CAP_SYS_ADMIN the attach waits as before.
+            let _ = crate::sandbox::sys::expedite_rcu_grace_period();
             // sys_exit only tells which opens created their file: loaded for paths only.
             let exit_hook = wants.files.then_some("sys_exit");
             for hook in HOOKS.into_iter().chain(exit_hook) {
