@@ -292,6 +292,9 @@ impl Probe {
                 .override_global("scope_level", &scope_level, true)
                 .override_global("scope_id", &scope_id, true)
                 .map_max_entries("events", if wants.files { RING_FILES } else { RING })
+                // Without --args only clone's namespace flags are kept: a few values, and a
+                // preallocated table of 16k costs its allocation at every start.
+                .map_max_entries("argvals", if wants.args { 16384 } else { 1024 })
                 .load(object)
                 .map_err(|e| format!("loading the eBPF recorder: {e}"))?;
             // clone's namespace flags are always kept (a profile restricts them unless the
