@@ -125,8 +125,33 @@ pub fn store(path: &Path, bytes: &[u8]) {
     }
     let ours = std::fs::symlink_metadata(dir)
         .is_ok_and(|m| m.is_dir() && crate::sandbox::filter_cache::trusted(&m));
-    if ours {
-        let _ = crate::output::write_atomic(path, bytes);
+    if ours && crate::output::write_atomic(path, bytes).is_ok() {
+        prune(dir, KEEP);
+    }
+}
+
+/// Copies kept per boot: one per syscage build that recorded (an upgrade, a debug and a
+/// release build), so that builds used side by side do not relocate in turn.
+const KEEP: usize = 4;
+
+/// Removes all but the `keep` newest copies in `dir` (and their ids): each build stores its
+/// own, and a tmpfs should not fill with those of builds long replaced.
+fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut copies: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("recorder-") && name.ends_with(".o")
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    copies.sort_by_key(|c| std::cmp::Reverse(c.0));
+    for (_, old) in copies.into_iter().skip(keep) {
+        discard(&old);
     }
 }
 
@@ -160,4 +185,48 @@ pub fn store_ids(path: &Path, names: &[&str], ids: &[u32]) {
 pub fn discard(path: &Path) {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(path.with_extension("ids"));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_newest_copies_are_kept() {
+        let dir = std::env::temp_dir().join(format!("syscage-core-cache-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let now = std::time::SystemTime::now();
+        for i in 0..6u64 {
+            for ext in ["o", "ids"] {
+                let f = std::fs::File::create(dir.join(format!("recorder-{i}.{ext}"))).unwrap();
+                // Older as i grows.
+                f.set_modified(now - std::time::Duration::from_secs(60 * i))
+                    .unwrap();
+            }
+        }
+        std::fs::write(dir.join("unrelated"), b"").unwrap();
+        super::prune(&dir, 4);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let want = [
+            "recorder-0.ids",
+            "recorder-0.o",
+            "recorder-1.ids",
+            "recorder-1.o",
+        ];
+        let want: Vec<&str> = want
+            .iter()
+            .copied()
+            .chain([
+                "recorder-2.ids",
+                "recorder-2.o",
+                "recorder-3.ids",
+                "recorder-3.o",
+            ])
+            .chain(["unrelated"])
+            .collect();
+        assert_eq!(left, want);
+    }
 }

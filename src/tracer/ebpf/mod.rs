@@ -19,7 +19,7 @@ pub use supervise::supervise;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::BtfTracePoint;
+use aya::programs::{BtfTracePoint, Program};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::model::{Abi, Recording, args, files};
@@ -303,20 +303,50 @@ impl Probe {
             if wants.files {
                 set_pathspecs(&mut bpf)?;
             }
+            // sys_exit only tells which opens created their file: loaded for paths only.
+            let hooks: Vec<&str> = HOOKS
+                .into_iter()
+                .chain(wants.files.then_some("sys_exit"))
+                .collect();
+            // Verified side by side: each load is the kernel verifying one program, on its
+            // own CPU.
+            let mut progs: Vec<(&str, &mut Program)> = bpf
+                .programs_mut()
+                .filter(|(name, _)| hooks.contains(name))
+                .collect();
+            // Attached in HOOKS' order, sys_enter first.
+            progs.sort_by_key(|(name, _)| hooks.iter().position(|h| h == name));
+            if progs.len() != hooks.len() {
+                return Err(format!(
+                    "the eBPF object lacks one of the programs {hooks:?}"
+                ));
+            }
+            std::thread::scope(|scope| {
+                let loads: Vec<_> = progs
+                    .iter_mut()
+                    .map(|(hook, prog)| {
+                        let hook: &str = hook;
+                        scope.spawn(move || -> Result<(), String> {
+                            let prog: &mut BtfTracePoint = (*prog)
+                                .try_into()
+                                .map_err(|e| format!("eBPF program {hook}: {e}"))?;
+                            prog.load(hook, btf)
+                                .map_err(|e| format!("loading the eBPF program for {hook}: {e}"))
+                        })
+                    })
+                    .collect();
+                loads
+                    .into_iter()
+                    .try_for_each(|l| l.join().unwrap_or_else(|_| Err("a load panicked".into())))
+            })?;
             // A recording that ended less than a grace period ago (the last one, back to back)
             // would make the first attach wait for a normal grace period; an expedited one
             // ends it now. Without CAP_SYS_ADMIN the attach waits as before.
             let _ = crate::sandbox::sys::expedite_rcu_grace_period();
-            // sys_exit only tells which opens created their file: loaded for paths only.
-            let exit_hook = wants.files.then_some("sys_exit");
-            for hook in HOOKS.into_iter().chain(exit_hook) {
-                let prog: &mut BtfTracePoint = bpf
-                    .program_mut(hook)
-                    .ok_or_else(|| format!("the eBPF object has no program {hook}"))?
+            for (hook, prog) in progs {
+                let prog: &mut BtfTracePoint = prog
                     .try_into()
                     .map_err(|e| format!("eBPF program {hook}: {e}"))?;
-                prog.load(hook, btf)
-                    .map_err(|e| format!("loading the eBPF program for {hook}: {e}"))?;
                 prog.attach()
                     .map_err(|e| format!("attaching the eBPF program to {hook}: {e}"))?;
             }
