@@ -89,21 +89,28 @@ fn record(dir: &Path, tag: &str, cmd: &[&str]) -> BTreeSet<(String, String)> {
 }
 
 /// A Go program built from `src` by the machine's Go toolchain (golang-go), its build cache in
-/// `dir`.
-fn go_build(dir: &Path, name: &str, src: &str) -> PathBuf {
+/// `dir`. `external`: a PIE linked by the C linker, as Debian builds its Go packages (dockerd):
+/// Go's function table then has no section of its own.
+fn go_build(dir: &Path, name: &str, src: &str, external: bool) -> PathBuf {
     let d = dir.join(format!("{name}-src"));
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("main.go"), src).unwrap();
     let out = dir.join(name);
     let mut cmd = Command::new("go");
     cmd.current_dir(&d)
-        .args(["build", "-o"])
+        .arg("build")
+        .args(if external {
+            &["-buildmode=pie", "-ldflags=-linkmode=external"][..]
+        } else {
+            &[]
+        })
+        .arg("-o")
         .arg(&out)
         .arg("main.go")
         .env("GOCACHE", dir.join("gocache"))
         .env("GOPATH", dir.join("gopath"))
         .env("GO111MODULE", "off")
-        .env("CGO_ENABLED", "0");
+        .env("CGO_ENABLED", if external { "1" } else { "0" });
     let r = match cmd.output() {
         Ok(o) => Out {
             code: o.status.code().unwrap_or(-1),
@@ -196,12 +203,18 @@ fn every_recorded_syscall_is_reachable_in_the_analysis() {
     );
     let dl = dlopen_prog.to_str().unwrap().to_string();
     let wr = wrapper.to_str().unwrap().to_string();
-    let go = go_build(&t.0, "goprog", GO_PROGRAM)
+    let go = go_build(&t.0, "goprog", GO_PROGRAM, false)
+        .to_str()
+        .unwrap()
+        .to_string();
+    let go_ext = go_build(&t.0, "goprog-pie", GO_PROGRAM, true)
         .to_str()
         .unwrap()
         .to_string();
     let go_dir = t.0.join("go-work");
     std::fs::create_dir_all(&go_dir).unwrap();
+    let go_ext_dir = t.0.join("go-pie-work");
+    std::fs::create_dir_all(&go_ext_dir).unwrap();
     let workloads: Vec<(&str, Vec<String>)> = vec![
         ("true", vec!["/bin/true".into()]),
         ("ls", vec!["ls".into(), "-la".into(), "/".into()]),
@@ -245,6 +258,10 @@ fn every_recorded_syscall_is_reachable_in_the_analysis() {
         ("dlopen", vec![dl.clone()]),
         ("wrapper", vec![wr.clone()]),
         ("go", vec![go.clone(), go_dir.to_str().unwrap().into()]),
+        (
+            "go-pie",
+            vec![go_ext.clone(), go_ext_dir.to_str().unwrap().into()],
+        ),
         ("nginx", vec!["/usr/sbin/nginx".into(), "-V".into()]),
         (
             "curl",
@@ -282,7 +299,7 @@ fn every_recorded_syscall_is_reachable_in_the_analysis() {
         if tag == "getent" {
             assert!(stderr.contains("NSS ("), "{stderr}");
         }
-        if tag == "go" {
+        if tag == "go" || tag == "go-pie" {
             // Every site's number is known: the spilled, stacked and package-variable numbers
             // are followed, and the runtime's all-threads replay is named, not unresolved.
             assert!(

@@ -69,6 +69,8 @@ pub struct Object {
     pub hash: String,
     /// Go code (a `.gopclntab`): Go's register ABI, functions from its function table.
     pub go: bool,
+    /// Go only: the span of Go's functions [start, end); code outside it is C's.
+    pub go_text: Option<(u64, u64)>,
     /// Go only: aligned words of writable data holding a small number (< 1024), by address,
     /// that no data word points at. Go keeps some syscall numbers in package variables
     /// (`unix.FcntlSyscall`); `analyze` uses one where no code writes or takes its address.
@@ -145,6 +147,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         hash: content_hash(data),
         statics: HashMap::new(),
         go: false,
+        go_text: None,
     };
     for ph in phdrs {
         if ph.p_type(e) == elf::PT_INTERP
@@ -489,15 +492,9 @@ fn go_starts(
     data: &[u8],
     obj: &mut Object,
 ) {
-    let e = LE;
-    let Some(s) = sections.iter().find(|s| {
-        sections
-            .section_name(e, s)
-            .is_ok_and(|n| n == b".gopclntab")
-    }) else {
+    let Some(t) = go_pclntab(sections, data) else {
         return;
     };
-    let Ok(t) = s.data(e, data) else { return };
     let u32_at =
         |o: usize| -> Option<u32> { Some(u32::from_le_bytes(t.get(o..o + 4)?.try_into().ok()?)) };
     let u64_at =
@@ -512,6 +509,11 @@ fn go_starts(
     else {
         return;
     };
+    // The function table has one more entry than functions: the end of Go's text. What lies
+    // outside (C code an external link added: crt, cgo) follows the C ABI.
+    let end = u32_at(pcln as usize + (nfunc as usize).min(1 << 22) * 8)
+        .map_or(u64::MAX, |e| text.wrapping_add(u64::from(e)));
+    obj.go_text = Some((text, end));
     for i in 0..(nfunc as usize).min(1 << 22) {
         let at = pcln as usize + i * 8;
         let (Some(entry), Some(funcoff)) = (u32_at(at), u32_at(at + 4)) else {
@@ -528,6 +530,40 @@ fn go_starts(
             *slot = name;
         }
     }
+}
+
+/// Go's function table: its own section when Go's linker linked the program; inside
+/// `.data.rel.ro` (or `.rodata`), found by its header, when an external linker did (Debian's
+/// PIE builds, dockerd among them), in a program that says it is Go.
+fn go_pclntab<'a>(
+    sections: &object::read::elf::SectionTable<'_, elf::FileHeader64<LE>>,
+    data: &'a [u8],
+) -> Option<&'a [u8]> {
+    let e = LE;
+    let named = |name: &[u8]| {
+        sections
+            .iter()
+            .find(|s| sections.section_name(e, s).is_ok_and(|n| n == name))
+    };
+    if let Some(s) = named(b".gopclntab") {
+        return s.data(e, data).ok();
+    }
+    named(b".go.buildinfo").or_else(|| named(b".note.go.buildid"))?;
+    [&b".data.rel.ro"[..], b".rodata"]
+        .into_iter()
+        .find_map(|name| {
+            let d = named(name)?.data(e, data).ok()?;
+            // Magic (Go 1.18-1.19, 1.20 on), two zero bytes, x86's instruction quantum, pointer size.
+            (0..d.len().saturating_sub(72))
+                .step_by(8)
+                .find(|at| {
+                    matches!(
+                        &d[*at..*at + 8],
+                        [0xf0 | 0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8]
+                    )
+                })
+                .map(|at| &d[at..])
+        })
 }
 
 /// Small numbers in Go's writable data that no data word points at (see `Object::statics`).

@@ -418,7 +418,19 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             break;
         }
     }
-    let cc = if o.go { &decode::GO } else { &decode::SYSV };
+    // Each function's own convention: Go's inside Go's text, C's elsewhere. A call to what
+    // is not known clobbers what either convention lets it.
+    let cc_of = |f: u64| -> &decode::CallConv {
+        match o.go_text {
+            Some((start, end)) if (start..end).contains(&f) => &decode::GO,
+            _ => &decode::SYSV,
+        }
+    };
+    let unknown_clobber = if o.go {
+        decode::GO.clobber | decode::SYSV.clobber
+    } else {
+        decode::SYSV.clobber
+    };
     let mut clob: BTreeMap<u64, decode::Clobber> =
         sums.iter().map(|(s, x)| (*s, x.writes)).collect();
     loop {
@@ -429,7 +441,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
                 m |= match callee(*t) {
                     Some(f) if noreturn.contains(&f) => 0,
                     Some(f) => clob[&f],
-                    None => cc.clobber,
+                    None => unknown_clobber,
                 };
             }
             if m != clob[s] {
@@ -445,8 +457,8 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         match callee(Some(t)) {
             Some(f) if noreturn.contains(&f) => None,
             // Callee-saved registers come back as they were, whatever the callee did.
-            Some(f) => Some(clob[&f] & cc.clobber),
-            None => Some(cc.clobber),
+            Some(f) => Some(clob[&f] & cc_of(f).clobber),
+            None => Some(unknown_clobber),
         }
     };
     // Go's package variables holding a number that nothing can change.
@@ -489,7 +501,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
                 let (e, instrs) = &bodies[&s];
                 facts.insert(
                     s,
-                    decode::function(s, *e, instrs, &r, cc, &clobber, &global),
+                    decode::function(s, *e, instrs, &r, cc_of(s), &clobber, &global),
                 );
             }
         }
