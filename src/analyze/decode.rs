@@ -543,13 +543,16 @@ fn top_state() -> State {
 }
 
 /// The arguments at a call: the convention's registers, then the 8-byte stack words at
-/// rsp, rsp+8, ... (the callee's stack arguments).
-fn args_of(st: &State, cc: &CallConv) -> [Val; MAX_PARAMS] {
+/// rsp, rsp+8, ... (the callee's stack arguments). At a jump (a tail call) the return address
+/// is already on the stack: they start at rsp+8 (Go's ABI0 trampolines, such as
+/// `unix.RawSyscall` jumping to `syscall.RawSyscall`, pass their own arguments on so).
+fn args_of(st: &State, cc: &CallConv, jump: bool) -> [Val; MAX_PARAMS] {
+    let base = if jump { 8 } else { 0 };
     std::array::from_fn(|k| {
         if k < STACK_PARAM0 {
             cc.params.get(k).map_or(Val::Top, |r| st[*r].clone())
         } else {
-            st.at(8 * (k - STACK_PARAM0) as u64)
+            st.at(base + 8 * (k - STACK_PARAM0) as u64)
                 .map_or(Val::Top, |off| st.load(off, 8))
         }
     })
@@ -608,7 +611,7 @@ fn record(
             at,
             target: Target::Addr(i.near_branch_target()),
             jump: false,
-            args: Args::new(args_of(st, cc)),
+            args: Args::new(args_of(st, cc, false)),
         }),
         FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch => {
             let t = i.near_branch_target();
@@ -617,7 +620,7 @@ fn record(
                     at,
                     target: Target::Addr(t),
                     jump: true,
-                    args: Args::new(args_of(st, cc)),
+                    args: Args::new(args_of(st, cc, true)),
                 });
             }
         }
@@ -628,7 +631,7 @@ fn record(
                     at,
                     target: Target::Slot(i.ip_rel_memory_address()),
                     jump,
-                    args: Args::new(args_of(st, cc)),
+                    args: Args::new(args_of(st, cc, jump)),
                 });
             } else if !(jump && is_jump_table(i, before)) {
                 f.indirect.push(at);
@@ -1231,6 +1234,17 @@ mod tests {
             0x48, 0x83, 0xec, 0x18, 0x48, 0xc7, 0x04, 0x24, 0x66, 0, 0, 0, 0xe8, 0, 0, 0, 0, 0xc3,
         ]);
         assert_eq!(*f.calls[0].args.get(STACK_PARAM0), Val::one(0x66));
+    }
+
+    #[test]
+    fn a_tail_jump_passes_the_stack_arguments_on() {
+        // Go's unix.RawSyscall (ABI0): jmp syscall.RawSyscall — the callee's stack arguments
+        // are the trampoline's own, above the return address.
+        let f = facts(&[0xe9, 0x00, 0x01, 0, 0]);
+        assert!(f.calls[0].jump);
+        let own = |k: usize| Val::Param((STACK_PARAM0 + k) as u8);
+        assert_eq!(*f.calls[0].args.get(STACK_PARAM0), own(0));
+        assert_eq!(*f.calls[0].args.get(STACK_PARAM0 + 1), own(1));
     }
 
     #[test]
