@@ -40,9 +40,13 @@ pub fn exit_now(code: i32) -> ! {
 /// `open_tree(path, OPEN_TREE_CLONE | AT_RECURSIVE)`: a detached copy of the mount tree at `path`,
 /// taken before anything is mounted over it.
 pub fn clone_mount_tree(path: &CStr) -> io::Result<OwnedFd> {
+    open_tree_clone(path, libc::AT_RECURSIVE as libc::c_uint)
+}
+
+/// `open_tree(path, OPEN_TREE_CLONE | O_CLOEXEC | extra)`: a detached copy of the mount at `path`.
+fn open_tree_clone(path: &CStr, extra: libc::c_uint) -> io::Result<OwnedFd> {
     const OPEN_TREE_CLONE: libc::c_uint = 1;
-    let flags =
-        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | extra;
     // SAFETY: path is a valid NUL-terminated string; the returned fd is owned by us alone.
     let fd =
         check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })?;
@@ -979,14 +983,8 @@ pub fn create_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<()> {
 /// (`tracepoint_add_func`'s 1→0→1 sync: ~9 ms on this VM), which every back-to-back recording
 /// paid. Needs CAP_SYS_ADMIN; does nothing visible (the clone is never attached anywhere).
 pub fn expedite_rcu_grace_period() -> io::Result<()> {
-    const OPEN_TREE_CLONE: libc::c_uint = 1;
-    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
-    // SAFETY: the path is a NUL-terminated literal; the returned fd is owned by us alone.
-    let fd =
-        check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c"/".as_ptr(), flags) })?;
-    // SAFETY: open_tree returned a new file descriptor that nothing else owns; dropping it is
-    // the point.
-    drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+    // The root mount alone (not recursive): dropping it is the point.
+    drop(open_tree_clone(c"/", 0)?);
     Ok(())
 }
 
