@@ -314,22 +314,25 @@ impl Probe {
                 .programs_mut()
                 .filter(|(name, _)| hooks.contains(name))
                 .collect();
+            if let Some(missing) = hooks.iter().find(|h| !progs.iter().any(|(n, _)| n == *h)) {
+                return Err(format!("the eBPF object has no program {missing}"));
+            }
             // Attached in HOOKS' order, sys_enter first.
             progs.sort_by_key(|(name, _)| hooks.iter().position(|h| h == name));
-            if progs.len() != hooks.len() {
-                return Err(format!(
-                    "the eBPF object lacks one of the programs {hooks:?}"
-                ));
-            }
+            let mut progs: Vec<(&str, &mut BtfTracePoint)> = progs
+                .into_iter()
+                .map(|(hook, prog)| {
+                    prog.try_into()
+                        .map(|p| (hook, p))
+                        .map_err(|e| format!("eBPF program {hook}: {e}"))
+                })
+                .collect::<Result<_, String>>()?;
             std::thread::scope(|scope| {
                 let loads: Vec<_> = progs
                     .iter_mut()
                     .map(|(hook, prog)| {
                         let hook: &str = hook;
-                        scope.spawn(move || -> Result<(), String> {
-                            let prog: &mut BtfTracePoint = (*prog)
-                                .try_into()
-                                .map_err(|e| format!("eBPF program {hook}: {e}"))?;
+                        scope.spawn(move || {
                             prog.load(hook, btf)
                                 .map_err(|e| format!("loading the eBPF program for {hook}: {e}"))
                         })
@@ -344,9 +347,6 @@ impl Probe {
             // ends it now. Without CAP_SYS_ADMIN the attach waits as before.
             let _ = crate::sandbox::sys::expedite_rcu_grace_period();
             for (hook, prog) in progs {
-                let prog: &mut BtfTracePoint = prog
-                    .try_into()
-                    .map_err(|e| format!("eBPF program {hook}: {e}"))?;
                 prog.attach()
                     .map_err(|e| format!("attaching the eBPF program to {hook}: {e}"))?;
             }
