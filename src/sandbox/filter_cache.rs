@@ -183,21 +183,29 @@ pub fn store(key: &[u8], f: &CompiledFilter) {
 
 /// Keeps the cache at `KEEP` entries, removing the oldest.
 fn prune(dir: &std::path::Path) {
+    for path in beyond_newest(dir, KEEP, |name| name.ends_with(".bpf")) {
+        let _ = fs::remove_file(path);
+    }
+}
+
+/// The entries of `dir` whose name `is_entry` accepts, all but the `keep` most recently
+/// modified: what a cache pruned to `keep` entries removes.
+pub(crate) fn beyond_newest(
+    dir: &std::path::Path,
+    keep: usize,
+    is_entry: impl Fn(&str) -> bool,
+) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
-        return;
+        return Vec::new();
     };
     let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".bpf"))
+        .filter(|e| is_entry(&e.file_name().to_string_lossy()))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    if files.len() <= KEEP {
-        return;
-    }
     files.sort();
-    for (_, path) in &files[..files.len() - KEEP] {
-        let _ = fs::remove_file(path);
-    }
+    let stale = files.len().saturating_sub(keep);
+    files.into_iter().take(stale).map(|(_, p)| p).collect()
 }
 
 #[cfg(test)]

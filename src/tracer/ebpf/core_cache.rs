@@ -137,20 +137,8 @@ const KEEP: usize = 4;
 /// Removes all but the `keep` newest copies in `dir` (and their ids): each build stores its
 /// own, and a tmpfs should not fill with those of builds long replaced.
 fn prune(dir: &Path, keep: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut copies: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("recorder-") && name.ends_with(".o")
-        })
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    copies.sort_by_key(|c| std::cmp::Reverse(c.0));
-    for (_, old) in copies.into_iter().skip(keep) {
+    let copy = |name: &str| name.starts_with("recorder-") && name.ends_with(".o");
+    for old in crate::sandbox::filter_cache::beyond_newest(dir, keep, copy) {
         discard(&old);
     }
 }
@@ -215,18 +203,12 @@ mod tests {
             "recorder-0.o",
             "recorder-1.ids",
             "recorder-1.o",
+            "recorder-2.ids",
+            "recorder-2.o",
+            "recorder-3.ids",
+            "recorder-3.o",
+            "unrelated",
         ];
-        let want: Vec<&str> = want
-            .iter()
-            .copied()
-            .chain([
-                "recorder-2.ids",
-                "recorder-2.o",
-                "recorder-3.ids",
-                "recorder-3.o",
-            ])
-            .chain(["unrelated"])
-            .collect();
         assert_eq!(left, want);
     }
 }
