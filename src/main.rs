@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(syscage::cli::main_with(std::env::args_os()));
+    syscage::cli::exit(syscage::cli::main_with(std::env::args_os()));
 }

@@ -108,6 +108,15 @@ pub enum HookBackendArg {
     Ptrace,
 }
 
+/// Ends the process with `code` once stdout is flushed, without the runtime's teardown (freeing
+/// the signal stack is an munmap whose TLB shootdown is a visible part of a short `run`); every
+/// value with a destructor that matters is gone by then.
+pub fn exit(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    crate::sandbox::sys::exit_now(code)
+}
+
 /// Parses `args` and runs the command; returns the process exit code.
 pub fn main_with<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let cli = match Cli::try_parse_from(args) {

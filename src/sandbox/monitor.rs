@@ -68,6 +68,69 @@ pub fn forward_until_exit(target: Pid, set: &SignalSet, reap_all: bool) -> std::
     }
 }
 
+/// The sandbox's init's status, as `forward_until_exit(init, set, false)` gives it, or earlier:
+/// the init writes the workload's exit code (4 bytes) on `status` before its own exit when
+/// nothing else is left in the sandbox, and we return then, without waiting for the init's
+/// teardown (the init is then reaped by whoever adopts it when we exit).
+pub fn forward_until_reported(
+    init: Pid,
+    set: &SignalSet,
+    status: &std::os::fd::OwnedFd,
+) -> std::io::Result<i32> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let sigfd = sys::signalfd(set)?;
+    let mut status = Some(status);
+    loop {
+        if let Some(code) = reap(init, false)? {
+            return Ok(code);
+        }
+        let mut fds = vec![PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(s) = status {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (signalled, said) = (ready(0), ready(1));
+        if said && let Some(s) = status {
+            let mut code = [0u8; 4];
+            // Four bytes in one write are read whole (PIPE_BUF); anything else is the init gone
+            // without a word: its exit status says the rest.
+            match nix::unistd::read(s, &mut code) {
+                Ok(4) => return Ok(i32::from_le_bytes(code)),
+                Err(Errno::EINTR) => {}
+                _ => status = None,
+            }
+        }
+        if signalled {
+            let sig = sys::signalfd_read(&sigfd)?;
+            if sig != libc::SIGCHLD {
+                let _ = sys::send_signal(init.as_raw(), sig);
+            }
+        }
+    }
+}
+
+/// Whether the caller has no child left (after reaping any that have exited): in the sandbox's
+/// init once the workload is reaped, nothing else runs in its pid namespace then.
+pub fn no_children_left() -> bool {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::StillAlive) => return false,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(Errno::ECHILD) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// The target's exit code once it has exited (only it is reaped).
 pub fn reap_exited(target: Pid) -> std::io::Result<Option<i32>> {
     reap(target, false)
