@@ -70,8 +70,49 @@ fn analysis_key() {
     println!("cargo:rustc-env=SYSCAGE_ANALYSIS_KEY={h:016x}");
 }
 
+/// The musl build: what Debian's glibc-compiled libseccomp.a needs beyond musl
+/// (`src/musl/fprintf_chk.c`), as a static library of its own.
+fn musl_shim(out_dir: &std::path::Path) {
+    println!("cargo:rerun-if-changed=src/musl/fprintf_chk.c");
+    if std::env::var("CARGO_CFG_TARGET_ENV").as_deref() != Ok("musl") {
+        return;
+    }
+    let obj = out_dir.join("fprintf_chk.o");
+    let lib = out_dir.join("libsyscage_musl_shim.a");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let run = |cmd: &mut Command, what: &str| {
+        let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
+        assert!(
+            ok,
+            "building the musl shim: {what} failed (a C compiler and ar are needed)"
+        );
+    };
+    run(
+        Command::new(&cc)
+            .args([
+                "-O2",
+                "-fPIC",
+                "-fno-stack-protector",
+                "-U_FORTIFY_SOURCE",
+                "-c",
+            ])
+            .arg("src/musl/fprintf_chk.c")
+            .arg("-o")
+            .arg(&obj),
+        &cc,
+    );
+    let _ = std::fs::remove_file(&lib);
+    run(Command::new("ar").arg("rcs").arg(&lib).arg(&obj), "ar");
+    println!("cargo:rustc-link-search=native={}", out_dir.display());
+    // Whole: nothing of ours calls it, libseccomp (linked after us) does.
+    println!("cargo:rustc-link-lib=static:+whole-archive=syscage_musl_shim");
+}
+
 fn main() {
     analysis_key();
+    musl_shim(&PathBuf::from(
+        std::env::var_os("OUT_DIR").expect("OUT_DIR"),
+    ));
     init_filter(&PathBuf::from(
         std::env::var_os("OUT_DIR").expect("OUT_DIR"),
     ));

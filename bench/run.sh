@@ -11,7 +11,7 @@ fi
 # SECTIONS="startup record hook watch attach ebpfstart analyze" by default; pick one with SECTIONS=record.
 SECTIONS=${SECTIONS:-startup record hook watch attach ebpfstart analyze}
 S=$(realpath "${1:-target/release/syscage}")
-STATIC=$(realpath "${SYSCAGE_STATIC:-target/static/x86_64-unknown-linux-gnu/release/syscage}")
+STATIC=$(realpath "${SYSCAGE_STATIC:-target/static/x86_64-unknown-linux-musl/release/syscage}")
 RUNS=${RUNS:-300}
 cargo build --release --examples -q
 TOOL=$(realpath target/release/examples/profile_tool)

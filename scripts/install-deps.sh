@@ -15,6 +15,17 @@ case "${1:-test}" in
   bench) want=$bench ;;
   *) echo "usage: $0 build|demo|test|bench" >&2; exit 2 ;;
 esac
+# The self-contained build (`make static`, `make static-test`) links against musl: Rust's musl
+# standard library comes from rustup, as the toolchain does.
+musl=x86_64-unknown-linux-musl
+if command -v rustc >/dev/null && [ ! -d "$(rustc --print sysroot)/lib/rustlib/$musl" ]; then
+  if command -v rustup >/dev/null; then
+    rustup target add "$musl"
+  else
+    echo "Rust's $musl target is missing and there is no rustup to add it: install Rust with rustup" >&2
+    exit 1
+  fi
+fi
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

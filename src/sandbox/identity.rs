@@ -124,13 +124,13 @@ pub fn user(spec: &str, root: &Path) -> Result<User, SandboxError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ulimit {
     pub name: &'static str,
-    pub resource: libc::__rlimit_resource_t,
+    pub resource: super::sys::RlimitResource,
     pub soft: u64,
     pub hard: u64,
 }
 
 /// Docker's names for `--ulimit`.
-const RESOURCES: &[(&str, libc::__rlimit_resource_t)] = &[
+const RESOURCES: &[(&str, super::sys::RlimitResource)] = &[
     ("as", libc::RLIMIT_AS),
     ("core", libc::RLIMIT_CORE),
     ("cpu", libc::RLIMIT_CPU),

@@ -310,7 +310,7 @@ impl SignalSet {
     /// Waits at most `timeout` for one of the (blocked) signals in this set; `None` on timeout.
     pub fn wait_timeout(&self, timeout: std::time::Duration) -> io::Result<Option<libc::c_int>> {
         let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_sec: timeout.as_secs() as _,
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
         };
         // SAFETY: the set and the timespec are initialised; no siginfo is requested.
@@ -355,12 +355,14 @@ pub fn loopback_up() -> io::Result<()> {
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as libc::c_char;
     }
+    let get = libc::SIOCGIFFLAGS as libc::Ioctl;
     // SAFETY: req is a valid ifreq naming "lo"; SIOCGIFFLAGS fills ifru_flags.
-    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } as libc::c_long)?;
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), get, &mut req) } as libc::c_long)?;
     // SAFETY: reading and writing the flags member of the union SIOCGIFFLAGS just filled.
     unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    let set = libc::SIOCSIFFLAGS as libc::Ioctl;
     // SAFETY: req is a valid ifreq with the flags to set.
-    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } as libc::c_long)?;
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), set, &req) } as libc::c_long)?;
     Ok(())
 }
 
@@ -506,8 +508,8 @@ struct SeccompNotifResp {
 }
 
 // _IOWR('!', 0, struct seccomp_notif) and _IOWR('!', 1, struct seccomp_notif_resp).
-const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
-const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+const SECCOMP_IOCTL_NOTIF_RECV: libc::Ioctl = 0xc050_2100u32 as libc::Ioctl;
+const SECCOMP_IOCTL_NOTIF_SEND: libc::Ioctl = 0xc018_2101u32 as libc::Ioctl;
 const SECCOMP_USER_NOTIF_FLAG_CONTINUE: u32 = 1;
 
 /// Receives one user notification (the struct must be zeroed, as the kernel requires).
@@ -595,7 +597,7 @@ fn ptrace_syscall_info(pid: libc::pid_t, op: u8) -> io::Result<SyscallEvent> {
     // SAFETY: the kernel writes at most the size we pass into info, which is that large.
     check(unsafe {
         libc::ptrace(
-            PTRACE_GET_SYSCALL_INFO,
+            PTRACE_GET_SYSCALL_INFO as _,
             pid,
             std::mem::size_of::<PtraceSyscallInfo>(),
             &mut info as *mut PtraceSyscallInfo,
@@ -691,7 +693,7 @@ pub fn pidfd_pid(pidfd: &OwnedFd) -> io::Result<libc::pid_t> {
 pub fn ptrace_listen(pid: libc::pid_t) -> io::Result<()> {
     const PTRACE_LISTEN: libc::c_uint = 0x4208;
     // SAFETY: takes a pid and null addr/data.
-    check(unsafe { libc::ptrace(PTRACE_LISTEN, pid, 0usize, 0usize) })?;
+    check(unsafe { libc::ptrace(PTRACE_LISTEN as _, pid, 0usize, 0usize) })?;
     Ok(())
 }
 
@@ -699,7 +701,7 @@ pub fn ptrace_listen(pid: libc::pid_t) -> io::Result<()> {
 /// switches directly between the notifying task and the supervisor instead of waking it on
 /// another CPU, which on VMs costs tens of microseconds per syscall.
 pub fn notif_sync_wakeup(listener: &OwnedFd) -> io::Result<()> {
-    const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
+    const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::Ioctl = 0x4008_2104;
     const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
     // SAFETY: the ioctl takes the flags by value.
     let r = unsafe {
@@ -796,8 +798,14 @@ pub fn openat2(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// A resource number as getrlimit takes it (glibc has a type of its own; musl an int).
+#[cfg(target_env = "gnu")]
+pub type RlimitResource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub type RlimitResource = libc::c_int;
+
 /// `getrlimit(resource)`: (soft, hard), `u64::MAX` for RLIM_INFINITY.
-pub fn get_rlimit(resource: libc::__rlimit_resource_t) -> io::Result<(u64, u64)> {
+pub fn get_rlimit(resource: RlimitResource) -> io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -810,7 +818,7 @@ pub fn get_rlimit(resource: libc::__rlimit_resource_t) -> io::Result<(u64, u64)>
 }
 
 /// `setrlimit(resource, {soft, hard})`; `u64::MAX` is RLIM_INFINITY.
-pub fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
+pub fn set_rlimit(resource: RlimitResource, soft: u64, hard: u64) -> io::Result<()> {
     let lim = libc::rlimit {
         rlim_cur: soft,
         rlim_max: hard,
@@ -900,7 +908,7 @@ pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<Received> {
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = SPACE;
+    msg.msg_controllen = SPACE as _;
     // SAFETY: msg points at iov (over `buf`) and `control`, both live and writable for the
     // lengths given; the kernel writes at most those.
     let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };

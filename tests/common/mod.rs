@@ -82,7 +82,7 @@ pub fn syscage_cmd() -> Command {
 /// The self-contained build (`make static-test`), which runs in a root with nothing but busybox.
 pub fn static_syscage() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/static/x86_64-unknown-linux-gnu/debug/syscage");
+        .join("target/static/x86_64-unknown-linux-musl/debug/syscage");
     assert!(
         p.is_file(),
         "{} is missing: run `make static-test` (make test does)",
