@@ -28,13 +28,13 @@ fn files(root: &Path) -> BTreeSet<String> {
 #[test]
 fn make_install_puts_binary_man_pages_completions_and_hooks_in_place() {
     let dest = TempDir::new("install");
-    // This build's binary (`-o build`: make does not rebuild the release one for the test).
+    // This build's binary (`-o static`: make does not build the self-contained one for the test).
     let out = run_command({
         let mut c = Command::new("make");
         c.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["-s", "-o", "build", "install", "PREFIX=/usr"])
+            .args(["-s", "-o", "static", "install", "PREFIX=/usr"])
             .arg(format!("DESTDIR={}", dest.str()))
-            .arg(format!("SYSCAGE={}", syscage().display()));
+            .arg(format!("SYSCAGE_INSTALL={}", syscage().display()));
         c
     });
     out.assert_code(0);
