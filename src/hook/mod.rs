@@ -383,23 +383,57 @@ fn wait_attached(rx: &OwnedFd) -> Result<Attach, String> {
     }
 }
 
-/// Waits until the recorder holding `lock` is done (the lock is free), at most until `until`,
-/// and with `stoppable` no longer once a stop signal has arrived.
-fn wait_unlocked(
-    lock: std::fs::File,
-    until: Instant,
-    stoppable: bool,
-) -> Result<(), std::fs::File> {
-    let mut file = lock;
-    loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(_held) => return Ok(()),
-            Err((f, _)) => {
-                if Instant::now() >= until || (stoppable && sys::stop_requested()) {
-                    return Err(f);
+/// Waits for the recorder's lock from a thread blocked in flock(2), so the poststop hook goes on
+/// the moment the recorder lets go (a 5 ms polling loop cost every container 2.5 ms on average).
+struct LockWait(std::sync::mpsc::Receiver<()>);
+
+impl LockWait {
+    fn start(lock: std::fs::File) -> LockWait {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Usually free already: the recorder writes as soon as the container's last process
+        // exits, before the runtime has cleaned up and called us.
+        let lock = match Flock::lock(lock, FlockArg::LockExclusiveNonblock) {
+            Ok(held) => {
+                std::mem::forget(held);
+                let _ = tx.send(());
+                return LockWait(rx);
+            }
+            Err((f, _)) => f,
+        };
+        std::thread::spawn(move || {
+            let mut file = lock;
+            loop {
+                match Flock::lock(file, FlockArg::LockExclusive) {
+                    Ok(held) => {
+                        let _ = tx.send(());
+                        // Held until the hook exits, shortly after.
+                        std::mem::forget(held);
+                        return;
+                    }
+                    Err((f, e)) => {
+                        file = f;
+                        if e != nix::errno::Errno::EINTR {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    }
                 }
-                file = f;
-                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        LockWait(rx)
+    }
+
+    /// Whether the lock was free before `until` (and, when `stoppable`, before a stop signal).
+    fn until(&self, until: Instant, stoppable: bool) -> bool {
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || (stoppable && sys::stop_requested()) {
+                return false;
+            }
+            // Slices: a stop signal is seen within 100 ms.
+            match self.0.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(()) => return true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
             }
         }
     }
@@ -417,7 +451,8 @@ fn finish(base: &Path, id: &str) -> Result<i32, Error> {
         return Ok(0);
     };
     let mut timed_out = false;
-    if let Err(lock) = wait_unlocked(lock, Instant::now() + FINISH_TIMEOUT, true) {
+    let lock = LockWait::start(lock);
+    if !lock.until(Instant::now() + FINISH_TIMEOUT, true) {
         // Still tracing (a process of the container outlived it, or the hook was stopped):
         // have the recorder detach and write what it has.
         timed_out = !sys::stop_requested();
@@ -427,7 +462,7 @@ fn finish(base: &Path, id: &str) -> Result<i32, Error> {
         {
             let _ = sys::send_signal(pid, libc::SIGTERM);
         }
-        if wait_unlocked(lock, Instant::now() + STOP_GRACE, false).is_err() {
+        if !lock.until(Instant::now() + STOP_GRACE, false) {
             return Err(Error::Usage(format!(
                 "the recorder of container {id} did not finish within {} s, nor stop when told to",
                 (FINISH_TIMEOUT + STOP_GRACE).as_secs()
