@@ -415,6 +415,65 @@ void _start(void) {
 
 /// `--explain NAME` prints one path from an entry point to a site: the evidence to trust or
 /// dispute a syscall.
+/// Data some assembly keeps in .text after a function's unwind entry (OpenSSL's and libgcrypt's
+/// tables) decodes to anything: here an invalid instruction (two bytes, as the decoder reads
+/// them), then `mov eax, 62; syscall` (kill). Read as data it adds nothing; branched into from
+/// real code it counts.
+#[test]
+fn data_in_text_after_an_unwind_entry_is_not_code_unless_code_goes_there() {
+    let t = TempDir::new("analyze-text-data");
+    let src = |jump: &str| {
+        format!(
+            r#"
+extern const char tbl[];
+__asm__(".text\n.p2align 4\n"
+        "helper:\n.cfi_startproc\nret\n.cfi_endproc\n"
+        "tbl:\n.byte 0x06, 0x90, 0xb8, 0x3e, 0, 0, 0, 0x0f, 0x05, 0xc3\n");
+static void nothing(void) {{}}
+void _start(void) {{
+    long r;
+    /* The table's address taken, and an indirect call: what is taken counts as a target. */
+    const char *volatile p = tbl;
+    void (*volatile fp)(void) = nothing;
+    if (p[0] == 8) fp();
+    if (p[0] == 7) {{ {jump} }}
+    __asm__ volatile("syscall" : "=a"(r) : "0"(39L), "D"((long)p[0]) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall" : : "a"(60L), "D"(0L) : "rcx", "r11", "memory");
+    for (;;) {{}}
+}}
+"#
+        )
+    };
+    let flags = ["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"];
+    for (name, jump, kill) in [
+        ("read", "", false),
+        ("jumped", r#"__asm__ volatile("jmp tbl+2");"#, true),
+    ] {
+        let prog = cc(&t.0, name, &src(jump), &flags);
+        let rec = t.join(&format!("{name}.analysis"));
+        let out = syscage_args(&[
+            "analyze",
+            "--no-cache",
+            "--recording",
+            rec.to_str().unwrap(),
+            prog.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+        assert!(out.stderr.contains("complete"), "{name}: {}", out.stderr);
+        let got = sited(&rec);
+        assert!(
+            got.contains("getpid") && got.contains("exit"),
+            "{name}: {got:?}"
+        );
+        assert_eq!(
+            got.contains("kill"),
+            kill,
+            "{name}: {got:?}\n{}",
+            out.stderr
+        );
+    }
+}
+
 #[test]
 fn explain_shows_a_path_from_the_entry_point() {
     let out = syscage_args(&[

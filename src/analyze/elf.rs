@@ -75,6 +75,11 @@ pub struct Object {
     /// that no data word points at. Go keeps some syscall numbers in package variables
     /// (`unix.FcntlSyscall`); `analyze` uses one where no code writes or takes its address.
     pub statics: HashMap<u64, u64>,
+    /// Where an FDE ends and neither another FDE nor a start follows: what comes after, up to
+    /// the next start, is padding, data some assembly keeps in .text (OpenSSL's and libgcrypt's
+    /// tables, whose bytes decode to anything, `syscall` included), or the function's own code
+    /// (glibc's clone ends its FDE before the syscall). See `analyze::object_facts`.
+    pub gaps: BTreeSet<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +151,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         rodata: Vec::new(),
         hash: content_hash(data),
         statics: HashMap::new(),
+        gaps: BTreeSet::new(),
         go: false,
         go_text: None,
     };
@@ -241,7 +247,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
             .entry(entry)
             .or_insert_with(|| Some("_start".into()));
     }
-    eh_frame_starts(&sections, data, &mut obj);
+    let fde_ends = eh_frame_starts(&sections, data, &mut obj);
     go_starts(&sections, data, &mut obj);
     for c in &obj.code {
         // A region with no known start at its beginning still holds code: it starts a function.
@@ -424,27 +430,38 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
     for a in obj.init.clone() {
         obj.starts.entry(a).or_insert(None);
     }
+    for end in fde_ends {
+        let in_code = obj
+            .code
+            .iter()
+            .any(|c| end > c.addr && end < c.addr + c.bytes.len() as u64);
+        if in_code && !obj.starts.contains_key(&end) {
+            obj.gaps.insert(end);
+        }
+    }
     Ok(obj)
 }
 
 /// Function starts from `.eh_frame`'s FDEs: every function the compiler emitted unwind
 /// information for, which is every C/C++/Rust function of a Debian object, stripped or not.
+/// Adds every FDE's start to `obj.starts`; returns the ends of FDEs where no other FDE goes on.
 fn eh_frame_starts(
     sections: &object::read::elf::SectionTable<'_, elf::FileHeader64<LE>>,
     data: &[u8],
     obj: &mut Object,
-) {
+) -> Vec<u64> {
     use gimli::UnwindSection;
     let e = LE;
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
     let Some((_, eh)) = sections
         .iter()
         .enumerate()
         .find(|(_, s)| sections.section_name(e, s).is_ok_and(|n| n == b".eh_frame"))
     else {
-        return;
+        return Vec::new();
     };
     let Ok(bytes) = eh.data(e, data) else {
-        return;
+        return Vec::new();
     };
     let frame = gimli::EhFrame::new(bytes, gimli::LittleEndian);
     let mut bases = gimli::BaseAddresses::default().set_eh_frame(eh.sh_addr(e));
@@ -480,9 +497,22 @@ fn eh_frame_starts(
                     .initial_address()
                     .wrapping_add(u64::from(fde.is_signal_trampoline()));
                 obj.starts.entry(start).or_insert(None);
+                ranges.push((start, fde.initial_address().wrapping_add(fde.len())));
             }
         }
     }
+    // Ends covered by no FDE (an FDE starting at or spanning the end continues the code).
+    ranges.sort_unstable();
+    let mut ends = Vec::new();
+    let mut reach = 0u64;
+    for (k, &(_, end)) in ranges.iter().enumerate() {
+        reach = reach.max(end);
+        let next = ranges.get(k + 1).map(|r| r.0);
+        if end == reach && next.is_none_or(|n| n > end) {
+            ends.push(end);
+        }
+    }
+    ends
 }
 
 /// Function starts and names from Go's function table (`.gopclntab`, Go 1.18 and later), which

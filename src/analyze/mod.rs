@@ -368,6 +368,8 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
     };
     // Every body, decoded once.
     let mut bodies: BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)> = BTreeMap::new();
+    // Dropped tails: (first invalid instruction, body end, body start, where the FDE ended).
+    let mut tails: Vec<(u64, u64, u64, u64)> = Vec::new();
     for c in o
         .code
         .iter()
@@ -378,7 +380,59 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         for (k, s) in starts.iter().enumerate() {
             let e = starts.get(k + 1).copied().unwrap_or(end);
             let bytes = &c.bytes[(s - c.addr) as usize..(e - c.addr) as usize];
-            bodies.insert(*s, (e, decode::decode_body(*s, bytes)));
+            let mut instrs = decode::decode_body(*s, bytes);
+            // After an FDE that ends with a way out (ret, jmp, ud2...), what follows up to the
+            // next start is never fallen into: from its first invalid instruction on it is
+            // data (code holds none).
+            if let Some(&gap) = o.gaps.range(s + 1..e).next()
+                && let Some(k) = instrs.iter().position(|i| i.next_ip() == gap)
+                && decode::ends_flow(&instrs[k])
+                && let Some(bad) = instrs[k + 1..]
+                    .iter()
+                    .position(|i| i.code() == iced_x86::Code::INVALID)
+            {
+                let bad = k + 1 + bad;
+                tails.push((instrs[bad].ip(), e, *s, gap));
+                instrs.truncate(bad);
+            }
+            bodies.insert(*s, (e, instrs));
+        }
+    }
+    // Unless real code branches into what was dropped: then the body counts whole, as before.
+    if !tails.is_empty() {
+        tails.sort_unstable();
+        let data_from: HashMap<u64, u64> = tails.iter().map(|t| (t.2, t.3)).collect();
+        let mut whole: BTreeSet<u64> = BTreeSet::new();
+        for (s, (_, instrs)) in &bodies {
+            let real_until = data_from.get(s).copied().unwrap_or(u64::MAX);
+            for i in instrs.iter().take_while(|i| i.ip() < real_until) {
+                if !matches!(
+                    i.flow_control(),
+                    iced_x86::FlowControl::Call
+                        | iced_x86::FlowControl::UnconditionalBranch
+                        | iced_x86::FlowControl::ConditionalBranch
+                ) {
+                    continue;
+                }
+                let t = i.near_branch_target();
+                let k = tails.partition_point(|x| x.0 <= t);
+                if let Some((_, end, start, _)) = k.checked_sub(1).map(|k| tails[k])
+                    && t < end
+                {
+                    whole.insert(start);
+                }
+            }
+        }
+        for start in whole {
+            let (e, _) = bodies[&start];
+            let c = o
+                .code
+                .iter()
+                .find(|c| start >= c.addr && start < c.addr + c.bytes.len() as u64);
+            if let Some(c) = c {
+                let bytes = &c.bytes[(start - c.addr) as usize..(e - c.addr) as usize];
+                bodies.insert(start, (e, decode::decode_body(start, bytes)));
+            }
         }
     }
     // What each function may change, with what its callees in this object change, to a
