@@ -110,19 +110,16 @@ fn musl_shim(out_dir: &std::path::Path) {
 
 fn main() {
     analysis_key();
-    musl_shim(&PathBuf::from(
-        std::env::var_os("OUT_DIR").expect("OUT_DIR"),
-    ));
-    init_filter(&PathBuf::from(
-        std::env::var_os("OUT_DIR").expect("OUT_DIR"),
-    ));
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+    musl_shim(&out_dir);
+    init_filter(&out_dir);
     println!("cargo:rerun-if-changed=src/tracer/ebpf/recorder.bpf.c");
     println!("cargo:rerun-if-changed=src/tracer/ebpf/kernel_types.h");
     println!("cargo:rerun-if-env-changed=CLANG");
     if std::env::var_os("CARGO_FEATURE_EBPF").is_none() {
         return;
     }
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("recorder.bpf.o");
+    let out = out_dir.join("recorder.bpf.o");
     let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang".into());
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let (target_arch, multiarch) = match arch.as_str() {

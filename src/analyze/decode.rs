@@ -312,7 +312,6 @@ impl Ranges<'_> {
     }
 }
 
-/// The instructions of a function's body, decoded linearly.
 /// Whether execution never goes on to the next instruction: ret, jmp, ud2, hlt, int3.
 pub fn ends_flow(i: &Instruction) -> bool {
     matches!(
@@ -321,6 +320,7 @@ pub fn ends_flow(i: &Instruction) -> bool {
     ) || matches!(i.mnemonic(), Mnemonic::Ud2 | Mnemonic::Int3 | Mnemonic::Hlt)
 }
 
+/// The instructions of a function's body, decoded linearly.
 pub fn decode_body(start: u64, bytes: &[u8]) -> Vec<Instruction> {
     let mut decoder = Decoder::with_ip(64, bytes, start, DecoderOptions::NONE);
     let mut instrs: Vec<Instruction> = Vec::with_capacity(bytes.len() / 4);

@@ -368,8 +368,14 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
     };
     // Every body, decoded once.
     let mut bodies: BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)> = BTreeMap::new();
-    // Dropped tails: (first invalid instruction, body end, body start, where the FDE ended).
-    let mut tails: Vec<(u64, u64, u64, u64)> = Vec::new();
+    // What was dropped from bodies as data (below), kept to be put back.
+    struct Tail {
+        start: u64,
+        /// Where the FDE ended: the body's real code lies before.
+        gap: u64,
+        dropped: Vec<iced_x86::Instruction>,
+    }
+    let mut tails: Vec<Tail> = Vec::new();
     for c in o
         .code
         .iter()
@@ -391,20 +397,24 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
                     .iter()
                     .position(|i| i.code() == iced_x86::Code::INVALID)
             {
-                let bad = k + 1 + bad;
-                tails.push((instrs[bad].ip(), e, *s, gap));
-                instrs.truncate(bad);
+                let dropped = instrs.split_off(k + 1 + bad);
+                tails.push(Tail {
+                    start: *s,
+                    gap,
+                    dropped,
+                });
             }
             bodies.insert(*s, (e, instrs));
         }
     }
     // Unless real code branches into what was dropped: then the body counts whole, as before.
     if !tails.is_empty() {
-        tails.sort_unstable();
-        let data_from: HashMap<u64, u64> = tails.iter().map(|t| (t.2, t.3)).collect();
-        let mut whole: BTreeSet<u64> = BTreeSet::new();
+        // By where the dropped part starts; the parts do not overlap.
+        tails.sort_unstable_by_key(|t| t.dropped[0].ip());
+        let gap_of: HashMap<u64, u64> = tails.iter().map(|t| (t.start, t.gap)).collect();
+        let mut whole: BTreeSet<usize> = BTreeSet::new();
         for (s, (_, instrs)) in &bodies {
-            let real_until = data_from.get(s).copied().unwrap_or(u64::MAX);
+            let real_until = gap_of.get(s).copied().unwrap_or(u64::MAX);
             for i in instrs.iter().take_while(|i| i.ip() < real_until) {
                 if !matches!(
                     i.flow_control(),
@@ -415,23 +425,18 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
                     continue;
                 }
                 let t = i.near_branch_target();
-                let k = tails.partition_point(|x| x.0 <= t);
-                if let Some((_, end, start, _)) = k.checked_sub(1).map(|k| tails[k])
-                    && t < end
+                let k = tails.partition_point(|x| x.dropped[0].ip() <= t);
+                if let Some(k) = k.checked_sub(1)
+                    && t < bodies[&tails[k].start].0
                 {
-                    whole.insert(start);
+                    whole.insert(k);
                 }
             }
         }
-        for start in whole {
-            let (e, _) = bodies[&start];
-            let c = o
-                .code
-                .iter()
-                .find(|c| start >= c.addr && start < c.addr + c.bytes.len() as u64);
-            if let Some(c) = c {
-                let bytes = &c.bytes[(start - c.addr) as usize..(e - c.addr) as usize];
-                bodies.insert(start, (e, decode::decode_body(start, bytes)));
+        for k in whole {
+            let t = &mut tails[k];
+            if let Some((_, instrs)) = bodies.get_mut(&t.start) {
+                instrs.append(&mut t.dropped);
             }
         }
     }
