@@ -1124,3 +1124,118 @@ fn functions_found_by_dlsym_are_reachable() {
     );
     assert_eq!(out.code, 3, "{}", out.stderr);
 }
+
+/// The objects an analysis read, from its summary line ("... reachable in N objects").
+fn objects_read(stderr: &str) -> usize {
+    let at = stderr
+        .find(" objects\n")
+        .unwrap_or_else(|| panic!("no object count in: {stderr}"));
+    let n = stderr[..at].rsplit(' ').next().unwrap();
+    n.parse()
+        .unwrap_or_else(|_| panic!("object count {n:?} in: {stderr}"))
+}
+
+/// Plugin hosts (profiles/plugin-hosts.json) load modules by names computed at run time: the
+/// analysis alone already holds every module a real run maps (adding what the recording saw
+/// opened, with --libraries-from, reads no object more), covers the host's computed
+/// dlopen and dlsym, and says complete; everything recorded is reachable.
+#[test]
+fn modules_plugin_hosts_load_at_run_time_are_in_the_analysis() {
+    for tool in [
+        "/usr/bin/openssl",
+        "/usr/sbin/iptables-legacy",
+        "/usr/sbin/nginx",
+    ] {
+        assert!(
+            Path::new(tool).is_file(),
+            "{tool} is missing: install openssl, iptables and nginx-light (scripts/install-deps.sh test does)"
+        );
+    }
+    let echo = "/usr/lib/nginx/modules/ngx_http_echo_module.so";
+    assert!(
+        Path::new(echo).is_file(),
+        "{echo} is missing: install libnginx-mod-http-echo (nginx-light depends on it)"
+    );
+    let t = TempDir::new("analyze-plugins");
+    let d = t.0.to_str().unwrap().to_string();
+    std::fs::write(
+        t.join("nginx.conf"),
+        format!(
+            "load_module {echo};\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 16; }}\n\
+             http {{ access_log off; client_body_temp_path {d}/cb; proxy_temp_path {d}/pt; \
+             fastcgi_temp_path {d}/ft; uwsgi_temp_path {d}/ut; scgi_temp_path {d}/st;\n\
+             server {{ listen 127.0.0.1:1; location / {{ echo hi; }} }} }}\n"
+        ),
+    )
+    .unwrap();
+    let conf = format!("{d}/nginx.conf");
+    let workloads: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "openssl",
+            vec![
+                "/usr/bin/openssl",
+                "list",
+                "-providers",
+                "-provider",
+                "legacy",
+            ],
+            "ossl-modules/legacy.so",
+        ),
+        (
+            "iptables",
+            vec!["/usr/sbin/iptables-legacy", "-m", "comment", "-h"],
+            "xtables/libxt_comment.so",
+        ),
+        (
+            "nginx",
+            vec!["/usr/sbin/nginx", "-t", "-q", "-p", &d, "-c", &conf],
+            "ngx_http_echo_module.so",
+        ),
+    ];
+    for (tag, cmd, module) in workloads {
+        let seen = record(&t.0, tag, &cmd);
+        let rec = t.0.join(format!("{tag}.rec"));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+        assert!(
+            v["files"]
+                .as_object()
+                .is_some_and(|f| f.keys().any(|k| k.ends_with(module))),
+            "{tag}: the run never opened {module}: {}",
+            v["files"]
+        );
+        let (alone, out) = analyze(&t.0, &format!("{tag}-alone"), &[], &cmd[..1]);
+        assert!(
+            out.code == 0 && out.stderr.contains("complete: every reachable"),
+            "{tag}: not complete:\n{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("covered by the rule for") && out.stderr.contains("plugins in"),
+            "{tag}: no plugin rule said:\n{}",
+            out.stderr
+        );
+        let (with, out_with) = analyze(
+            &t.0,
+            &format!("{tag}-with"),
+            &["--libraries-from", rec.to_str().unwrap()],
+            &cmd[..1],
+        );
+        assert_eq!(
+            objects_read(&out.stderr),
+            objects_read(&out_with.stderr),
+            "{tag}: the recording saw a module the rules did not load:\nalone:\n{}\nwith the recording's libraries:\n{}",
+            out.stderr,
+            out_with.stderr
+        );
+        // (--libraries-from makes every export of what the run opened a root, libc's too: its
+        // set is larger, by design; the objects are what must not change.)
+        assert!(with.is_superset(&alone), "{tag}");
+        let missed: Vec<_> = seen.difference(&alone).collect();
+        assert!(
+            missed.is_empty(),
+            "{tag}: recorded, not analysed: {missed:?}\n{}",
+            out.stderr
+        );
+    }
+}

@@ -12,6 +12,7 @@ pub mod elf;
 pub mod graph;
 pub mod loader;
 mod parallel;
+pub mod plugins;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -111,9 +112,9 @@ struct Image {
     interp: Option<usize>,
     /// Extra roots: objects loaded by rule (every export), by object index, with the rule.
     rule_roots: Vec<(usize, String)>,
-    /// Objects whose computed `dlopen` names a rule covers (an interpreter's module loader),
-    /// with the rule.
-    dlopen_covered: Vec<(String, String)>,
+    /// Objects whose computed `dlopen` and `dlsym` a rule covers (an interpreter's module
+    /// loader, a plugin host), with the rule.
+    covered: Vec<(String, String)>,
     /// Objects read ahead, in parallel, for the rules about to load them (by path).
     prefetched: HashMap<String, Result<Object, AnalyzeError>>,
 }
@@ -236,7 +237,7 @@ fn load(root: &Root, program: &str) -> Result<Image, AnalyzeError> {
         missing: Vec::new(),
         interp: None,
         rule_roots: Vec::new(),
-        dlopen_covered: Vec::new(),
+        covered: Vec::new(),
         prefetched: HashMap::new(),
     };
     if let Some(i) = img.objs[0].interp.clone() {
@@ -755,6 +756,30 @@ fn analyze_one(
                 }
             }
             let mut new_rules = Vec::new();
+            // A plugin host whose computed dlopen or dlsym is reachable: its modules.
+            let hosts: BTreeSet<usize> = reach
+                .dlopens
+                .iter()
+                .filter(|(_, _, n)| n.is_none())
+                .map(|(f, _, _)| f.0)
+                .chain(reach.dlsyms.iter().map(|(f, _)| f.0))
+                .collect();
+            for i in hosts {
+                let path = &img.objs[i].path;
+                let Some(h) = plugins::host_of(path) else {
+                    continue;
+                };
+                let rule = h.rule();
+                if !img.covered.iter().any(|(o, _)| o == path) {
+                    img.covered.push((path.clone(), rule.clone()));
+                }
+                if !applied_rules.contains(&rule) {
+                    for m in h.modules(root) {
+                        loads.push((m, path.clone(), rule.clone()));
+                    }
+                    new_rules.push(rule);
+                }
+            }
             for (rule, libs) in rules::by_imports(root, &reach.imports_called) {
                 if !applied_rules.contains(&rule) {
                     for l in libs {
@@ -886,7 +911,7 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
     }
     for (f, at, _) in reach.dlopens.iter().filter(|(_, _, name)| name.is_none()) {
         let obj = &img.objs[f.0].path;
-        match img.dlopen_covered.iter().find(|(o, _)| o == obj) {
+        match img.covered.iter().find(|(o, _)| o == obj) {
             Some((_, rule)) => a.notes.push(format!(
                 "dlopen with a computed name at {:#x} in {}: covered by the rule for {rule}",
                 at,
@@ -918,12 +943,25 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
             }
         ));
     }
+    for (obj, _) in &img.covered {
+        if let Some(h) = plugins::host_of(obj) {
+            a.notes.push(h.about());
+        }
+    }
     for (f, at) in &reach.dlsyms {
-        a.incomplete.push(format!(
-            "dlsym with a computed name at {:#x} in {}: the function it finds is not followed",
-            at,
-            g.name(*f)
-        ));
+        let obj = &img.objs[f.0].path;
+        match img.covered.iter().find(|(o, _)| o == obj) {
+            Some((_, rule)) => a.notes.push(format!(
+                "dlsym with a computed name at {:#x} in {}: covered by the rule for {rule}",
+                at,
+                g.name(*f)
+            )),
+            None => a.incomplete.push(format!(
+                "dlsym with a computed name at {:#x} in {}: the function it finds is not followed",
+                at,
+                g.name(*f)
+            )),
+        }
     }
     if !reach.replays.is_empty() {
         let shown: Vec<String> = reach
@@ -1014,7 +1052,7 @@ pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
         missing: Vec::new(),
         interp: None,
         rule_roots: Vec::new(),
-        dlopen_covered: Vec::new(),
+        covered: Vec::new(),
         prefetched: HashMap::new(),
     };
     let facts = vec![std::sync::Arc::new(object_facts(&img.objs[0]))];

@@ -133,7 +133,7 @@ pub fn is_library_name(path: &str) -> bool {
 }
 
 /// Every `*.so` file under `dir` (in the root), `depth` directory levels deep.
-fn modules_under(root: &Root, dir: &str, depth: usize) -> Vec<String> {
+pub(super) fn modules_under(root: &Root, dir: &str, depth: usize) -> Vec<String> {
     let mut out = Vec::new();
     let Some(host) = root.host(dir) else {
         return out;
@@ -223,6 +223,6 @@ pub(super) fn interpreter_modules(root: &Root, img: &mut Image, program: &str) {
         load_by_rule(root, img, m, program, &rule);
     }
     for c in covers {
-        img.dlopen_covered.push((c, rule.clone()));
+        img.covered.push((c, rule.clone()));
     }
 }
