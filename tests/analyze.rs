@@ -1239,3 +1239,56 @@ fn modules_plugin_hosts_load_at_run_time_are_in_the_analysis() {
         );
     }
 }
+
+/// Go's `panic` never returns to its caller: Go places the stack-growth tail (which jumps back
+/// to the function's entry) right after a `call runtime.gopanic`. Were the call taken to
+/// return, a frame of another depth would flow into the entry and every stack argument would
+/// be lost: `syscall.Getuid`'s number, passed on the stack to `rawSyscallNoError`, with it.
+#[test]
+fn a_go_panic_does_not_return_to_its_caller() {
+    let t = TempDir::new("analyze-go-panic");
+    let prog = go_build(
+        &t.0,
+        "gopanic",
+        r#"package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+//go:noinline
+func f(xs []int, i int) int {
+	var big [96]int
+	uid := syscall.Getuid()
+	for k := range big {
+		big[k] = k * i
+	}
+	if i > 5 {
+		panic(fmt.Sprint("too big", i))
+	}
+	return big[i%96] + uid + len(xs)
+}
+
+func main() {
+	fmt.Println(f([]int{1, 2, 3}, len(os.Args)))
+}
+"#,
+        false,
+    );
+    let p = prog.to_str().unwrap();
+    let seen = record(&t.0, "gopanic", &[p]);
+    assert!(
+        seen.contains(&("x86_64".into(), "getuid".into())),
+        "{seen:?}"
+    );
+    let (set, out) = analyze(&t.0, "gopanic", &["--no-cache"], &[p]);
+    assert!(
+        out.code == 0 && out.stderr.contains("complete: every reachable"),
+        "{}",
+        out.stderr
+    );
+    let missed: Vec<_> = seen.difference(&set).collect();
+    assert!(missed.is_empty(), "recorded, not analysed: {missed:?}");
+}

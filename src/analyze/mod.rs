@@ -356,6 +356,39 @@ fn load_by_rule(root: &Root, img: &mut Image, name: &str, from: &str, rule: &str
     }
 }
 
+/// Go runtime functions that never return to their caller: panics and fatal errors (Go's
+/// compiler ends a block after calling them).
+fn go_noreturn(name: &str) -> bool {
+    matches!(
+        name,
+        "runtime.gopanic"
+            | "runtime.throw"
+            | "runtime.fatal"
+            | "runtime.fatalthrow"
+            | "runtime.fatalpanic"
+            | "runtime.goexit1"
+            | "runtime.Goexit"
+            | "runtime.panicdivide"
+            | "runtime.panicshift"
+            | "runtime.panicmem"
+            | "runtime.panicmemAddr"
+            | "runtime.panicwrap"
+            | "runtime.panicnildottype"
+            | "runtime.panicdottypeE"
+            | "runtime.panicdottypeI"
+            | "runtime.panicmakeslicelen"
+            | "runtime.panicmakeslicecap"
+            | "runtime.panicunsafeslicelen"
+            | "runtime.panicunsafeslicenilptr"
+    ) || [
+        "runtime.panicIndex",
+        "runtime.panicSlice",
+        "runtime.goPanic",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+}
+
 /// Facts of every function of `o`: its code partitioned at the function starts.
 fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
     let ranges: Vec<(u64, u64)> = o
@@ -477,6 +510,18 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         if noreturn.len() == before {
             break;
         }
+    }
+    // Go's panics never return to their caller (a recovered panic resumes in the deferring
+    // frame), but their code holds `ret`s the summary cannot rule out. After such a call Go
+    // places the next block's code (the stack-growth tail that jumps back to the entry): were
+    // the call to return, another stack depth would flow there and lose every stack slot.
+    if o.go {
+        noreturn.extend(
+            o.starts
+                .iter()
+                .filter(|(a, n)| bodies.contains_key(*a) && n.as_deref().is_some_and(go_noreturn))
+                .map(|(a, _)| *a),
+        );
     }
     // Each function's own convention: Go's inside Go's text, C's elsewhere. A call to what
     // is not known clobbers what either convention lets it.
