@@ -107,6 +107,8 @@ for i in 1 2 3; do
   set -- "$@" -n "syscage record (notify)" "$S record -q --backend notify -o $P -- $wl" \
     -n "syscage record (ptrace)" "$S record -q --backend ptrace -o $P -- $wl"
   [ -z "$BPFT" ] || set -- "$@" -n "bpftrace tree counter" "bpftrace -q -o /dev/null -e '$TREE' -c '/bin/sh $wl'"
+  # The static (musl) build is what `make install` installs: its row beside the default build's.
+  [ ! -x "$STATIC" ] || set -- "$@" -n "syscage record (ebpf, static build)" "$STATIC record -q --backend ebpf -o $P -- $wl"
   hyperfine -N --warmup 1 --runs "$RRUNS" --export-json "$W/rec$i.json" "$@" \
     -n "syscage record (ebpf)" "$S record -q --backend ebpf -o $P -- $wl" \
     >/dev/null
@@ -158,9 +160,9 @@ print()
 print("Whole commands (hyperfine; each tool's start-up and teardown included):")
 print()
 names = ["busybox find /usr/share -type f", "C loop, 2M getppid()", "sh loop, 200 fork+exec /bin/true"]
-cols = ["strace -f", "syscage record (notify)", "syscage record (ptrace)", "bpftrace tree counter", "syscage record (ebpf)"]
-print("| workload | untraced ms | strace -f | syscage notify | syscage ptrace | bpftrace tree counter | **syscage ebpf** |")
-print("|---|---|---|---|---|---|---|")
+cols = ["strace -f", "syscage record (notify)", "syscage record (ptrace)", "bpftrace tree counter", "syscage record (ebpf)", "syscage record (ebpf, static build)"]
+print("| workload | untraced ms | strace -f | syscage notify | syscage ptrace | bpftrace tree counter | **syscage ebpf** | syscage ebpf, static build |")
+print("|---|---|---|---|---|---|---|---|")
 for i, name in enumerate(names, 1):
     res = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(f"{w}/rec{i}.json"))["results"]}
     u = res["untraced"]
@@ -178,10 +180,14 @@ HRUNS=${HRUNS:-10}
 b="$W/hookb"; mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/usr" "$W/hookout"
 cp /bin/busybox "$b/rootfs/bin/busybox"
 (cd "$b" && crun spec)
-for variant in none ebpf ptrace twice; do
-  python3 - "$b/config.json" "$b/$variant.json" "$S" "$W/hookout" "$variant" <<'PY'
+VARIANTS="none ebpf ptrace twice"
+[ ! -x "$STATIC" ] || VARIANTS="$VARIANTS static"
+for variant in $VARIANTS; do
+  python3 - "$b/config.json" "$b/$variant.json" "$S" "$W/hookout" "$variant" "$STATIC" <<'PY'
 import json, sys
-src, dst, s, out, variant = sys.argv[1:6]
+src, dst, s, out, variant, static = sys.argv[1:7]
+if variant == "static":
+    s = static
 c = json.load(open(src))
 c["process"].update(args=["/bin/busybox", "find", "/usr/lib", "-type", "f"], terminal=False)
 c["root"] = {"path": "rootfs", "readonly": True}
@@ -189,14 +195,14 @@ c["mounts"].append({"destination": "/usr", "type": "bind", "source": "/usr", "op
 h = {"path": s, "args": ["syscage", "hook", "--output-dir", out]}
 if variant == "ptrace":
     h["args"] += ["--backend", "ptrace"]
-n = {"none": 0, "ebpf": 1, "ptrace": 1, "twice": 2}[variant]
+n = {"none": 0, "ebpf": 1, "ptrace": 1, "twice": 2, "static": 1}[variant]
 if n:
     c["hooks"] = {"createRuntime": [h] * n, "poststop": [h] * n}
     c["annotations"] = {"io.syscage.record": "find.json", "io.containers.trace-syscall": "of:find2.json"}
 json.dump(c, open(dst, "w"), indent=1)
 PY
 done
-for variant in none ebpf ptrace twice; do
+for variant in $VARIANTS; do
   cp "$b/$variant.json" "$b/config.json"
   hyperfine -N --warmup 1 --runs "$HRUNS" --export-json "$W/hook-$variant.json" \
     -n "crun, hook: $variant" "sh -c 'exec crun --cgroup-manager=disabled run -b $b hb-$variant-$$ >/dev/null'" >/dev/null
@@ -205,13 +211,17 @@ python3 - "$W" <<'PY'
 import json, statistics, sys
 w = sys.argv[1]
 med = {}
-for v in ("none", "ebpf", "ptrace", "twice"):
-    r = json.load(open(f"{w}/hook-{v}.json"))["results"][0]
+for v in ("none", "ebpf", "ptrace", "twice", "static"):
+    try:
+        r = json.load(open(f"{w}/hook-{v}.json"))["results"][0]
+    except FileNotFoundError:
+        continue
     med[v] = statistics.median(r["times"]) * 1000
 print("| crun container, `busybox find /usr/lib -type f` | median ms | vs no hook |")
 print("|---|---|---|")
-for v, label in (("none", "no hook"), ("ebpf", "syscage hook (eBPF, default)"), ("ptrace", "syscage hook --backend ptrace"), ("twice", "syscage hook listed twice (eBPF)")):
-    print(f"| {label} | {med[v]:.0f} | {med[v]/med['none']:.2f}x |")
+for v, label in (("none", "no hook"), ("ebpf", "syscage hook (eBPF, default)"), ("ptrace", "syscage hook --backend ptrace"), ("twice", "syscage hook listed twice (eBPF)"), ("static", "syscage hook (eBPF), static build (what make install installs)")):
+    if v in med:
+        print(f"| {label} | {med[v]:.0f} | {med[v]/med['none']:.2f}x |")
 PY
 }
 
