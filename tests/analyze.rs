@@ -1292,3 +1292,30 @@ func main() {
     let missed: Vec<_> = seen.difference(&set).collect();
     assert!(missed.is_empty(), "recorded, not analysed: {missed:?}");
 }
+
+/// `dlopen(NULL)` is the program's own handle: it loads nothing, so it does not make the
+/// result incomplete; a constant name looked up in it is reachable.
+#[test]
+fn dlopen_of_null_loads_nothing_and_leaves_the_result_complete() {
+    let t = TempDir::new("analyze-dlopen-null");
+    let prog = cc(
+        &t.0,
+        "self",
+        "#include <dlfcn.h>\nint main(void){void*h=dlopen(0,RTLD_NOW);if(!h)return 1;int(*f)(int)=(int(*)(int))dlsym(h,\"syncfs\");return f?f(0)!=0:1;}\n",
+        &["-O2"],
+    );
+    let p = prog.to_str().unwrap();
+    let seen = record(&t.0, "self", &[p]);
+    let (reach, out) = analyze(&t.0, "self", &[], &[p]);
+    assert!(
+        out.code == 0 && out.stderr.contains("complete: every reachable"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        reach.contains(&("x86_64".to_string(), "syncfs".to_string())),
+        "{}",
+        out.stderr
+    );
+    assert!(seen.is_subset(&reach), "{:?}", seen.difference(&reach));
+}

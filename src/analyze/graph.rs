@@ -499,7 +499,8 @@ impl<'a> Graph<'a> {
                         let arg = if n == "dlmopen" { 1 } else { 0 };
                         match c.args.get(arg) {
                             Val::Consts(v) => {
-                                for a in v {
+                                // dlopen(NULL) is the program's own handle: nothing is loaded.
+                                for a in v.iter().filter(|a| **a != 0) {
                                     r.dlopens.push((f, c.at, self.objs[f.0].c_string(*a)));
                                 }
                             }
