@@ -66,6 +66,29 @@ fn sited(rec: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// Fails naming `what` and every recorded (abi, syscall) the analysis `reach` lacks.
+fn assert_covers(
+    what: &str,
+    seen: &BTreeSet<(String, String)>,
+    reach: &BTreeSet<(String, String)>,
+    stderr: &str,
+) {
+    let missed: Vec<_> = seen.difference(reach).collect();
+    assert!(
+        missed.is_empty(),
+        "{what}: recorded, not analysed: {missed:?}\n{stderr}"
+    );
+}
+
+/// Fails unless the analysis exited 0 and said it is complete.
+fn assert_complete(what: &str, out: &Out) {
+    assert!(
+        out.code == 0 && out.stderr.contains("complete: every reachable"),
+        "{what}: not complete:\n{}",
+        out.stderr
+    );
+}
+
 fn record(dir: &Path, tag: &str, cmd: &[&str]) -> BTreeSet<(String, String)> {
     let rec = dir.join(format!("{tag}.rec"));
     let prof = dir.join(format!("{tag}.json"));
@@ -450,14 +473,8 @@ void _start(void) {{
         ("jumped", r#"__asm__ volatile("jmp tbl+2");"#, true),
     ] {
         let prog = cc(&t.0, name, &src(jump), &flags);
+        let (_, out) = analyze(&t.0, name, &["--no-cache"], &[prog.to_str().unwrap()]);
         let rec = t.join(&format!("{name}.analysis"));
-        let out = syscage_args(&[
-            "analyze",
-            "--no-cache",
-            "--recording",
-            rec.to_str().unwrap(),
-            prog.to_str().unwrap(),
-        ]);
         assert_eq!(out.code, 0, "{name}: {}", out.stderr);
         assert!(out.stderr.contains("complete"), "{name}: {}", out.stderr);
         let got = sited(&rec);
@@ -656,8 +673,8 @@ fn bad_inputs_get_clear_errors() {
 fn report_shows_the_gap_between_a_recording_and_the_analysis() {
     let t = TempDir::new("analyze-gap");
     let seen = record(&t.0, "ls", &["ls", "/"]);
-    let (reach, _) = analyze(&t.0, "ls", &[], &["ls"]);
-    assert!(seen.is_subset(&reach));
+    let (reach, out) = analyze(&t.0, "ls", &[], &["ls"]);
+    assert_covers("ls", &seen, &reach, &out.stderr);
     let rec = t.join("ls.rec");
     let an = t.join("ls.analysis");
     let out = syscage_args(&[
@@ -916,12 +933,7 @@ fn libraries_a_recording_saw_are_analysed_with_the_program() {
         out.stderr
     );
     assert!(with.is_superset(&plain));
-    let missed: Vec<_> = seen.difference(&with).collect();
-    assert!(
-        missed.is_empty(),
-        "recorded, not analysed: {missed:?}\n{}",
-        out.stderr
-    );
+    assert_covers("dlarg", &seen, &with, &out.stderr);
 }
 
 /// A server under a client: redis (Debian ships the server in redis-tools as redis-check-rdb,
@@ -992,12 +1004,7 @@ fn a_server_driven_by_a_client_is_covered_by_its_analysis() {
     assert_eq!(&replies[..3], ["PONG", "OK", "v"], "{replies:?}");
     let (reach, out) = analyze(&t.0, "redis", &[], &[server.to_str().unwrap()]);
     eprintln!("redis: {} recorded, {} analysed", seen.len(), reach.len());
-    let missed: Vec<_> = seen.difference(&reach).collect();
-    assert!(
-        missed.is_empty(),
-        "redis: recorded, not analysed: {missed:?}\n{}",
-        out.stderr
-    );
+    assert_covers("redis", &seen, &reach, &out.stderr);
     for s in ["epoll_wait", "accept4", "clone"] {
         assert!(
             seen.contains(&("x86_64".to_string(), s.to_string())),
@@ -1083,12 +1090,7 @@ fn a_serving_nginx_is_covered_by_its_analysis() {
     let (reach, out) = analyze(&t.0, "nginx", &[], &["/usr/sbin/nginx"]);
     // The floor and the bound, for docs/BENCHMARKS.md (`--nocapture` shows them).
     eprintln!("nginx: {} recorded, {} analysed", seen.len(), reach.len());
-    let missed: Vec<_> = seen.difference(&reach).collect();
-    assert!(
-        missed.is_empty(),
-        "nginx: recorded, not analysed: {missed:?}\n{}",
-        out.stderr
-    );
+    assert_covers("nginx", &seen, &reach, &out.stderr);
     for s in ["accept4", "epoll_wait", "setuid", "sendfile"] {
         assert!(
             seen.contains(&("x86_64".to_string(), s.to_string())),
@@ -1116,7 +1118,7 @@ fn functions_found_by_dlsym_are_reachable() {
         "{}",
         out.stderr
     );
-    assert!(seen.is_subset(&reach), "{:?}", seen.difference(&reach));
+    assert_covers("dlsym", &seen, &reach, &out.stderr);
     assert!(
         out.stderr.contains("dlsym with a computed name"),
         "{}",
@@ -1205,11 +1207,7 @@ fn modules_plugin_hosts_load_at_run_time_are_in_the_analysis() {
             v["files"]
         );
         let (alone, out) = analyze(&t.0, &format!("{tag}-alone"), &[], &cmd[..1]);
-        assert!(
-            out.code == 0 && out.stderr.contains("complete: every reachable"),
-            "{tag}: not complete:\n{}",
-            out.stderr
-        );
+        assert_complete(tag, &out);
         assert!(
             out.stderr.contains("covered by the rule for") && out.stderr.contains("plugins in"),
             "{tag}: no plugin rule said:\n{}",
@@ -1231,12 +1229,7 @@ fn modules_plugin_hosts_load_at_run_time_are_in_the_analysis() {
         // (--libraries-from makes every export of what the run opened a root, libc's too: its
         // set is larger, by design; the objects are what must not change.)
         assert!(with.is_superset(&alone), "{tag}");
-        let missed: Vec<_> = seen.difference(&alone).collect();
-        assert!(
-            missed.is_empty(),
-            "{tag}: recorded, not analysed: {missed:?}\n{}",
-            out.stderr
-        );
+        assert_covers(tag, &seen, &alone, &out.stderr);
     }
 }
 
@@ -1284,13 +1277,8 @@ func main() {
         "{seen:?}"
     );
     let (set, out) = analyze(&t.0, "gopanic", &["--no-cache"], &[p]);
-    assert!(
-        out.code == 0 && out.stderr.contains("complete: every reachable"),
-        "{}",
-        out.stderr
-    );
-    let missed: Vec<_> = seen.difference(&set).collect();
-    assert!(missed.is_empty(), "recorded, not analysed: {missed:?}");
+    assert_complete("gopanic", &out);
+    assert_covers("gopanic", &seen, &set, &out.stderr);
 }
 
 /// `dlopen(NULL)` is the program's own handle: it loads nothing, so it does not make the
@@ -1307,15 +1295,11 @@ fn dlopen_of_null_loads_nothing_and_leaves_the_result_complete() {
     let p = prog.to_str().unwrap();
     let seen = record(&t.0, "self", &[p]);
     let (reach, out) = analyze(&t.0, "self", &[], &[p]);
-    assert!(
-        out.code == 0 && out.stderr.contains("complete: every reachable"),
-        "{}",
-        out.stderr
-    );
+    assert_complete("dlopen(NULL)", &out);
     assert!(
         reach.contains(&("x86_64".to_string(), "syncfs".to_string())),
         "{}",
         out.stderr
     );
-    assert!(seen.is_subset(&reach), "{:?}", seen.difference(&reach));
+    assert_covers("dlopen(NULL)", &seen, &reach, &out.stderr);
 }

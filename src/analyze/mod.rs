@@ -356,6 +356,24 @@ fn load_by_rule(root: &Root, img: &mut Image, name: &str, from: &str, rule: &str
     }
 }
 
+/// A `dlopen` or `dlsym` (`what`) of a computed name at `at` in `f`: a note when a rule covers
+/// its object, else the result is incomplete, saying `otherwise`.
+fn computed_name(
+    a: &mut Analysis,
+    g: &Graph<'_>,
+    img: &Image,
+    (what, f, at): (&str, FnId, u64),
+    otherwise: &str,
+) {
+    let site = format!("{what} with a computed name at {at:#x} in {}", g.name(f));
+    match img.covered.iter().find(|(o, _)| *o == img.objs[f.0].path) {
+        Some((_, rule)) => a
+            .notes
+            .push(format!("{site}: covered by the rule for {rule}")),
+        None => a.incomplete.push(format!("{site}: {otherwise}")),
+    }
+}
+
 /// Go runtime functions that never return to their caller: panics and fatal errors (Go's
 /// compiler ends a block after calling them).
 fn go_noreturn(name: &str) -> bool {
@@ -955,19 +973,13 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
         a.incomplete.push(format!("a library is missing: {m}"));
     }
     for (f, at, _) in reach.dlopens.iter().filter(|(_, _, name)| name.is_none()) {
-        let obj = &img.objs[f.0].path;
-        match img.covered.iter().find(|(o, _)| o == obj) {
-            Some((_, rule)) => a.notes.push(format!(
-                "dlopen with a computed name at {:#x} in {}: covered by the rule for {rule}",
-                at,
-                g.name(*f)
-            )),
-            None => a.incomplete.push(format!(
-                "dlopen with a computed name at {:#x} in {}: pass what it loads with --dlopen LIB",
-                at,
-                g.name(*f)
-            )),
-        }
+        computed_name(
+            &mut a,
+            g,
+            img,
+            ("dlopen", *f, *at),
+            "pass what it loads with --dlopen LIB",
+        );
     }
     if !reach.unresolved.is_empty() {
         let shown: Vec<String> = reach
@@ -994,19 +1006,13 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
         }
     }
     for (f, at) in &reach.dlsyms {
-        let obj = &img.objs[f.0].path;
-        match img.covered.iter().find(|(o, _)| o == obj) {
-            Some((_, rule)) => a.notes.push(format!(
-                "dlsym with a computed name at {:#x} in {}: covered by the rule for {rule}",
-                at,
-                g.name(*f)
-            )),
-            None => a.incomplete.push(format!(
-                "dlsym with a computed name at {:#x} in {}: the function it finds is not followed",
-                at,
-                g.name(*f)
-            )),
-        }
+        computed_name(
+            &mut a,
+            g,
+            img,
+            ("dlsym", *f, *at),
+            "the function it finds is not followed",
+        );
     }
     if !reach.replays.is_empty() {
         let shown: Vec<String> = reach
