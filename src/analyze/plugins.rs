@@ -190,4 +190,31 @@ mod tests {
             vec!["/usr/lib/pkcs11/p11-kit-trust.so", "/opt/x.so"]
         );
     }
+
+    #[test]
+    fn module_files_an_image_holds_cannot_lead_out_of_it_nor_be_huge() {
+        // An image's p11-kit module files: one fine, one an absolute symlink to a module file
+        // outside the image (resolved inside the image: absent there), one over the size
+        // bound, one binary.
+        let base = std::env::temp_dir().join(format!("syscage-plugins-{}", std::process::id()));
+        let dir = base.join("image");
+        let mods = dir.join("usr/share/p11-kit/modules");
+        std::fs::create_dir_all(&mods).unwrap();
+        std::fs::write(mods.join("a.module"), "module: a.so\n").unwrap();
+        let outside = base.join("outside.module");
+        std::fs::write(&outside, "module: /escaped.so\n").unwrap();
+        std::os::unix::fs::symlink(&outside, mods.join("b.module")).unwrap();
+        let huge = format!("module: huge.so\n{}", "#".repeat(MAX_CONFIG as usize));
+        std::fs::write(mods.join("c.module"), huge).unwrap();
+        std::fs::write(mods.join("d.module"), [0xff, 0xfe, b':', 0, b'\n', 0x80]).unwrap();
+        let root = Root::new(&dir);
+        let c = Config {
+            dirs: vec!["/usr/share/p11-kit/modules".into()],
+            key: "module".into(),
+            relative_to: "/usr/lib/pkcs11".into(),
+        };
+        let got = c.modules(&root);
+        std::fs::remove_dir_all(&base).unwrap();
+        assert_eq!(got, vec!["/usr/lib/pkcs11/a.so"]);
+    }
 }
