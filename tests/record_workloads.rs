@@ -26,7 +26,16 @@ fn base_and_required() -> BTreeSet<String> {
         .values()
         .flat_map(|r| r["syscalls"].as_object().unwrap().keys().cloned())
         .collect();
-    names.extend(["execve", "exit", "exit_group"].map(String::from));
+    names.extend(
+        [
+            "execve",
+            "exit",
+            "exit_group",
+            "rt_sigreturn",
+            "restart_syscall",
+        ]
+        .map(String::from),
+    );
     names
 }
 

@@ -2,7 +2,8 @@
 //! syscalls gives a byte-identical file.
 //!
 //! Rules (DESIGN.md): deny with EPERM by default; list only the ABIs the workload used; always
-//! allow execve, exit and exit_group; allow what the chosen container runtime does after loading
+//! allow execve, exit and exit_group, and the two calls the kernel makes the process issue on its
+//! behalf (rt_sigreturn, restart_syscall); allow what the chosen container runtime does after loading
 //! the filter (measured, kept as data in `profiles/runtime-base.json`); give ENOSYS to the
 //! libc-fallback syscalls the workload did not use; one rule per syscall with a comment saying
 //! how often it was made and by which executable first.
@@ -18,13 +19,31 @@ use crate::model::recording::executable_label;
 use crate::model::{Abi, Recording};
 use oci_spec::runtime::LinuxSeccompOperator as Op;
 
-/// Syscalls every process needs to start and stop; `exit_group` never returns, so tools that
-/// count returning calls (`strace -c`) miss it.
+/// Syscalls every process needs to start, stop and be stopped; `exit_group` never returns, so
+/// tools that count returning calls (`strace -c`) miss it. The last two are issued by code the
+/// kernel sets up, not by the program's choice, so a recording sees them only when a signal came
+/// at the right time: without them a handler's return is a SIGSEGV and a sleep resumed after
+/// SIGSTOP/SIGCONT or a cgroup freeze (`docker pause`) fails with EPERM. Docker allows both.
 pub const REQUIRED: &[(&str, &str)] = &[
     ("execve", "required: starts the workload"),
     ("exit", "required: ends a thread"),
     ("exit_group", "required: ends the process"),
+    (
+        "rt_sigreturn",
+        "required: returns from a signal handler (recorded only when a handler ran)",
+    ),
+    (
+        "restart_syscall",
+        "required: the kernel resumes an interrupted sleep with it after a stop, a cgroup freeze or a debugger (recorded only when one happened)",
+    ),
 ];
+
+/// i386's return from a handler installed without SA_SIGINFO (`signal()`), for profiles that list
+/// that ABI.
+const I386_SIGRETURN: (&str, &str) = (
+    "sigreturn",
+    "required on i386: returns from a handler installed without SA_SIGINFO",
+);
 
 const RUNTIME_BASE: &str = include_str!("../../profiles/runtime-base.json");
 const LIBC_FALLBACKS: &str = include_str!("../../profiles/libc-fallbacks.json");
@@ -274,7 +293,8 @@ pub fn seccomp_profile(
         });
     }
     let namespaces = creates_namespaces(rec);
-    for (name, why) in REQUIRED {
+    let i386 = rec.abis().contains(&Abi::I386).then_some(&I386_SIGRETURN);
+    for (name, why) in REQUIRED.iter().chain(i386) {
         allowed
             .entry(name.to_string())
             .or_insert_with(|| why.to_string());
@@ -392,7 +412,17 @@ mod tests {
         // namespace flags, as the workload created none.
         assert_eq!(
             allowed,
-            ["clone", "execve", "exit", "exit_group", "getpid", "read"]
+            [
+                "clone",
+                "execve",
+                "exit",
+                "exit_group",
+                "getpid",
+                "read",
+                "restart_syscall",
+                "rt_sigreturn",
+                "sigreturn"
+            ]
         );
         let clone = rules
             .iter()
@@ -411,7 +441,7 @@ mod tests {
         assert_eq!(enosys.errno_ret, Some(38));
         let names = enosys.names.as_ref().unwrap();
         assert!(names.contains(&"statx".to_string()) && names.contains(&"clone3".to_string()));
-        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 6, 0));
+        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 9, 0));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `syscage check`: lints a resolved seccomp profile. Pure.
 //!
 //! Findings: dangerous syscalls allowed (data in `profiles/dangerous-syscalls.json`, a reason
-//! each), `clone`/`personality`/`socket` allowed with any argument, missing `execve`/`exit_group`,
-//! EPERM where libc needs ENOSYS to fall back, extra ABIs; plus a comparison with Docker's
+//! each), `clone`/`personality`/`socket` allowed with any argument, missing `execve`/`exit_group`/
+//! `rt_sigreturn`/`restart_syscall`, EPERM where libc needs ENOSYS to fall back, extra ABIs; plus a comparison with Docker's
 //! default (what the profile allows beyond it and below it).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -213,15 +213,29 @@ pub fn lint(f: &ResolvedFilter, native: Arch) -> Vec<Finding> {
             );
         }
     }
-    for name in ["execve", "exit_group", "exit"] {
+    let exits = "processes cannot exit cleanly (exit loops, SIGSYS at exit)";
+    for (name, sev, what) in [
+        (
+            "execve",
+            Severity::High,
+            "the runtime cannot start the workload",
+        ),
+        ("exit_group", Severity::High, exits),
+        ("exit", Severity::High, exits),
+        (
+            "rt_sigreturn",
+            Severity::High,
+            "every return from a signal handler crashes the process (SIGSEGV); a recording sees it only when a handler ran",
+        ),
+        (
+            "restart_syscall",
+            Severity::Medium,
+            "a sleep interrupted by SIGSTOP/SIGCONT, a cgroup freeze (docker pause) or a debugger fails with EPERM when resumed",
+        ),
+    ] {
         if allowance(f, name) == Allowance::Never {
-            let what = if name == "execve" {
-                "the runtime cannot start the workload"
-            } else {
-                "processes cannot exit cleanly (exit loops, SIGSYS at exit)"
-            };
             push(
-                Severity::High,
+                sev,
                 "missing-required",
                 Some(name),
                 format!("{name} is not allowed: {what}"),
@@ -421,6 +435,8 @@ mod tests {
         assert!(has("unrestricted-args", Some("clone")));
         assert!(has("missing-required", Some("execve")));
         assert!(!has("missing-required", Some("exit_group")));
+        assert!(has("missing-required", Some("rt_sigreturn")));
+        assert!(has("missing-required", Some("restart_syscall")));
         assert!(has("eperm-fallback", Some("clone3")));
         assert!(has("extra-abi", None));
         assert_eq!(findings[0].severity, Severity::High, "sorted by severity");

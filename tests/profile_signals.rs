@@ -1,0 +1,190 @@
+//! A recorded profile must survive what the recording never saw happen to the workload: a
+//! signal handler that returns (`rt_sigreturn`), and a sleep interrupted by a stop or a cgroup
+//! freeze (`docker pause`), which the kernel resumes through `restart_syscall`. Neither call is
+//! the program's choice: a recording holds them only when such an event came during it. Each
+//! test records with `--runtime syscage` (the smallest base set, which holds neither) and then
+//! does to the confined workload what the recording did not.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Records `args` (no signal comes) into a profile in `dir`.
+fn record(dir: &TempDir, args: &[&str]) -> std::path::PathBuf {
+    let profile = dir.join("profile.json");
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "--runtime", "syscage", "-o"])
+        .arg(&profile)
+        .arg("--")
+        .args(args);
+    let o = run_command(c);
+    assert_eq!(o.code, 0, "record {args:?}: {}", o.stderr);
+    profile
+}
+
+/// `sleep 1.2 MARKER` (coreutils adds its arguments up): a relative nanosleep, which the kernel
+/// restarts with `restart_syscall` after a stop or a freeze.
+fn sleep_args(marker: &str) -> Vec<String> {
+    ["sleep", "1.2", marker].map(String::from).to_vec()
+}
+
+/// A unique, negligible duration that names the sleep among the host's processes.
+fn marker() -> String {
+    format!("0.0000{}", unique("").replace('x', ""))
+}
+
+fn confined(profile: &std::path::Path, args: &[String]) -> Command {
+    let mut c = clean_command(syscage());
+    c.args(["run", "--seccomp"])
+        .arg(profile)
+        .arg("--")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// The host pid of the confined `program` (not of `syscage run`, which holds the same
+/// arguments) whose arguments include `marker`.
+fn workload_pid(program: &str, marker: &str) -> Option<u32> {
+    host_pid_matching(|c| {
+        c.starts_with(format!("{program}\0").as_bytes())
+            && c.split(|b| *b == 0).any(|a| a == marker.as_bytes())
+    })
+}
+
+/// The host pid of the confined `sleep` carrying `marker`, once it sleeps (in nanosleep).
+fn sleeping(marker: &str) -> Pid {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let Some(pid) = workload_pid("sleep", marker) else {
+            assert!(std::time::Instant::now() < deadline, "no confined sleep");
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(") ").next().unwrap_or("").chars().next();
+        if state == Some('S') {
+            return Pid::from_raw(pid as i32);
+        }
+        assert!(std::time::Instant::now() < deadline, "sleep never slept");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_sleep_stopped_and_continued_finishes_under_its_recorded_profile() {
+    let dir = TempDir::new("sig-stop");
+    let m = marker();
+    let _cleanup = KillOnDrop(format!("1.2 {m}"));
+    let profile = record(&dir, &["sleep", "0.05"]);
+    let child = confined(&profile, &sleep_args(&m)).spawn().unwrap();
+    let pid = sleeping(&m);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    kill(pid, Signal::SIGCONT).unwrap();
+    let o = finish(child);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (0, ""),
+        "sleep resumed after SIGSTOP/SIGCONT under its recorded profile"
+    );
+}
+
+#[test]
+fn a_sleep_in_a_frozen_cgroup_finishes_under_its_recorded_profile() {
+    // What `docker pause` / `crun pause` do on cgroup v2: the cgroup's tasks are frozen inside
+    // the kernel and resumed with restart_syscall. The cgroup is ours, made and removed here,
+    // in a mount namespace whose /sys/fs/cgroup is cgroup2 (scripts/cgroup2-ns.sh).
+    let dir = TempDir::new("sig-freeze");
+    let m = marker();
+    let _cleanup = KillOnDrop(format!("1.2 {m}"));
+    let profile = record(&dir, &["sleep", "0.05"]);
+    let cg = unique("syscage-test-freeze");
+    let script = r#"set -eu
+cg=/sys/fs/cgroup/$1; shift
+mkdir "$cg"
+trap 'rmdir "$cg"' EXIT
+sh -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$cg" "$@" &
+child=$!
+# Freeze once the sleep sleeps (its stat field 3 is S), thaw 100 ms later.
+while ! pid=$(pgrep -f -x "sleep $MARKER") || [ "$(cut -d' ' -f3 /proc/$pid/stat)" != S ]; do
+  if ! kill -0 $child 2>/dev/null; then
+    rc=0; wait $child || rc=$?
+    echo "the confined sleep ended (status $rc) before it slept" >&2; exit 1
+  fi
+  sleep 0.01
+done
+echo 1 > "$cg/cgroup.freeze"
+until grep -qx 'frozen 1' "$cg/cgroup.events"; do sleep 0.01; done
+echo frozen
+sleep 0.1
+echo 0 > "$cg/cgroup.freeze"
+wait $child
+"#;
+    let sleep = sleep_args(&m);
+    let mut c = clean_command(cgroup2_ns());
+    c.env("MARKER", format!("1.2 {m}"))
+        .args(["sh", "-c", script, "sh", &cg, syscage().to_str().unwrap()])
+        .args(["run", "--seccomp", profile.to_str().unwrap(), "--"])
+        .args(&sleep);
+    let o = run_command(c);
+    assert!(
+        o.stdout.contains("frozen"),
+        "the cgroup never froze: {}{}",
+        o.stdout,
+        o.stderr
+    );
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (0, ""),
+        "sleep resumed after a cgroup freeze under its recorded profile: {}",
+        o.stdout
+    );
+}
+
+#[test]
+fn a_signal_handler_returns_under_a_profile_recorded_without_signals() {
+    let dir = TempDir::new("sig-handler");
+    // The handler only takes note: printing from it could land inside print('ready').
+    let script = "import signal, sys, time\n\
+        got = []\n\
+        signal.signal(signal.SIGUSR1, lambda *a: got.append(1))\n\
+        print('ready', flush=True)\n\
+        time.sleep(float(sys.argv[1]))\n\
+        print('handled' if got else 'no signal', flush=True)\n\
+        print('done', flush=True)\n";
+    let profile = record(&dir, &["python3", "-I", "-S", "-c", script, "0.01"]);
+    let m = unique("handler");
+    let mut child = confined(
+        &profile,
+        &["python3", "-I", "-S", "-c", script, "1", &m].map(String::from),
+    )
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    assert_eq!(lines.next().as_deref(), Some("ready"));
+    let pid = workload_pid("python3", &m).expect("the confined python");
+    kill(Pid::from_raw(pid as i32), Signal::SIGUSR1).unwrap();
+    let (handled, done) = (lines.next(), lines.next());
+    let o = finish(child);
+    assert_eq!(
+        (
+            handled.as_deref(),
+            done.as_deref(),
+            o.code,
+            o.stderr.as_str()
+        ),
+        (Some("handled"), Some("done"), 0, ""),
+        "python whose handler ran (139: SIGSEGV on the handler's return)"
+    );
+}
