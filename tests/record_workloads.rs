@@ -33,6 +33,11 @@ fn base_and_required() -> BTreeSet<String> {
             "exit_group",
             "rt_sigreturn",
             "restart_syscall",
+            "clock_gettime",
+            "clock_getres",
+            "gettimeofday",
+            "time",
+            "getcpu",
         ]
         .map(String::from),
     );

@@ -2,8 +2,8 @@
 //! syscalls gives a byte-identical file.
 //!
 //! Rules (DESIGN.md): deny with EPERM by default; list only the ABIs the workload used; always
-//! allow execve, exit and exit_group, and the two calls the kernel makes the process issue on its
-//! behalf (rt_sigreturn, restart_syscall); allow what the chosen container runtime does after loading
+//! allow execve, exit and exit_group, the two calls the kernel makes the process issue on its
+//! behalf (rt_sigreturn, restart_syscall) and the vDSO's fallbacks; allow what the chosen container runtime does after loading
 //! the filter (measured, kept as data in `profiles/runtime-base.json`); give ENOSYS to the
 //! libc-fallback syscalls the workload did not use; one rule per syscall with a comment saying
 //! how often it was made and by which executable first.
@@ -36,6 +36,27 @@ pub const REQUIRED: &[(&str, &str)] = &[
         "restart_syscall",
         "required: the kernel resumes an interrupted sleep with it after a stop, a cgroup freeze or a debugger (recorded only when one happened)",
     ),
+];
+
+/// What the vDSO answers in user space: a recording never sees these, yet the program makes
+/// the syscall wherever the vDSO falls back — a node whose clock source has no vDSO support
+/// (Xen, Hyper-V without its TSC page, a TSC found unstable after a live migration). Docker
+/// allows them all; `analyze` adds them too.
+pub const VDSO_FALLBACKS: &[(&str, &str)] = &[
+    (
+        "clock_gettime",
+        "required: the vDSO answers it here and falls back to the syscall on a clock source without vDSO support (Xen, Hyper-V, an unstable TSC)",
+    ),
+    (
+        "clock_getres",
+        "required: the vDSO's fallback, as clock_gettime",
+    ),
+    (
+        "gettimeofday",
+        "required: the vDSO's fallback, as clock_gettime",
+    ),
+    ("time", "required: the vDSO's fallback, as clock_gettime"),
+    ("getcpu", "required: the vDSO's fallback, as clock_gettime"),
 ];
 
 /// i386's return from a handler installed without SA_SIGINFO (`signal()`), for profiles that list
@@ -210,8 +231,13 @@ pub fn seccomp_profile_with(
                 .extend(values.iter().copied());
         }
     }
-    let keep_open =
-        |name: &str| base.contains_key(name) || REQUIRED.iter().any(|(n, _)| *n == name);
+    let keep_open = |name: &str| {
+        base.contains_key(name)
+            || REQUIRED
+                .iter()
+                .chain(VDSO_FALLBACKS)
+                .any(|(n, _)| *n == name)
+    };
     let mut rules = Vec::new();
     for r in p.syscalls.take().unwrap_or_default() {
         let name = r
@@ -294,7 +320,7 @@ pub fn seccomp_profile(
     }
     let namespaces = creates_namespaces(rec);
     let i386 = rec.abis().contains(&Abi::I386).then_some(&I386_SIGRETURN);
-    for (name, why) in REQUIRED.iter().chain(i386) {
+    for (name, why) in REQUIRED.iter().chain(VDSO_FALLBACKS).chain(i386) {
         allowed
             .entry(name.to_string())
             .or_insert_with(|| why.to_string());
@@ -413,15 +439,20 @@ mod tests {
         assert_eq!(
             allowed,
             [
+                "clock_getres",
+                "clock_gettime",
                 "clone",
                 "execve",
                 "exit",
                 "exit_group",
+                "getcpu",
                 "getpid",
+                "gettimeofday",
                 "read",
                 "restart_syscall",
                 "rt_sigreturn",
-                "sigreturn"
+                "sigreturn",
+                "time"
             ]
         );
         let clone = rules
@@ -441,7 +472,7 @@ mod tests {
         assert_eq!(enosys.errno_ret, Some(38));
         let names = enosys.names.as_ref().unwrap();
         assert!(names.contains(&"statx".to_string()) && names.contains(&"clone3".to_string()));
-        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 9, 0));
+        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 14, 0));
     }
 
     #[test]

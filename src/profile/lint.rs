@@ -2,7 +2,7 @@
 //!
 //! Findings: dangerous syscalls allowed (data in `profiles/dangerous-syscalls.json`, a reason
 //! each), `clone`/`personality`/`socket` allowed with any argument, missing `execve`/`exit_group`/
-//! `rt_sigreturn`/`restart_syscall`, EPERM where libc needs ENOSYS to fall back, extra ABIs; plus a comparison with Docker's
+//! `rt_sigreturn`/`restart_syscall`/`clock_gettime`, EPERM where libc needs ENOSYS to fall back, extra ABIs; plus a comparison with Docker's
 //! default (what the profile allows beyond it and below it).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -228,6 +228,11 @@ pub fn lint(f: &ResolvedFilter, native: Arch) -> Vec<Finding> {
             "every return from a signal handler crashes the process (SIGSEGV); a recording sees it only when a handler ran",
         ),
         (
+            "clock_gettime",
+            Severity::Medium,
+            "the vDSO answers it on most machines; where it falls back to the syscall (Xen, Hyper-V, a TSC found unstable after a live migration) every clock read fails",
+        ),
+        (
             "restart_syscall",
             Severity::Medium,
             "a sleep interrupted by SIGSTOP/SIGCONT, a cgroup freeze (docker pause) or a debugger fails with EPERM when resumed",
@@ -437,6 +442,7 @@ mod tests {
         assert!(!has("missing-required", Some("exit_group")));
         assert!(has("missing-required", Some("rt_sigreturn")));
         assert!(has("missing-required", Some("restart_syscall")));
+        assert!(has("missing-required", Some("clock_gettime")));
         assert!(has("eperm-fallback", Some("clone3")));
         assert!(has("extra-abi", None));
         assert_eq!(findings[0].severity, Severity::High, "sorted by severity");

@@ -1,9 +1,10 @@
-//! A recorded profile must survive what the recording never saw happen to the workload: a
-//! signal handler that returns (`rt_sigreturn`), and a sleep interrupted by a stop or a cgroup
-//! freeze (`docker pause`), which the kernel resumes through `restart_syscall`. Neither call is
-//! the program's choice: a recording holds them only when such an event came during it. Each
-//! test records with `--runtime syscage` (the smallest base set, which holds neither) and then
-//! does to the confined workload what the recording did not.
+//! A recorded profile must survive what the recording never saw the workload do, because the
+//! calls are not the program's choice: a signal handler that returns (`rt_sigreturn`), a sleep
+//! interrupted by a stop or a cgroup freeze (`docker pause`), which the kernel resumes through
+//! `restart_syscall`, and the clock reads the vDSO answers in user space here but hands to the
+//! kernel on a node whose clock source it cannot read. A recording holds them only when such an
+//! event came during it. Each test records with `--runtime syscage` (the smallest base set,
+//! which holds none of them) and then does to the confined workload what the recording did not.
 
 mod common;
 
@@ -186,5 +187,62 @@ fn a_signal_handler_returns_under_a_profile_recorded_without_signals() {
         ),
         (Some("handled"), Some("done"), 0, ""),
         "python whose handler ran (139: SIGSEGV on the handler's return)"
+    );
+}
+
+#[test]
+fn the_vdso_fallbacks_are_allowed_though_no_recording_sees_them() {
+    let dir = TempDir::new("vdso");
+    // Both runs load ctypes; only the second makes the syscalls glibc makes where the vDSO
+    // falls back (a clock source without vDSO support: Xen, Hyper-V, an unstable TSC).
+    let script = "import ctypes, sys, time\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        print(int(time.time()) > 0, time.monotonic() > 0)\n\
+        if sys.argv[1] == 'raw':\n\
+        \x20   ts = (ctypes.c_long * 2)()\n\
+        \x20   for name, nr, args in [('clock_gettime', 228, (1, ts)), ('gettimeofday', 96, (ts, None)),\n\
+        \x20                          ('time', 201, (None,)), ('clock_getres', 229, (1, ts)),\n\
+        \x20                          ('getcpu', 309, (None, None, None))]:\n\
+        \x20       r = libc.syscall(nr, *args)\n\
+        \x20       print(name, 'ok' if r >= 0 else 'errno %d' % ctypes.get_errno())\n";
+    let profile = dir.join("profile.json");
+    let rec = dir.join("vdso.rec");
+    let mut c = clean_command(syscage());
+    c.args(["record", "-q", "--runtime", "syscage", "-o"])
+        .arg(&profile)
+        .arg("--recording")
+        .arg(&rec)
+        .args(["--", "python3", "-I", "-S", "-c", script, "vdso"]);
+    let o = run_command(c);
+    assert_eq!(o.code, 0, "record: {}", o.stderr);
+    let clocks = [
+        "clock_gettime",
+        "gettimeofday",
+        "time",
+        "clock_getres",
+        "getcpu",
+    ];
+    let recorded: Vec<String> = recorded_names(&rec)
+        .into_iter()
+        .map(|(_, n)| n)
+        .filter(|n| clocks.contains(&n.as_str()))
+        .collect();
+    assert!(
+        recorded.is_empty(),
+        "the vDSO answered the clock reads, so the recording should not hold {recorded:?}"
+    );
+    let mut c = clean_command(syscage());
+    c.args(["run", "--seccomp"])
+        .arg(&profile)
+        .args(["--", "python3", "-I", "-S", "-c", script, "raw"]);
+    let o = run_command(c);
+    let want: String = std::iter::once("True True".to_string())
+        .chain(clocks.iter().map(|n| format!("{n} ok")))
+        .map(|l| l + "\n")
+        .collect();
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, want.as_str(), ""),
+        "the clock syscalls the vDSO falls back to, under the recorded profile"
     );
 }
