@@ -33,6 +33,7 @@ fn base_and_required() -> BTreeSet<String> {
             "exit_group",
             "rt_sigreturn",
             "restart_syscall",
+            "futex",
             "clock_gettime",
             "clock_getres",
             "gettimeofday",

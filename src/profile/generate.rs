@@ -20,10 +20,12 @@ use crate::model::{Abi, Recording};
 use oci_spec::runtime::LinuxSeccompOperator as Op;
 
 /// Syscalls every process needs to start, stop and be stopped; `exit_group` never returns, so
-/// tools that count returning calls (`strace -c`) miss it. The last two are issued by code the
-/// kernel sets up, not by the program's choice, so a recording sees them only when a signal came
+/// tools that count returning calls (`strace -c`) miss it. `rt_sigreturn` and `restart_syscall`
+/// are issued by code the kernel sets up, not by the program's choice, so a recording sees them only when a signal came
 /// at the right time: without them a handler's return is a SIGSEGV and a sleep resumed after
-/// SIGSTOP/SIGCONT or a cgroup freeze (`docker pause`) fails with EPERM. Docker allows both.
+/// SIGSTOP/SIGCONT or a cgroup freeze (`docker pause`) fails with EPERM. `futex` is made only
+/// under lock contention, which a recording at low load may never meet, and glibc aborts when it
+/// fails. Docker allows all three.
 pub const REQUIRED: &[(&str, &str)] = &[
     ("execve", "required: starts the workload"),
     ("exit", "required: ends a thread"),
@@ -31,6 +33,10 @@ pub const REQUIRED: &[(&str, &str)] = &[
     (
         "rt_sigreturn",
         "required: returns from a signal handler (recorded only when a handler ran)",
+    ),
+    (
+        "futex",
+        "required: glibc's locks wait through it only when threads contend, and abort when it fails (recorded only under contention)",
     ),
     (
         "restart_syscall",
@@ -445,6 +451,7 @@ mod tests {
                 "execve",
                 "exit",
                 "exit_group",
+                "futex",
                 "getcpu",
                 "getpid",
                 "gettimeofday",
@@ -472,7 +479,7 @@ mod tests {
         assert_eq!(enosys.errno_ret, Some(38));
         let names = enosys.names.as_ref().unwrap();
         assert!(names.contains(&"statx".to_string()) && names.contains(&"clone3".to_string()));
-        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 14, 0));
+        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 15, 0));
     }
 
     #[test]
