@@ -1283,6 +1283,43 @@ func main() {
 
 /// `dlopen(NULL)` is the program's own handle: it loads nothing, so it does not make the
 /// result incomplete; a constant name looked up in it is reachable.
+/// libseccomp finds seccomp's number by name at run time and keeps it in a variable: no
+/// constant reaches its `syscall()` calls. They are seccomp by rule, and the result complete.
+#[test]
+fn libseccomp_finds_seccomp_by_name_and_its_calls_count_as_seccomp() {
+    let t = TempDir::new("analyze-libseccomp");
+    let prog = cc(
+        &t.0,
+        "filter",
+        "#include <errno.h>\n#include <seccomp.h>\n#include <stdio.h>\n#include <sys/utsname.h>\n\
+         int main(void){scmp_filter_ctx c=seccomp_init(SCMP_ACT_ALLOW);\n\
+         if(!c||seccomp_rule_add(c,SCMP_ACT_ERRNO(EPERM),SCMP_SYS(uname),0)||seccomp_load(c))return 1;\n\
+         struct utsname u;printf(\"%s\\n\",uname(&u)?\"denied\":\"allowed\");return 0;}\n",
+        &["-O2", "-lseccomp"],
+    );
+    let p = prog.to_str().unwrap();
+    let plain = run_command(Command::new(p));
+    assert_eq!(
+        (plain.code, plain.stdout.as_str()),
+        (0, "denied\n"),
+        "the filter program: {}",
+        plain.stderr
+    );
+    let seen = record(&t.0, "filter", &[p]);
+    assert!(
+        seen.contains(&("x86_64".to_string(), "seccomp".to_string())),
+        "the recording should hold seccomp: {seen:?}"
+    );
+    let (reach, out) = analyze(&t.0, "filter", &[], &[p]);
+    assert_complete("a libseccomp filter", &out);
+    assert_covers("a libseccomp filter", &seen, &reach, &out.stderr);
+    assert!(
+        out.stderr.contains("resolved by rule: ") && out.stderr.contains("libseccomp.so.2"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn dlopen_of_null_loads_nothing_and_leaves_the_result_complete() {
     let t = TempDir::new("analyze-dlopen-null");

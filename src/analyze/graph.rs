@@ -127,6 +127,9 @@ pub struct Reach {
     pub unresolved: Vec<Unresolved>,
     /// Sites that replay on every thread a call made elsewhere (see `SysSite::replay`).
     pub replays: Vec<Unresolved>,
+    /// Sites whose number their library resolves by name at run time (`named_number`): counted
+    /// as that syscall, by rule.
+    pub by_name: Vec<Unresolved>,
     /// Imported symbols reachable code calls (for dlopen, NSS and iconv rules).
     pub imports_called: HashSet<String>,
     /// `dlopen` calls: the library name when it is a constant, with the call site.
@@ -425,6 +428,7 @@ impl<'a> Graph<'a> {
             syscalls: BTreeMap::new(),
             unresolved: Vec::new(),
             replays: Vec::new(),
+            by_name: Vec::new(),
             imports_called: HashSet::default(),
             dlopens: Vec::new(),
             dlsyms: Vec::new(),
@@ -628,14 +632,28 @@ impl<'a> Graph<'a> {
                                 at: c.at,
                                 why: "Go's AllThreadsSyscall broadcast to every thread".into(),
                             }),
-                            Val::Top => r.unresolved.push(Unresolved {
-                                function: *f,
-                                at: c.at,
-                                why: format!(
-                                    "the number passed to the wrapper {} is computed or loaded",
-                                    self.name(*t)
-                                ),
-                            }),
+                            Val::Top => match self.named_number(*f, *trap) {
+                                Some((n, why)) => {
+                                    r.syscalls.entry((*trap, n)).or_default().push(Evidence {
+                                        function: *f,
+                                        at: c.at,
+                                        via: Some(*t),
+                                    });
+                                    r.by_name.push(Unresolved {
+                                        function: *f,
+                                        at: c.at,
+                                        why: why.into(),
+                                    });
+                                }
+                                None => r.unresolved.push(Unresolved {
+                                    function: *f,
+                                    at: c.at,
+                                    why: format!(
+                                        "the number passed to the wrapper {} is computed or loaded",
+                                        self.name(*t)
+                                    ),
+                                }),
+                            },
                         }
                     }
                 }
@@ -643,7 +661,31 @@ impl<'a> Graph<'a> {
         }
         r.unresolved.sort_by_key(|u| (u.function, u.at));
         r.unresolved.dedup_by_key(|u| (u.function, u.at));
+        r.by_name.sort_by_key(|u| (u.function, u.at));
+        r.by_name.dedup_by_key(|u| (u.function, u.at));
         r
+    }
+
+    /// A library that finds a syscall's number by its name at run time and keeps it in a
+    /// variable, so no constant reaches its calls of `syscall()`: the number, and why.
+    /// libseccomp (2.4 and later, `src/system.c`) resolves `"seccomp"` for the native
+    /// architecture (`arch_syscall_resolve_name`) into `_nr_seccomp` and makes every
+    /// `seccomp(2)` call — filter load, action, flag and notification-size probes — through it;
+    /// its other calls (prctl) go through libc's named wrappers.
+    fn named_number(&self, f: FnId, trap: Trap) -> Option<(u64, &'static str)> {
+        let file = self.objs[f.0].path.rsplit('/').next().unwrap_or_default();
+        if !file.starts_with("libseccomp.so.2") {
+            return None;
+        }
+        let abi = match trap {
+            Trap::Syscall => crate::model::Abi::X86_64,
+            Trap::I386 => crate::model::Abi::I386,
+        };
+        let nr = abi.syscall_nr("seccomp")?;
+        Some((
+            u64::try_from(nr).ok()?,
+            "libseccomp resolves seccomp's number by name at run time and makes every seccomp(2) call with it",
+        ))
     }
 
     /// Go's runtime replays `syscall.AllThreadsSyscall`'s call on every other thread from

@@ -1027,6 +1027,20 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
             shown.join("; ")
         ));
     }
+    if let Some(first) = reach.by_name.first() {
+        let sites: Vec<String> = reach
+            .by_name
+            .iter()
+            .map(|u| format!("{:#x} in {}", u.at, g.name(u.function)))
+            .collect();
+        a.notes.push(format!(
+            "resolved by rule: {} site{} whose number the library finds by name at run time ({}): {}",
+            sites.len(),
+            if sites.len() == 1 { "" } else { "s" },
+            first.why,
+            sites.join("; ")
+        ));
+    }
     for (i, rule) in &img.rule_roots {
         a.loaded_by_rule
             .push((img.objs[*i].path.clone(), rule.clone()));
