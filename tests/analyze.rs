@@ -90,6 +90,16 @@ fn assert_complete(what: &str, out: &Out) {
 }
 
 fn record(dir: &Path, tag: &str, cmd: &[&str]) -> BTreeSet<(String, String)> {
+    record_with(dir, tag, cmd, &[])
+}
+
+/// `record` with variables set in the workload's environment.
+fn record_with(
+    dir: &Path,
+    tag: &str,
+    cmd: &[&str],
+    env: &[(&str, &str)],
+) -> BTreeSet<(String, String)> {
     let rec = dir.join(format!("{tag}.rec"));
     let prof = dir.join(format!("{tag}.json"));
     let mut args = vec![
@@ -105,7 +115,9 @@ fn record(dir: &Path, tag: &str, cmd: &[&str]) -> BTreeSet<(String, String)> {
     ];
     args.extend_from_slice(cmd);
     let mut c = syscage_cmd();
-    c.args(&args).stdin(std::process::Stdio::null());
+    c.args(&args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null());
     let out = run_command(c);
     assert_eq!(out.code, 0, "record {cmd:?}: {}", out.stderr);
     recorded_names(&rec)
@@ -1283,6 +1295,112 @@ func main() {
 
 /// `dlopen(NULL)` is the program's own handle: it loads nothing, so it does not make the
 /// result incomplete; a constant name looked up in it is reachable.
+/// An X server of the test's own (Xvfb, on a display number it picks), stopped when dropped;
+/// the socket directory goes too if the server made it.
+struct Xvfb(std::process::Child, String, bool);
+
+const X11_SOCKETS: &str = "/tmp/.X11-unix";
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        use std::io::BufRead;
+        let made_dir = !Path::new(X11_SOCKETS).exists();
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-nolisten",
+                "tcp",
+                "-screen",
+                "0",
+                "640x480x24",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Xvfb is missing: install xvfb (scripts/install-deps.sh test does)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let n = line.trim().to_string();
+        assert!(!n.is_empty(), "Xvfb printed no display number");
+        Xvfb(child, format!(":{n}"), made_dir)
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        // SIGTERM: Xvfb removes its socket and lock file itself.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.0.wait();
+        if self.2 {
+            // Fails, harmlessly, if another server's socket is there now.
+            let _ = std::fs::remove_dir(X11_SOCKETS);
+        }
+    }
+}
+
+/// libX11 loads libXcursor (themed cursors) from a name it shortens in place in a writable
+/// buffer: a rule loads it. A real client against a real X server opens it; the analysis alone
+/// is complete, says the rule, and reads the same objects as with the run's libraries.
+#[test]
+fn libx11_loads_libxcursor_by_rule() {
+    let t = TempDir::new("analyze-x11");
+    // Declared here, linked against the runtime library: no development package needed.
+    let prog = cc(
+        &t.0,
+        "cursor",
+        "#include <stdio.h>\ntypedef struct _XDisplay Display;\n\
+         extern Display *XOpenDisplay(const char *);\n\
+         extern unsigned long XCreateFontCursor(Display *, unsigned int);\n\
+         extern int XSync(Display *, int);\nextern int XCloseDisplay(Display *);\n\
+         int main(void){Display*d=XOpenDisplay(0);if(!d)return 2;\n\
+         unsigned long c=XCreateFontCursor(d,68);XSync(d,0);\n\
+         printf(\"%s\\n\",c?\"cursor\":\"none\");XCloseDisplay(d);return 0;}\n",
+        &["-O2", "/usr/lib/x86_64-linux-gnu/libX11.so.6"],
+    );
+    let p = prog.to_str().unwrap();
+    let x = Xvfb::start();
+    let seen = record_with(&t.0, "cursor", &[p], &[("DISPLAY", &x.1)]);
+    drop(x);
+    let rec = t.0.join("cursor.rec");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    assert!(
+        v["files"]
+            .as_object()
+            .is_some_and(|f| f.keys().any(|k| k.contains("libXcursor.so"))),
+        "the client never opened libXcursor: {}",
+        v["files"]
+    );
+    let (alone, out) = analyze(&t.0, "cursor-alone", &[], &[p]);
+    assert_complete("an X client", &out);
+    assert!(
+        out.stderr
+            .contains("covered by the rule for libX11.so.6's plugins libXcursor.so.1"),
+        "{}",
+        out.stderr
+    );
+    let (_, out_with) = analyze(
+        &t.0,
+        "cursor-with",
+        &["--libraries-from", rec.to_str().unwrap()],
+        &[p],
+    );
+    assert_eq!(
+        objects_read(&out.stderr),
+        objects_read(&out_with.stderr),
+        "the run opened an object the rule did not load:\n{}\n{}",
+        out.stderr,
+        out_with.stderr
+    );
+    assert_covers("an X client", &seen, &alone, &out.stderr);
+}
+
 /// libseccomp finds seccomp's number by name at run time and keeps it in a variable: no
 /// constant reaches its `syscall()` calls. They are seccomp by rule, and the result complete.
 #[test]

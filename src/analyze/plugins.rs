@@ -19,8 +19,13 @@ pub struct Host {
     /// The start of the host's file name.
     pub object: String,
     /// Where its modules are, searched `depth` levels deep.
+    #[serde(default)]
     pub dirs: Vec<String>,
     pub depth: usize,
+    /// Libraries it loads by a fixed name its code computes (found as dlopen finds a name:
+    /// the loader's search path).
+    #[serde(default)]
+    pub names: Vec<String>,
     /// Files that name more modules.
     #[serde(default)]
     pub config: Option<Config>,
@@ -71,7 +76,11 @@ pub fn host_of(path: &str) -> Option<&'static Host> {
 impl Host {
     /// The rule's name, as the summary prints it.
     pub fn rule(&self) -> String {
-        format!("{}'s plugins in {}", self.object, self.dirs.join(", "))
+        if self.dirs.is_empty() {
+            format!("{}'s plugins {}", self.object, self.names.join(", "))
+        } else {
+            format!("{}'s plugins in {}", self.object, self.dirs.join(", "))
+        }
     }
 
     /// What the summary says once about the rule: why, and what it cannot see.
@@ -91,6 +100,7 @@ impl Host {
             .dirs
             .iter()
             .flat_map(|d| modules_under(root, d, self.depth))
+            .chain(self.names.iter().cloned())
             .collect();
         if let Some(c) = &self.config {
             out.extend(c.modules(root));
@@ -160,7 +170,11 @@ mod tests {
     fn the_table_parses_and_every_host_says_why_and_what_it_misses() {
         assert!(!hosts().is_empty());
         for h in hosts() {
-            assert!(!h.object.is_empty() && !h.dirs.is_empty(), "{h:?}");
+            assert!(
+                !h.object.is_empty() && (!h.dirs.is_empty() || !h.names.is_empty()),
+                "{h:?}"
+            );
+            assert!(h.names.iter().all(|n| !n.contains('/')), "{h:?}");
             assert!(h.dirs.iter().all(|d| d.starts_with('/')), "{h:?}");
             assert!((1..=4).contains(&h.depth), "{h:?}");
             assert!(!h.why.is_empty() && !h.elsewhere.is_empty() && !h.lookups.is_empty());
