@@ -6,7 +6,7 @@ set -eu
 # runs Debian's arm64 busybox and coreutils for the --arch tests (scripts/fetch-arm64.sh).
 build="libseccomp-dev pkg-config gcc clang libbpf-dev"
 demo="$build python3"
-test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools docker.io qemu-user-static openssl iptables xvfb"
+test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools docker.io qemu-user-static openssl iptables xvfb libx11-6 libxcursor1"
 bench="$test bubblewrap hyperfine bpftrace"
 case "${1:-test}" in
   build) want=$build ;;

@@ -1374,7 +1374,7 @@ fn libx11_loads_libxcursor_by_rule() {
         v["files"]
             .as_object()
             .is_some_and(|f| f.keys().any(|k| k.contains("libXcursor.so"))),
-        "the client never opened libXcursor: {}",
+        "the client never opened libXcursor (install libxcursor1: scripts/install-deps.sh test does): {}",
         v["files"]
     );
     let (alone, out) = analyze(&t.0, "cursor-alone", &[], &[p]);
