@@ -1401,6 +1401,54 @@ fn libx11_loads_libxcursor_by_rule() {
     assert_covers("an X client", &seen, &alone, &out.stderr);
 }
 
+/// A `dlopen` wrapper — a helper passing its parameter on as the library's name, as systemd's
+/// `dlopen_many_sym_or_warn` does — two levels deep: the name is read at the call sites, the
+/// library analysed, the result complete.
+#[test]
+fn a_dlopen_wrapper_is_resolved_at_its_call_sites() {
+    let t = TempDir::new("analyze-dlwrap");
+    // noipa: no clone of the helpers specialised to the constant (which would call dlopen
+    // with it directly).
+    let prog = cc(
+        &t.0,
+        "dlwrap",
+        "#include <dlfcn.h>\n#include <stdio.h>\n\
+         __attribute__((noipa)) void *load(int flags, const char *name){return dlopen(name, flags);}\n\
+         __attribute__((noipa)) void *load_now(const char *name){return load(RTLD_NOW, name);}\n\
+         int main(void){void*h=load_now(\"libz.so.1\");if(!h)return 1;\n\
+         const char*(*v)(void)=(const char*(*)(void))dlsym(h,\"zlibVersion\");\n\
+         printf(\"%s\\n\",v());return 0;}\n",
+        &["-O2"],
+    );
+    let p = prog.to_str().unwrap();
+    let seen = record(&t.0, "dlwrap", &[p]);
+    let rec = t.0.join("dlwrap.rec");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    assert!(
+        v["files"]
+            .as_object()
+            .is_some_and(|f| f.keys().any(|k| k.contains("libz.so"))),
+        "the program never opened libz (install zlib1g): {}",
+        v["files"]
+    );
+    let (alone, out) = analyze(&t.0, "dlwrap-alone", &[], &[p]);
+    assert_complete("a dlopen wrapper", &out);
+    let (_, out_with) = analyze(
+        &t.0,
+        "dlwrap-with",
+        &["--libraries-from", rec.to_str().unwrap()],
+        &[p],
+    );
+    assert_eq!(
+        objects_read(&out.stderr),
+        objects_read(&out_with.stderr),
+        "the run opened an object the analysis did not read:\n{}\n{}",
+        out.stderr,
+        out_with.stderr
+    );
+    assert_covers("a dlopen wrapper", &seen, &alone, &out.stderr);
+}
+
 /// libseccomp finds seccomp's number by name at run time and keeps it in a variable: no
 /// constant reaches its `syscall()` calls. They are seccomp by rule, and the result complete.
 #[test]

@@ -115,6 +115,9 @@ pub struct Graph<'a> {
     targets: Vec<Arc<ObjectTargets>>,
     /// Functions whose syscall number comes from their parameter k, for (k, table).
     pub wrappers: HashMap<FnId, BTreeSet<(u8, Trap)>>,
+    /// Functions that pass their parameter k on as `dlopen`'s name (systemd's
+    /// `dlopen_many_sym_or_warn`): the name is read at their call sites.
+    dl_wrappers: HashMap<FnId, BTreeSet<(u8, ())>>,
     /// Objects of the earlier round whose call targets were bound again (a name they import
     /// is defined by an object loaded since).
     rebound: Vec<usize>,
@@ -136,6 +139,9 @@ pub struct Reach {
     pub dlopens: Vec<(FnId, u64, Option<String>)>,
     /// `dlsym` calls with a computed name: (caller, site).
     pub dlsyms: Vec<(FnId, u64)>,
+    /// `dlopen` calls (direct, or of a `dlopen` wrapper) whose name is the caller's own
+    /// parameter: resolved at the caller's callers, unless the caller is entered unknown.
+    passed_dlopens: Vec<(FnId, u64)>,
     pub reachable: usize,
     // Carried into a later round's graph (`Graph::reach_more`):
     /// Address-taken functions: in data of mapped objects (always), in reachable code.
@@ -181,6 +187,7 @@ impl<'a> Graph<'a> {
             facts,
             targets: Vec::new(),
             wrappers: HashMap::default(),
+            dl_wrappers: HashMap::default(),
             rebound: Vec::new(),
         };
         // Per object, in parallel: most of a large program's graph is binding call sites.
@@ -371,16 +378,23 @@ impl<'a> Graph<'a> {
     }
 
     /// Wrappers, to a fixpoint: a function passing its own parameter j to a wrapper's
-    /// parameter k is a wrapper on j. A worklist over the call sites that pass a parameter on.
+    /// parameter k is a wrapper on j. Syscall wrappers (the number) and `dlopen` wrappers (the
+    /// library's name) alike.
     fn find_wrappers(&mut self) {
-        let mut w: HashMap<FnId, BTreeSet<(u8, Trap)>> = HashMap::default();
-        let mut work: Vec<FnId> = Vec::new();
+        let mut sys: HashMap<FnId, BTreeSet<(u8, Trap)>> = HashMap::default();
+        let mut dl: HashMap<FnId, BTreeSet<(u8, ())>> = HashMap::default();
         for (o, fs) in self.facts.iter().enumerate() {
             for (start, f) in fs.iter() {
                 for s in &f.syscalls {
                     if let Val::Param(k) = s.nr {
-                        w.entry((o, *start)).or_default().insert((k, s.trap));
-                        work.push((o, *start));
+                        sys.entry((o, *start)).or_default().insert((k, s.trap));
+                    }
+                }
+                for (i, n) in self.fn_targets((o, *start)).map_or(&[][..], |t| &t.imports) {
+                    if let Some(arg) = dlopen_name_arg(n)
+                        && let Val::Param(k) = f.calls[*i].args.get(arg)
+                    {
+                        dl.entry((o, *start)).or_default().insert((*k, ()));
                     }
                 }
             }
@@ -399,20 +413,31 @@ impl<'a> Graph<'a> {
                 }
             }
         }
+        self.wrappers = self.through_callers(sys, &passing);
+        self.dl_wrappers = self.through_callers(dl, &passing);
+    }
+
+    /// `w` closed over the callers that pass their own parameter on to a wrapper's.
+    fn through_callers<T: Copy + Ord>(
+        &self,
+        mut w: HashMap<FnId, BTreeSet<(u8, T)>>,
+        passing: &HashMap<FnId, Vec<(FnId, usize)>>,
+    ) -> HashMap<FnId, BTreeSet<(u8, T)>> {
+        let mut work: Vec<FnId> = w.keys().copied().collect();
         while let Some(t) = work.pop() {
-            let kts: Vec<(u8, Trap)> = w.get(&t).into_iter().flatten().copied().collect();
+            let kts: Vec<(u8, T)> = w.get(&t).into_iter().flatten().copied().collect();
             for (caller, i) in passing.get(&t).into_iter().flatten() {
                 let c = &self.facts[caller.0][&caller.1].calls[*i];
-                for (k, trap) in &kts {
+                for (k, x) in &kts {
                     if let Val::Param(j) = *c.args.get(*k as usize)
-                        && w.entry(*caller).or_default().insert((j, *trap))
+                        && w.entry(*caller).or_default().insert((j, *x))
                     {
                         work.push(*caller);
                     }
                 }
             }
         }
-        self.wrappers = w;
+        w
     }
 
     /// Everything reachable from `roots`.
@@ -432,6 +457,7 @@ impl<'a> Graph<'a> {
             imports_called: HashSet::default(),
             dlopens: Vec::new(),
             dlsyms: Vec::new(),
+            passed_dlopens: Vec::new(),
             reachable: 0,
             pool: HashSet::default(),
             pending: Vec::new(),
@@ -499,17 +525,8 @@ impl<'a> Graph<'a> {
                     if !r.imports_called.contains(n) {
                         r.imports_called.insert(n.to_string());
                     }
-                    if matches!(n, "dlopen" | "dlmopen" | "__libc_dlopen_mode") {
-                        let arg = if n == "dlmopen" { 1 } else { 0 };
-                        match c.args.get(arg) {
-                            Val::Consts(v) => {
-                                // dlopen(NULL) is the program's own handle: nothing is loaded.
-                                for a in v.iter().filter(|a| **a != 0) {
-                                    r.dlopens.push((f, c.at, self.objs[f.0].c_string(*a)));
-                                }
-                            }
-                            _ => r.dlopens.push((f, c.at, None)),
-                        }
+                    if let Some(arg) = dlopen_name_arg(n) {
+                        self.dlopen_name(f, c.at, c.args.get(arg), &mut r);
                     }
                     // A function looked up by name is called through the pointer: every
                     // definition of a constant name is reachable (V8 finds `pkey_alloc`
@@ -536,6 +553,9 @@ impl<'a> Graph<'a> {
                 }
                 for (c, ts) in facts.calls.iter().zip(&ft.sites) {
                     for (t, e) in ts {
+                        for (k, ()) in self.dl_wrappers.get(t).into_iter().flatten() {
+                            self.dlopen_name(f, c.at, c.args.get(*k as usize), &mut r);
+                        }
                         visit(*t, Some(f), c.at, e.clone(), &mut r, &mut queue);
                     }
                 }
@@ -553,6 +573,13 @@ impl<'a> Graph<'a> {
             }
         }
         r.reachable = r.parent.len();
+        // A dlopen wrapper entered with parameters nobody in the graph chose opens a name
+        // nobody can tell.
+        for (f, at) in &r.passed_dlopens {
+            if r.entered_unknown.contains(f) {
+                r.dlopens.push((*f, *at, None));
+            }
+        }
         r.dlopens.sort();
         r.dlopens.dedup();
         r.dlsyms.sort();
@@ -666,6 +693,21 @@ impl<'a> Graph<'a> {
         r
     }
 
+    /// What a `dlopen` (or a `dlopen` wrapper's call) with name `name` at `at` in `f` opens:
+    /// constants are library names (NULL, the program's own handle, opens nothing); the
+    /// caller's own parameter is read at its callers; anything else is a computed name.
+    fn dlopen_name(&self, f: FnId, at: u64, name: &Val, r: &mut Reach) {
+        match name {
+            Val::Consts(v) => {
+                for a in v.iter().filter(|a| **a != 0) {
+                    r.dlopens.push((f, at, self.objs[f.0].c_string(*a)));
+                }
+            }
+            Val::Param(_) if self.dl_wrappers.contains_key(&f) => r.passed_dlopens.push((f, at)),
+            _ => r.dlopens.push((f, at, None)),
+        }
+    }
+
     /// A library that finds a syscall's number by its name at run time and keeps it in a
     /// variable, so no constant reaches its calls of `syscall()`: the number, and why.
     /// libseccomp (2.4 and later, `src/system.c`) resolves `"seccomp"` for the native
@@ -704,5 +746,15 @@ impl<'a> Graph<'a> {
             Some(n) => format!("{n} ({})", o.path),
             None => format!("{:#x} ({})", f.1, o.path),
         }
+    }
+}
+
+/// Which argument of the loader function `n` names the library (`dlmopen`'s first is a
+/// namespace), if `n` is one.
+pub fn dlopen_name_arg(n: &str) -> Option<usize> {
+    match n {
+        "dlopen" | "__libc_dlopen_mode" => Some(0),
+        "dlmopen" => Some(1),
+        _ => None,
     }
 }

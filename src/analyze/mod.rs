@@ -24,7 +24,7 @@ use decode::{Facts, Trap};
 
 /// Facts of one object's functions, by start address; shared between programs.
 pub type ObjectFacts = std::sync::Arc<BTreeMap<u64, Facts>>;
-use elf::Object;
+use elf::{Object, Slot};
 use graph::{Edge, FnId, Graph};
 use loader::Root;
 
@@ -601,6 +601,17 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             _ => None,
         }
     };
+    // The symbol a call through the PLT or a GOT slot goes to.
+    let imported = |c: &decode::CallSite| -> Option<&str> {
+        let slot = match c.target {
+            decode::Target::Addr(a) => o.stub_at(a)?,
+            decode::Target::Slot(a) => o.slots.get(&a)?,
+        };
+        match slot {
+            Slot::Symbol(n) => Some(n.as_str()),
+            _ => None,
+        }
+    };
     let mut callers: HashMap<u64, Vec<u64>> = HashMap::new();
     for (s, f) in &facts {
         for c in &f.calls {
@@ -650,6 +661,12 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
                                 ks.insert(j);
                             }
                         }
+                    }
+                    // A dlopen wrapper: its callers' values name the library.
+                    if let Some(k) = imported(c).and_then(graph::dlopen_name_arg)
+                        && let decode::Val::Param(j) = *c.args.get(k)
+                    {
+                        ks.insert(j);
                     }
                 }
                 let cur = wrap.entry(*s).or_default();
