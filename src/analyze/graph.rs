@@ -384,6 +384,9 @@ impl<'a> Graph<'a> {
         let mut sys: HashMap<FnId, BTreeSet<(u8, Trap)>> = HashMap::default();
         let mut dl: HashMap<FnId, BTreeSet<(u8, ())>> = HashMap::default();
         for (o, fs) in self.facts.iter().enumerate() {
+            // A plugin host's own loader passes names it computes: its dlopen stays computed
+            // there, where the host's rule covers it.
+            let host = super::plugins::host_of(&self.objs[o].path).is_some();
             for (start, f) in fs.iter() {
                 for s in &f.syscalls {
                     if let Val::Param(k) = s.nr {
@@ -391,7 +394,8 @@ impl<'a> Graph<'a> {
                     }
                 }
                 for (i, n) in self.fn_targets((o, *start)).map_or(&[][..], |t| &t.imports) {
-                    if let Some(arg) = dlopen_name_arg(n)
+                    if !host
+                        && let Some(arg) = dlopen_name_arg(n)
                         && let Val::Param(k) = f.calls[*i].args.get(arg)
                     {
                         dl.entry((o, *start)).or_default().insert((*k, ()));
