@@ -118,6 +118,8 @@ pub struct Graph<'a> {
     /// Functions that pass their parameter k on as `dlopen`'s name (systemd's
     /// `dlopen_many_sym_or_warn`): the name is read at their call sites.
     dl_wrappers: HashMap<FnId, BTreeSet<(u8, ())>>,
+    /// Plugin hosts, by object.
+    hosts: Vec<bool>,
     /// Objects of the earlier round whose call targets were bound again (a name they import
     /// is defined by an object loaded since).
     rebound: Vec<usize>,
@@ -170,10 +172,13 @@ impl Reach {
 impl<'a> Graph<'a> {
     /// The graph over `objs`; `earlier` holds the call targets of a previous round's graph over
     /// a prefix of `objs` (the same objects, in the same order), reused where still bound alike.
+    /// `is_host`: whether the object at a path loads plugins by names it computes (its own
+    /// loader is then no `dlopen` wrapper: see `find_wrappers`).
     pub fn new(
         objs: &'a [Object],
         facts: &'a [super::ObjectFacts],
         earlier: &[Arc<ObjectTargets>],
+        is_host: &dyn Fn(&str) -> bool,
     ) -> Graph<'a> {
         let mut exports: HashMap<&'a str, usize> = HashMap::default();
         for (i, o) in objs.iter().enumerate() {
@@ -188,6 +193,7 @@ impl<'a> Graph<'a> {
             targets: Vec::new(),
             wrappers: HashMap::default(),
             dl_wrappers: HashMap::default(),
+            hosts: objs.iter().map(|o| is_host(&o.path)).collect(),
             rebound: Vec::new(),
         };
         // Per object, in parallel: most of a large program's graph is binding call sites.
@@ -386,7 +392,7 @@ impl<'a> Graph<'a> {
         for (o, fs) in self.facts.iter().enumerate() {
             // A plugin host's own loader passes names it computes: its dlopen stays computed
             // there, where the host's rule covers it.
-            let host = super::plugins::host_of(&self.objs[o].path).is_some();
+            let host = self.hosts[o];
             for (start, f) in fs.iter() {
                 for s in &f.syscalls {
                     if let Val::Param(k) = s.nr {

@@ -825,7 +825,7 @@ fn analyze_one(
         // Rules that load more objects: constant dlopen names, NSS, iconv, libgcc_s. Until
         // one loads something new, this round's graph is the result.
         let (loads, new_rules) = {
-            let g = Graph::new(&img.objs, &facts, &earlier);
+            let g = Graph::new(&img.objs, &facts, &earlier, &is_plugin_host);
             let roots = roots(&g, &img);
             let reach = g.reach_more(reached.take(), &roots);
             let mut loads: Vec<(String, String, String)> = Vec::new();
@@ -1138,7 +1138,7 @@ pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
         prefetched: HashMap::new(),
     };
     let facts = vec![std::sync::Arc::new(object_facts(&img.objs[0]))];
-    let g = Graph::new(&img.objs, &facts, &[]);
+    let g = Graph::new(&img.objs, &facts, &[], &is_plugin_host);
     let reach = g.reach(&roots(&g, &img));
     let a = finish(
         &g,
@@ -1213,4 +1213,9 @@ pub fn host_program(p: &str) -> String {
 /// The default root: the host's.
 pub fn host_root() -> PathBuf {
     Path::new("/").to_path_buf()
+}
+
+/// Whether the object at `path` is a plugin host (`profiles/plugin-hosts.json`).
+fn is_plugin_host(path: &str) -> bool {
+    plugins::host_of(path).is_some()
 }
