@@ -65,12 +65,22 @@ pub const VDSO_FALLBACKS: &[(&str, &str)] = &[
     ("getcpu", "required: the vDSO's fallback, as clock_gettime"),
 ];
 
-/// i386's return from a handler installed without SA_SIGINFO (`signal()`), for profiles that list
-/// that ABI.
-const I386_SIGRETURN: (&str, &str) = (
-    "sigreturn",
-    "required on i386: returns from a handler installed without SA_SIGINFO",
-);
+/// What only i386 has, for profiles that list that ABI: the return from a handler installed
+/// without SA_SIGINFO (`signal()`), and the 64-bit-time clock calls its vDSO falls back to.
+const I386_REQUIRED: &[(&str, &str)] = &[
+    (
+        "sigreturn",
+        "required on i386: returns from a handler installed without SA_SIGINFO",
+    ),
+    (
+        "clock_gettime64",
+        "required on i386: the vDSO's fallback, as clock_gettime",
+    ),
+    (
+        "clock_getres_time64",
+        "required on i386: the vDSO's fallback, as clock_gettime",
+    ),
+];
 
 const RUNTIME_BASE: &str = include_str!("../../profiles/runtime-base.json");
 const LIBC_FALLBACKS: &str = include_str!("../../profiles/libc-fallbacks.json");
@@ -325,7 +335,11 @@ pub fn seccomp_profile(
         });
     }
     let namespaces = creates_namespaces(rec);
-    let i386 = rec.abis().contains(&Abi::I386).then_some(&I386_SIGRETURN);
+    let i386 = if rec.abis().contains(&Abi::I386) {
+        I386_REQUIRED
+    } else {
+        &[]
+    };
     for (name, why) in REQUIRED.iter().chain(VDSO_FALLBACKS).chain(i386) {
         allowed
             .entry(name.to_string())
@@ -446,7 +460,9 @@ mod tests {
             allowed,
             [
                 "clock_getres",
+                "clock_getres_time64",
                 "clock_gettime",
+                "clock_gettime64",
                 "clone",
                 "execve",
                 "exit",
@@ -479,7 +495,7 @@ mod tests {
         assert_eq!(enosys.errno_ret, Some(38));
         let names = enosys.names.as_ref().unwrap();
         assert!(names.contains(&"statx".to_string()) && names.contains(&"clone3".to_string()));
-        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 15, 0));
+        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 17, 0));
     }
 
     #[test]
