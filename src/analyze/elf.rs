@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use object::LittleEndian as LE;
+
+use super::decode::Target;
 use object::elf;
 use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _, SectionHeader, Sym as _};
 
@@ -646,6 +648,23 @@ impl Object {
             return None;
         }
         self.starts.range(..=addr).next_back().map(|(a, _)| *a)
+    }
+
+    /// The slot a call to `target` goes through: the GOT slot it names, or the one the PLT stub
+    /// it lands in jumps through.
+    pub fn call_slot(&self, target: &Target) -> Option<&Slot> {
+        match *target {
+            Target::Slot(s) => self.slots.get(&s),
+            Target::Addr(a) => self.stub_at(a),
+        }
+    }
+
+    /// The symbol a call to `target` goes to through the PLT or GOT, if it does.
+    pub fn call_symbol(&self, target: &Target) -> Option<&str> {
+        match self.call_slot(target)? {
+            Slot::Symbol(n) => Some(n),
+            _ => None,
+        }
     }
 
     /// The PLT stub holding `addr`, if any: the slot it jumps through.

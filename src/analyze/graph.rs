@@ -118,8 +118,6 @@ pub struct Graph<'a> {
     /// Functions that pass their parameter k on as `dlopen`'s name (systemd's
     /// `dlopen_many_sym_or_warn`): the name is read at their call sites.
     dl_wrappers: HashMap<FnId, BTreeSet<(u8, ())>>,
-    /// Plugin hosts, by object.
-    hosts: Vec<bool>,
     /// Objects of the earlier round whose call targets were bound again (a name they import
     /// is defined by an object loaded since).
     rebound: Vec<usize>,
@@ -193,7 +191,6 @@ impl<'a> Graph<'a> {
             targets: Vec::new(),
             wrappers: HashMap::default(),
             dl_wrappers: HashMap::default(),
-            hosts: objs.iter().map(|o| is_host(&o.path)).collect(),
             rebound: Vec::new(),
         };
         // Per object, in parallel: most of a large program's graph is binding call sites.
@@ -209,7 +206,7 @@ impl<'a> Graph<'a> {
         g.rebound = (0..targets.len()).filter(|i| targets[*i].1).collect();
         let targets = targets.into_iter().map(|(t, _)| t).collect();
         g.targets = targets;
-        g.find_wrappers();
+        g.find_wrappers(is_host);
         g
     }
 
@@ -226,7 +223,7 @@ impl<'a> Graph<'a> {
             for (i, c) in f.calls.iter().enumerate() {
                 ft.sites
                     .push(self.call_targets(oi, *start, c, &mut symbols, &mut t.unbound));
-                if let Some(n) = self.import_name(oi, c) {
+                if let Some(n) = self.objs[oi].call_symbol(&c.target) {
                     let n = names.entry(n).or_insert_with(|| n.into());
                     ft.imports.push((i, n.clone()));
                 }
@@ -340,10 +337,7 @@ impl<'a> Graph<'a> {
         unbound: &mut Vec<Arc<str>>,
     ) -> Targets {
         let obj: &'a Object = &self.objs[o];
-        let slot = match c.target {
-            Target::Slot(s) => obj.slots.get(&s),
-            Target::Addr(a) => obj.stub_at(a),
-        };
+        let slot = obj.call_slot(&c.target);
         if let Some(Slot::Symbol(n)) = slot {
             let t = symbols
                 .entry(n.as_str())
@@ -370,29 +364,16 @@ impl<'a> Graph<'a> {
         }
     }
 
-    /// The symbol a call site goes to through the PLT or GOT, if it does.
-    pub fn import_name(&self, o: usize, c: &CallSite) -> Option<&'a str> {
-        let obj: &'a Object = &self.objs[o];
-        let slot = match c.target {
-            Target::Slot(s) => obj.slots.get(&s)?,
-            Target::Addr(a) => obj.stub_at(a)?,
-        };
-        match slot {
-            Slot::Symbol(n) => Some(n),
-            _ => None,
-        }
-    }
-
     /// Wrappers, to a fixpoint: a function passing its own parameter j to a wrapper's
     /// parameter k is a wrapper on j. Syscall wrappers (the number) and `dlopen` wrappers (the
     /// library's name) alike.
-    fn find_wrappers(&mut self) {
+    fn find_wrappers(&mut self, is_host: &dyn Fn(&str) -> bool) {
         let mut sys: HashMap<FnId, BTreeSet<(u8, Trap)>> = HashMap::default();
         let mut dl: HashMap<FnId, BTreeSet<(u8, ())>> = HashMap::default();
         for (o, fs) in self.facts.iter().enumerate() {
             // A plugin host's own loader passes names it computes: its dlopen stays computed
             // there, where the host's rule covers it.
-            let host = self.hosts[o];
+            let host = is_host(&self.objs[o].path);
             for (start, f) in fs.iter() {
                 for s in &f.syscalls {
                     if let Val::Param(k) = s.nr {

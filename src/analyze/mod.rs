@@ -24,7 +24,7 @@ use decode::{Facts, Trap};
 
 /// Facts of one object's functions, by start address; shared between programs.
 pub type ObjectFacts = std::sync::Arc<BTreeMap<u64, Facts>>;
-use elf::{Object, Slot};
+use elf::Object;
 use graph::{Edge, FnId, Graph};
 use loader::Root;
 
@@ -601,17 +601,6 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             _ => None,
         }
     };
-    // The symbol a call through the PLT or a GOT slot goes to.
-    let imported = |c: &decode::CallSite| -> Option<&str> {
-        let slot = match c.target {
-            decode::Target::Addr(a) => o.stub_at(a)?,
-            decode::Target::Slot(a) => o.slots.get(&a)?,
-        };
-        match slot {
-            Slot::Symbol(n) => Some(n.as_str()),
-            _ => None,
-        }
-    };
     let mut callers: HashMap<u64, Vec<u64>> = HashMap::new();
     for (s, f) in &facts {
         for c in &f.calls {
@@ -663,7 +652,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
                         }
                     }
                     // A dlopen wrapper: its callers' values name the library.
-                    if let Some(k) = imported(c).and_then(graph::dlopen_name_arg)
+                    if let Some(k) = o.call_symbol(&c.target).and_then(graph::dlopen_name_arg)
                         && let decode::Val::Param(j) = *c.args.get(k)
                     {
                         ks.insert(j);

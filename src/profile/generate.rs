@@ -2,9 +2,9 @@
 //! syscalls gives a byte-identical file.
 //!
 //! Rules (DESIGN.md): deny with EPERM by default; list only the ABIs the workload used; always
-//! allow execve, exit and exit_group, the two calls the kernel makes the process issue on its
-//! behalf (rt_sigreturn, restart_syscall) and the vDSO's fallbacks; allow what the chosen container runtime does after loading
-//! the filter (measured, kept as data in `profiles/runtime-base.json`); give ENOSYS to the
+//! allow execve, exit and exit_group, the calls a recording sees only by chance (rt_sigreturn,
+//! restart_syscall, futex) and the vDSO's fallbacks; allow what the chosen container runtime
+//! does after loading the filter (measured, kept as data in `profiles/runtime-base.json`); give ENOSYS to the
 //! libc-fallback syscalls the workload did not use; one rule per syscall with a comment saying
 //! how often it was made and by which executable first.
 
@@ -21,9 +21,9 @@ use oci_spec::runtime::LinuxSeccompOperator as Op;
 
 /// Syscalls every process needs to start, stop and be stopped; `exit_group` never returns, so
 /// tools that count returning calls (`strace -c`) miss it. `rt_sigreturn` and `restart_syscall`
-/// are issued by code the kernel sets up, not by the program's choice, so a recording sees them only when a signal came
-/// at the right time: without them a handler's return is a SIGSEGV and a sleep resumed after
-/// SIGSTOP/SIGCONT or a cgroup freeze (`docker pause`) fails with EPERM. `futex` is made only
+/// are issued by code the kernel sets up, not by the program's choice, so a recording sees them
+/// only when a signal came at the right time: without them a handler's return is a SIGSEGV and
+/// a sleep resumed after SIGSTOP/SIGCONT or a cgroup freeze (`docker pause`) fails with EPERM. `futex` is made only
 /// under lock contention, which a recording at low load may never meet, and glibc aborts when it
 /// fails. Docker allows all three.
 pub const REQUIRED: &[(&str, &str)] = &[
@@ -81,6 +81,11 @@ const I386_REQUIRED: &[(&str, &str)] = &[
         "required on i386: the vDSO's fallback, as clock_gettime",
     ),
 ];
+
+/// What every profile allows whatever was recorded: `REQUIRED` and `VDSO_FALLBACKS`.
+fn always_allowed() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    REQUIRED.iter().chain(VDSO_FALLBACKS)
+}
 
 const RUNTIME_BASE: &str = include_str!("../../profiles/runtime-base.json");
 const LIBC_FALLBACKS: &str = include_str!("../../profiles/libc-fallbacks.json");
@@ -247,13 +252,8 @@ pub fn seccomp_profile_with(
                 .extend(values.iter().copied());
         }
     }
-    let keep_open = |name: &str| {
-        base.contains_key(name)
-            || REQUIRED
-                .iter()
-                .chain(VDSO_FALLBACKS)
-                .any(|(n, _)| *n == name)
-    };
+    let keep_open =
+        |name: &str| base.contains_key(name) || always_allowed().any(|(n, _)| *n == name);
     let mut rules = Vec::new();
     for r in p.syscalls.take().unwrap_or_default() {
         let name = r
@@ -340,7 +340,7 @@ pub fn seccomp_profile(
     } else {
         &[]
     };
-    for (name, why) in REQUIRED.iter().chain(VDSO_FALLBACKS).chain(i386) {
+    for (name, why) in always_allowed().chain(i386) {
         allowed
             .entry(name.to_string())
             .or_insert_with(|| why.to_string());
