@@ -1149,6 +1149,50 @@ fn objects_read(stderr: &str) -> usize {
         .unwrap_or_else(|_| panic!("object count {n:?} in: {stderr}"))
 }
 
+/// The analysis of `program` alone holds what its run recorded as `tag` (`record`) opened at
+/// run time: the run opened a file ending in `module` (`missing` says what to install if not);
+/// the analysis is complete, reads exactly the objects it reads with `--libraries-from` the
+/// recording, and covers every recorded syscall `seen`. Returns the analysis, for the caller's
+/// own checks of what it said.
+fn assert_loads_what_the_run_opened(
+    dir: &Path,
+    tag: &str,
+    program: &str,
+    seen: &BTreeSet<(String, String)>,
+    module: &str,
+    missing: &str,
+) -> Out {
+    let rec = dir.join(format!("{tag}.rec"));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    assert!(
+        v["files"]
+            .as_object()
+            .is_some_and(|f| f.keys().any(|k| k.ends_with(module))),
+        "{tag}: the run never opened {module}{missing}: {}",
+        v["files"]
+    );
+    let (alone, out) = analyze(dir, &format!("{tag}-alone"), &[], &[program]);
+    assert_complete(tag, &out);
+    let (with, out_with) = analyze(
+        dir,
+        &format!("{tag}-with"),
+        &["--libraries-from", rec.to_str().unwrap()],
+        &[program],
+    );
+    assert_eq!(
+        objects_read(&out.stderr),
+        objects_read(&out_with.stderr),
+        "{tag}: the recording saw an object the analysis did not read:\nalone:\n{}\nwith the recording's libraries:\n{}",
+        out.stderr,
+        out_with.stderr
+    );
+    // (--libraries-from makes every export of what the run opened a root, libc's too: its
+    // set is larger, by design; the objects are what must not change.)
+    assert!(with.is_superset(&alone), "{tag}");
+    assert_covers(tag, seen, &alone, &out.stderr);
+    out
+}
+
 /// Plugin hosts (profiles/plugin-hosts.json) load modules by names computed at run time: the
 /// analysis alone already holds every module a real run maps (adding what the recording saw
 /// opened, with --libraries-from, reads no object more), covers the host's computed
@@ -1209,39 +1253,12 @@ fn modules_plugin_hosts_load_at_run_time_are_in_the_analysis() {
     ];
     for (tag, cmd, module) in workloads {
         let seen = record(&t.0, tag, &cmd);
-        let rec = t.0.join(format!("{tag}.rec"));
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
-        assert!(
-            v["files"]
-                .as_object()
-                .is_some_and(|f| f.keys().any(|k| k.ends_with(module))),
-            "{tag}: the run never opened {module}: {}",
-            v["files"]
-        );
-        let (alone, out) = analyze(&t.0, &format!("{tag}-alone"), &[], &cmd[..1]);
-        assert_complete(tag, &out);
+        let out = assert_loads_what_the_run_opened(&t.0, tag, cmd[0], &seen, module, "");
         assert!(
             out.stderr.contains("covered by the rule for") && out.stderr.contains("plugins in"),
             "{tag}: no plugin rule said:\n{}",
             out.stderr
         );
-        let (with, out_with) = analyze(
-            &t.0,
-            &format!("{tag}-with"),
-            &["--libraries-from", rec.to_str().unwrap()],
-            &cmd[..1],
-        );
-        assert_eq!(
-            objects_read(&out.stderr),
-            objects_read(&out_with.stderr),
-            "{tag}: the recording saw a module the rules did not load:\nalone:\n{}\nwith the recording's libraries:\n{}",
-            out.stderr,
-            out_with.stderr
-        );
-        // (--libraries-from makes every export of what the run opened a root, libc's too: its
-        // set is larger, by design; the objects are what must not change.)
-        assert!(with.is_superset(&alone), "{tag}");
-        assert_covers(tag, &seen, &alone, &out.stderr);
     }
     // A host's own loader may pass a name on (Kerberos' krb5int_open_plugin, which libkrb5
     // and libgssapi call with paths they build): it is the host's, not a dlopen wrapper whose
@@ -1379,37 +1396,20 @@ fn libx11_loads_libxcursor_by_rule() {
     let x = Xvfb::start();
     let seen = record_with(&t.0, "cursor", &[p], &[("DISPLAY", &x.1)]);
     drop(x);
-    let rec = t.0.join("cursor.rec");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
-    assert!(
-        v["files"]
-            .as_object()
-            .is_some_and(|f| f.keys().any(|k| k.contains("libXcursor.so"))),
-        "the client never opened libXcursor (install libxcursor1: scripts/install-deps.sh test does): {}",
-        v["files"]
+    let out = assert_loads_what_the_run_opened(
+        &t.0,
+        "cursor",
+        p,
+        &seen,
+        "libXcursor.so.1",
+        " (install libxcursor1: scripts/install-deps.sh test does)",
     );
-    let (alone, out) = analyze(&t.0, "cursor-alone", &[], &[p]);
-    assert_complete("an X client", &out);
     assert!(
         out.stderr
             .contains("covered by the rule for libX11.so.6's plugins libXcursor.so.1"),
         "{}",
         out.stderr
     );
-    let (_, out_with) = analyze(
-        &t.0,
-        "cursor-with",
-        &["--libraries-from", rec.to_str().unwrap()],
-        &[p],
-    );
-    assert_eq!(
-        objects_read(&out.stderr),
-        objects_read(&out_with.stderr),
-        "the run opened an object the rule did not load:\n{}\n{}",
-        out.stderr,
-        out_with.stderr
-    );
-    assert_covers("an X client", &seen, &alone, &out.stderr);
 }
 
 /// A `dlopen` wrapper — a helper passing its parameter on as the library's name, as systemd's
@@ -1433,31 +1433,7 @@ fn a_dlopen_wrapper_is_resolved_at_its_call_sites() {
     );
     let p = prog.to_str().unwrap();
     let seen = record(&t.0, "dlwrap", &[p]);
-    let rec = t.0.join("dlwrap.rec");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
-    assert!(
-        v["files"]
-            .as_object()
-            .is_some_and(|f| f.keys().any(|k| k.contains("libz.so"))),
-        "the program never opened libz (install zlib1g): {}",
-        v["files"]
-    );
-    let (alone, out) = analyze(&t.0, "dlwrap-alone", &[], &[p]);
-    assert_complete("a dlopen wrapper", &out);
-    let (_, out_with) = analyze(
-        &t.0,
-        "dlwrap-with",
-        &["--libraries-from", rec.to_str().unwrap()],
-        &[p],
-    );
-    assert_eq!(
-        objects_read(&out.stderr),
-        objects_read(&out_with.stderr),
-        "the run opened an object the analysis did not read:\n{}\n{}",
-        out.stderr,
-        out_with.stderr
-    );
-    assert_covers("a dlopen wrapper", &seen, &alone, &out.stderr);
+    assert_loads_what_the_run_opened(&t.0, "dlwrap", p, &seen, "libz.so.1", " (install zlib1g)");
 }
 
 /// libseccomp finds seccomp's number by name at run time and keeps it in a variable: no

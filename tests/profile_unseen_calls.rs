@@ -35,6 +35,11 @@ fn sleep_args(marker: &str) -> Vec<String> {
     ["sleep", "1.2", marker].map(String::from).to_vec()
 }
 
+/// The arguments of `sleep_args` after `sleep`, as `pkill -f` (KillOnDrop) and `pgrep` see them.
+fn sleep_pattern(marker: &str) -> String {
+    sleep_args(marker)[1..].join(" ")
+}
+
 /// A unique, negligible duration that names the sleep among the host's processes.
 fn marker() -> String {
     format!("0.0000{}", unique("").replace('x', ""))
@@ -84,7 +89,7 @@ fn sleeping(marker: &str) -> Pid {
 fn a_sleep_stopped_and_continued_finishes_under_its_recorded_profile() {
     let dir = TempDir::new("sig-stop");
     let m = marker();
-    let _cleanup = KillOnDrop(format!("1.2 {m}"));
+    let _cleanup = KillOnDrop(sleep_pattern(&m));
     let profile = record(&dir, &["sleep", "0.05"]);
     let child = confined(&profile, &sleep_args(&m)).spawn().unwrap();
     let pid = sleeping(&m);
@@ -106,7 +111,7 @@ fn a_sleep_in_a_frozen_cgroup_finishes_under_its_recorded_profile() {
     // in a mount namespace whose /sys/fs/cgroup is cgroup2 (scripts/cgroup2-ns.sh).
     let dir = TempDir::new("sig-freeze");
     let m = marker();
-    let _cleanup = KillOnDrop(format!("1.2 {m}"));
+    let _cleanup = KillOnDrop(sleep_pattern(&m));
     let profile = record(&dir, &["sleep", "0.05"]);
     let cg = unique("syscage-test-freeze");
     let script = r#"set -eu
@@ -132,7 +137,7 @@ wait $child
 "#;
     let sleep = sleep_args(&m);
     let mut c = clean_command(cgroup2_ns());
-    c.env("MARKER", format!("1.2 {m}"))
+    c.env("MARKER", sleep_pattern(&m))
         .args(["sh", "-c", script, "sh", &cg, syscage().to_str().unwrap()])
         .args(["run", "--seccomp", profile.to_str().unwrap(), "--"])
         .args(&sleep);
