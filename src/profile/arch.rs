@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use oci_spec::runtime::{Arch, LinuxSeccompAction, LinuxSeccompOperator};
 use serde::Deserialize;
 
+use super::generate::is_always_allowed;
 use super::seccomp::{SeccompProfile, SyscallArg, SyscallRule, rule_names};
 use crate::model::Abi;
 use crate::model::args::CLONE_NS_MASK;
@@ -448,6 +449,9 @@ pub fn translate(
                 dropped.extend(r.name.take());
             }
         }
+        // What syscage adds to every profile (`time`, a vDSO fallback aarch64 lacks) was not
+        // the user's: leaving it out of the report keeps "dropped" to what they recorded.
+        dropped.retain(|n| !is_always_allowed(n));
         rules.retain(|r| r.names.as_ref().is_some_and(|n| !n.is_empty()) || r.name.is_some());
         tr.dropped = dropped.into_iter().collect();
     }

@@ -87,6 +87,13 @@ fn always_allowed() -> impl Iterator<Item = &'static (&'static str, &'static str
     REQUIRED.iter().chain(VDSO_FALLBACKS)
 }
 
+/// Whether every profile syscage generates allows `name` whatever was recorded.
+pub fn is_always_allowed(name: &str) -> bool {
+    always_allowed()
+        .chain(I386_REQUIRED)
+        .any(|(n, _)| *n == name)
+}
+
 const RUNTIME_BASE: &str = include_str!("../../profiles/runtime-base.json");
 const LIBC_FALLBACKS: &str = include_str!("../../profiles/libc-fallbacks.json");
 

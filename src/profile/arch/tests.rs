@@ -155,6 +155,16 @@ fn to_aarch64_alone_drops_what_aarch64_lacks() {
 }
 
 #[test]
+fn what_every_profile_gets_is_not_reported_as_dropped() {
+    // `time` is a vDSO fallback every generated profile allows; aarch64 has no such syscall.
+    let json = r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],
+        "syscalls":[{"names":["read","time","open"],"action":"SCMP_ACT_ALLOW"}]}"#;
+    let (p, tr) = translate(&profile(json), &[Abi::X86_64], &[Abi::Aarch64]).unwrap();
+    assert!(!names(&p).contains(&"time".to_string()));
+    assert_eq!(tr.dropped, ["open"]);
+}
+
+#[test]
 fn aarch64_to_x86_64_adds_the_x86_64_forms_and_the_start() {
     let arm = r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_AARCH64"],"syscalls":[
       {"names":["openat","newfstatat","pipe2","dup3","execve","ppoll"],"action":"SCMP_ACT_ALLOW"},
