@@ -503,6 +503,80 @@ void _start(void) {{
     }
 }
 
+/// A call through a function pointer the program changes (`call *hook(%rip)`, a variable in
+/// .data) may go to any function whose address is taken, not only to the one the variable
+/// starts as; only a slot the loader alone writes (the GOT) binds a call. The program sets
+/// `hook` to `loud` (getppid) in a function the compiler cannot see through, then calls it:
+/// the analysis must reach `loud`, and the program must run under the profile it writes.
+#[test]
+fn a_call_through_a_changed_function_pointer_reaches_what_it_was_changed_to() {
+    let t = TempDir::new("analyze-hook");
+    let src = r#"
+static long sys(long n) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "0"(n) : "rcx", "r11", "memory");
+    return r;
+}
+static void quiet(void) { if (sys(39) < 0) sys(231); }
+static void loud(void) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "0"(110L) : "rcx", "r11", "memory");
+    if (r < 0) { __asm__ volatile("syscall" : : "a"(60L), "D"(1L) : "rcx", "r11", "memory"); }
+}
+void (*hook)(void) = quiet;
+__attribute__((noipa)) void choose(void) { hook = loud; }
+void _start(void) {
+    choose();
+    hook();
+    __asm__ volatile("syscall" : : "a"(60L), "D"(0L) : "rcx", "r11", "memory");
+    for (;;) {}
+}
+"#;
+    let prog = cc(
+        &t.0,
+        "hook",
+        src,
+        &["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"],
+    );
+    // The call really goes through the variable, not a register the compiler loaded.
+    let mut d = Command::new("objdump");
+    d.args(["-d", prog.to_str().unwrap()]);
+    let dis = run_command(d);
+    assert!(
+        dis.stdout.contains("call   *0x") && dis.stdout.contains("<hook>"),
+        "expected a call through hook's memory:\n{}",
+        dis.stdout
+    );
+    let (_, out) = analyze(&t.0, "hook", &["--no-cache"], &[prog.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = sited(&t.join("hook.analysis"));
+    assert!(
+        got.contains("getppid") && got.contains("getpid"),
+        "both what hook starts as and what it is changed to: {got:?}\n{}",
+        out.stderr
+    );
+    let prof = t.join("hook.json");
+    let out = syscage_args(&[
+        "analyze",
+        "-o",
+        prof.to_str().unwrap(),
+        prog.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = syscage_args(&[
+        "run",
+        "--seccomp",
+        prof.to_str().unwrap(),
+        "--",
+        prog.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "getppid denied under the analysis' profile: {}",
+        run.stderr
+    );
+}
+
 #[test]
 fn explain_shows_a_path_from_the_entry_point() {
     let out = syscage_args(&[

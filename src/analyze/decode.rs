@@ -296,14 +296,19 @@ fn entry_state(cc: &CallConv) -> State {
     s
 }
 
-/// Whether `code` (a range of an object's code) contains `addr`.
+/// What the decoder knows of the object's address space.
 pub struct Ranges<'a> {
+    /// The object's code, [start, end) ranges.
     pub code: &'a [(u64, u64)],
     /// Whether an immediate operand can be a code address: only in position-dependent code
     /// (ET_EXEC) or code with text relocations. In PIC a constant that happens to fall in the
     /// code's range (a size, a flag mask such as O_CLOEXEC's 0x80000) is never an address, and
     /// taking it for one pulls unrelated functions into the indirect-call pool.
     pub immediates: bool,
+    /// Whether an address is a slot only the loader writes (the GOT, RELRO): a call through
+    /// it goes where the slot is bound. A call through a function pointer the program can
+    /// change (a variable in .data, whatever it starts as) is an indirect call.
+    pub loader_slot: &'a dyn Fn(u64) -> bool,
 }
 
 impl Ranges<'_> {
@@ -634,7 +639,10 @@ fn record(
         }
         FlowControl::IndirectCall | FlowControl::IndirectBranch => {
             let jump = i.flow_control() == FlowControl::IndirectBranch;
-            if i.op0_kind() == OpKind::Memory && i.is_ip_rel_memory_operand() {
+            if i.op0_kind() == OpKind::Memory
+                && i.is_ip_rel_memory_operand()
+                && (code.loader_slot)(i.ip_rel_memory_address())
+            {
                 f.calls.push(CallSite {
                     at,
                     target: Target::Slot(i.ip_rel_memory_address()),
@@ -1133,6 +1141,7 @@ mod tests {
             &Ranges {
                 code: &ranges,
                 immediates: true,
+                loader_slot: &|_| false,
             },
             cc,
             &|_| Some(cc.clobber),
@@ -1154,6 +1163,7 @@ mod tests {
         let r = Ranges {
             code: &ranges,
             immediates,
+            loader_slot: &|_| false,
         };
         function(
             0x1000,

@@ -58,6 +58,9 @@ pub struct Object {
     pub slots: HashMap<u64, Slot>,
     /// PLT stubs: [start, end) → the slot they jump through.
     pub stubs: Vec<(u64, u64, Slot)>,
+    /// What only the loader writes: the GOT sections and the RELRO segment, [start, end). A
+    /// slot elsewhere (a function pointer variable in .data) can be changed by the program.
+    pub fixed: Vec<(u64, u64)>,
     /// Code addresses held in data (relocated pointers, and for position-dependent objects any
     /// aligned word that is a function start): functions whose address is taken.
     pub data_refs: BTreeSet<u64>,
@@ -147,6 +150,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         exports: HashMap::new(),
         slots: HashMap::new(),
         stubs: Vec::new(),
+        fixed: Vec::new(),
         data_refs: BTreeSet::new(),
         data_symbol_refs: BTreeSet::new(),
         init: Vec::new(),
@@ -158,6 +162,10 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         go_text: None,
     };
     for ph in phdrs {
+        if ph.p_type(e) == elf::PT_GNU_RELRO {
+            let (a, n) = (ph.p_vaddr(e), ph.p_memsz(e));
+            obj.fixed.push((a, a.saturating_add(n)));
+        }
         if ph.p_type(e) == elf::PT_INTERP
             && let Ok(bytes) = ph.data(e, data)
         {
@@ -203,6 +211,9 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
             obj.rodata.push((addr, bytes.to_vec()));
             data_sections.push((addr, bytes));
         } else {
+            if name == ".got" || name == ".got.plt" {
+                obj.fixed.push((addr, addr + bytes.len() as u64));
+            }
             data_sections.push((addr, bytes));
             writable.push((addr, bytes));
         }
@@ -657,6 +668,12 @@ impl Object {
             Target::Slot(s) => self.slots.get(&s),
             Target::Addr(a) => self.stub_at(a),
         }
+    }
+
+    /// Whether the word at `a` is a slot the loader fills and nothing writes after it (the
+    /// GOT, RELRO): a call through it goes where the slot is bound.
+    pub fn loader_slot(&self, a: u64) -> bool {
+        self.slots.contains_key(&a) && self.fixed.iter().any(|(s, e)| (*s..*e).contains(&a))
     }
 
     /// The symbol a call to `target` goes to through the PLT or GOT, if it does.

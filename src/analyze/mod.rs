@@ -414,9 +414,11 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         .iter()
         .map(|c| (c.addr, c.addr + c.bytes.len() as u64))
         .collect();
+    let loader_slot = |a: u64| o.loader_slot(a);
     let r = decode::Ranges {
         code: &ranges,
         immediates: o.is_exec || o.textrel,
+        loader_slot: &loader_slot,
     };
     // Every body, decoded once.
     let mut bodies: BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)> = BTreeMap::new();
