@@ -577,6 +577,68 @@ void _start(void) {
     );
 }
 
+/// A signal handler is called by the kernel, not by the program's code: once a handler can be
+/// installed, every function whose address is taken may run, even where no indirect call is
+/// reachable (a static program with no function pointer call of its own). The handler here
+/// makes getppid; the profile the analysis writes must let the program take its signal.
+#[test]
+fn a_signal_handler_is_reachable_without_an_indirect_call() {
+    let t = TempDir::new("analyze-handler");
+    let src = r#"
+static long sys(long n, long a, long b, long c, long d) {
+    long r;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(r) : "0"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+static void handler(int s) { (void)s; if (sys(110, 0, 0, 0, 0) < 0) sys(60, 3, 0, 0, 0); }
+__asm__(".text\nrestore:\nmov $15, %eax\nsyscall\n");
+extern void restore(void);
+struct ksa { void (*h)(int); unsigned long flags; void (*restorer)(void); unsigned long mask; };
+void _start(void) {
+    struct ksa sa = { handler, 0x04000000UL, restore, 0 };
+    if (sys(13, 10, (long)&sa, 0, 8) < 0) sys(60, 2, 0, 0, 0);
+    sys(62, sys(39, 0, 0, 0, 0), 10, 0, 0);
+    sys(60, 0, 0, 0, 0);
+    for (;;) {}
+}
+"#;
+    let prog = cc(
+        &t.0,
+        "handler",
+        src,
+        &["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"],
+    );
+    let (_, out) = analyze(&t.0, "handler", &["--no-cache"], &[prog.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = sited(&t.join("handler.analysis"));
+    assert!(got.contains("getppid"), "the handler's call: {got:?}\n{}", out.stderr);
+    let why = syscage_args(&["analyze", "--explain", "getppid", prog.to_str().unwrap()]);
+    assert!(
+        why.stdout.contains("signal handler") || why.stderr.contains("signal handler"),
+        "{}{}",
+        why.stdout,
+        why.stderr
+    );
+    let prof = t.join("handler.json");
+    let out = syscage_args(&[
+        "analyze",
+        "-o",
+        prof.to_str().unwrap(),
+        prog.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = syscage_args(&[
+        "run",
+        "--seccomp",
+        prof.to_str().unwrap(),
+        "--",
+        prog.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "the handler's getppid denied: {}", run.stderr);
+}
+
 #[test]
 fn explain_shows_a_path_from_the_entry_point() {
     let out = syscage_args(&[

@@ -70,6 +70,9 @@ pub enum Edge {
     Ifunc(Arc<str>),
     /// An indirect call: any function whose address is taken.
     Indirect,
+    /// The kernel runs it as a signal handler: any function whose address is taken, once a
+    /// handler can be installed (no indirect call in the code need be reachable).
+    Handler,
 }
 
 /// One way a syscall is reached: the function and site that makes it, and the wrapper it went
@@ -150,8 +153,9 @@ pub struct Reach {
     pending: Vec<FnId>,
     /// Entered with parameters nobody in the graph chose: wrappers there have unknown numbers.
     entered_unknown: HashSet<FnId>,
-    /// The first indirect call found reachable (the evidence for every pool member).
-    indirect_from: Option<(FnId, u64)>,
+    /// The first indirect call found reachable (the evidence for every pool member), or the
+    /// site that installs a signal handler when no indirect call is reachable.
+    indirect_from: Option<(FnId, u64, Edge)>,
     /// How many objects the pool has seen the data of.
     objects: usize,
 }
@@ -487,117 +491,119 @@ impl<'a> Graph<'a> {
             }
         }
         r.objects = self.objs.len();
+        // Until no signal handler makes the pool reachable that no indirect call did.
         loop {
-            while let Some(f) = queue.pop_front() {
+            loop {
+                while let Some(f) = queue.pop_front() {
+                    let Some(facts) = self.facts[f.0].get(&f.1) else {
+                        continue;
+                    };
+                    for t in &facts.taken {
+                        r.take(self.code_ref(f.0, *t));
+                    }
+                    for s in &facts.slot_refs {
+                        if let Some(Slot::Symbol(n)) = self.objs[f.0].slots.get(s)
+                            && !r.imports_called.contains(n)
+                        {
+                            r.imports_called.insert(n.clone());
+                        }
+                    }
+                    if r.indirect_from.is_none()
+                        && let Some(at) = facts.indirect.first()
+                    {
+                        r.indirect_from = Some((f, *at, Edge::Indirect));
+                    }
+                    let Some(ft) = self.fn_targets(f) else {
+                        continue;
+                    };
+                    for (i, n) in &ft.imports {
+                        let c = &facts.calls[*i];
+                        let n: &str = n;
+                        if !r.imports_called.contains(n) {
+                            r.imports_called.insert(n.to_string());
+                        }
+                        if let Some(arg) = dlopen_name_arg(n) {
+                            self.dlopen_name(f, c.at, c.args.get(arg), &mut r);
+                        }
+                        // A function looked up by name is called through the pointer: every
+                        // definition of a constant name is reachable (V8 finds `pkey_alloc`
+                        // so); a computed name could be any export.
+                        if matches!(n, "dlsym" | "dlvsym") {
+                            let names: Vec<Option<String>> = match c.args.get(1) {
+                                Val::Consts(v) => {
+                                    v.iter().map(|a| self.objs[f.0].c_string(*a)).collect()
+                                }
+                                _ => vec![None],
+                            };
+                            for name in names {
+                                match name {
+                                    Some(name) => {
+                                        let e = Edge::Import(name.as_str().into());
+                                        for t in self.definitions(&name) {
+                                            visit(t, Some(f), c.at, e.clone(), &mut r, &mut queue);
+                                        }
+                                    }
+                                    None => r.dlsyms.push((f, c.at)),
+                                }
+                            }
+                        }
+                    }
+                    for (c, ts) in facts.calls.iter().zip(&ft.sites) {
+                        for (t, e) in ts {
+                            for (k, ()) in self.dl_wrappers.get(t).into_iter().flatten() {
+                                self.dlopen_name(f, c.at, c.args.get(*k as usize), &mut r);
+                            }
+                            visit(*t, Some(f), c.at, e.clone(), &mut r, &mut queue);
+                        }
+                    }
+                }
+                // Indirect calls reach the pool; the pool grows with reachable code: to a fixpoint.
+                let Some((from, at, edge)) = r.indirect_from.clone() else {
+                    break;
+                };
+                if r.pending.is_empty() {
+                    break;
+                }
+                for f in std::mem::take(&mut r.pending) {
+                    r.entered_unknown.insert(f);
+                    visit(f, Some(from), at, edge.clone(), &mut r, &mut queue);
+                }
+            }
+            r.reachable = r.parent.len();
+            // A dlopen wrapper entered with parameters nobody in the graph chose opens a name
+            // nobody can tell.
+            for (f, at) in &r.passed_dlopens {
+                if r.entered_unknown.contains(f) {
+                    r.dlopens.push((*f, *at, None));
+                }
+            }
+            r.dlopens.sort();
+            r.dlopens.dedup();
+            r.dlsyms.sort();
+            r.dlsyms.dedup();
+            // Syscall numbers of everything reachable, from scratch: wrappers may have changed.
+            r.syscalls.clear();
+            r.unresolved.clear();
+            r.replays.clear();
+
+            for f in r.parent.keys() {
                 let Some(facts) = self.facts[f.0].get(&f.1) else {
                     continue;
                 };
-                for t in &facts.taken {
-                    r.take(self.code_ref(f.0, *t));
-                }
-                for s in &facts.slot_refs {
-                    if let Some(Slot::Symbol(n)) = self.objs[f.0].slots.get(s)
-                        && !r.imports_called.contains(n)
-                    {
-                        r.imports_called.insert(n.clone());
-                    }
-                }
-                if r.indirect_from.is_none()
-                    && let Some(at) = facts.indirect.first()
-                {
-                    r.indirect_from = Some((f, *at));
-                }
-                let Some(ft) = self.fn_targets(f) else {
-                    continue;
-                };
-                for (i, n) in &ft.imports {
-                    let c = &facts.calls[*i];
-                    let n: &str = n;
-                    if !r.imports_called.contains(n) {
-                        r.imports_called.insert(n.to_string());
-                    }
-                    if let Some(arg) = dlopen_name_arg(n) {
-                        self.dlopen_name(f, c.at, c.args.get(arg), &mut r);
-                    }
-                    // A function looked up by name is called through the pointer: every
-                    // definition of a constant name is reachable (V8 finds `pkey_alloc`
-                    // so); a computed name could be any export.
-                    if matches!(n, "dlsym" | "dlvsym") {
-                        let names: Vec<Option<String>> = match c.args.get(1) {
-                            Val::Consts(v) => {
-                                v.iter().map(|a| self.objs[f.0].c_string(*a)).collect()
-                            }
-                            _ => vec![None],
-                        };
-                        for name in names {
-                            match name {
-                                Some(name) => {
-                                    let e = Edge::Import(name.as_str().into());
-                                    for t in self.definitions(&name) {
-                                        visit(t, Some(f), c.at, e.clone(), &mut r, &mut queue);
-                                    }
-                                }
-                                None => r.dlsyms.push((f, c.at)),
+                for s in &facts.syscalls {
+                    match &s.nr {
+                        Val::Consts(v) => {
+                            for n in v {
+                                r.syscalls.entry((s.trap, *n)).or_default().push(Evidence {
+                                    function: *f,
+                                    at: s.at,
+                                    via: None,
+                                });
                             }
                         }
-                    }
-                }
-                for (c, ts) in facts.calls.iter().zip(&ft.sites) {
-                    for (t, e) in ts {
-                        for (k, ()) in self.dl_wrappers.get(t).into_iter().flatten() {
-                            self.dlopen_name(f, c.at, c.args.get(*k as usize), &mut r);
-                        }
-                        visit(*t, Some(f), c.at, e.clone(), &mut r, &mut queue);
-                    }
-                }
-            }
-            // Indirect calls reach the pool; the pool grows with reachable code: to a fixpoint.
-            let Some((from, at)) = r.indirect_from else {
-                break;
-            };
-            if r.pending.is_empty() {
-                break;
-            }
-            for f in std::mem::take(&mut r.pending) {
-                r.entered_unknown.insert(f);
-                visit(f, Some(from), at, Edge::Indirect, &mut r, &mut queue);
-            }
-        }
-        r.reachable = r.parent.len();
-        // A dlopen wrapper entered with parameters nobody in the graph chose opens a name
-        // nobody can tell.
-        for (f, at) in &r.passed_dlopens {
-            if r.entered_unknown.contains(f) {
-                r.dlopens.push((*f, *at, None));
-            }
-        }
-        r.dlopens.sort();
-        r.dlopens.dedup();
-        r.dlsyms.sort();
-        r.dlsyms.dedup();
-        // Syscall numbers of everything reachable, from scratch: wrappers may have changed.
-        r.syscalls.clear();
-        r.unresolved.clear();
-        r.replays.clear();
-
-        for f in r.parent.keys() {
-            let Some(facts) = self.facts[f.0].get(&f.1) else {
-                continue;
-            };
-            for s in &facts.syscalls {
-                match &s.nr {
-                    Val::Consts(v) => {
-                        for n in v {
-                            r.syscalls.entry((s.trap, *n)).or_default().push(Evidence {
-                                function: *f,
-                                at: s.at,
-                                via: None,
-                            });
-                        }
-                    }
-                    Val::Param(k) => {
-                        if r.entered_unknown.contains(f) {
-                            r.unresolved.push(Unresolved {
+                        Val::Param(k) => {
+                            if r.entered_unknown.contains(f) {
+                                r.unresolved.push(Unresolved {
                                 function: *f,
                                 at: s.at,
                                 why: format!(
@@ -605,27 +611,27 @@ impl<'a> Graph<'a> {
                                     k + 1
                                 ),
                             });
+                            }
                         }
-                    }
-                    Val::Top if s.replay && self.objs[f.0].path.ends_with("/libc.so.6") => {
-                        r.replays.push(Unresolved {
+                        Val::Top if s.replay && self.objs[f.0].path.ends_with("/libc.so.6") => {
+                            r.replays.push(Unresolved {
+                                function: *f,
+                                at: s.at,
+                                why: "glibc's set*id broadcast to every thread".into(),
+                            })
+                        }
+                        Val::Top => r.unresolved.push(Unresolved {
                             function: *f,
                             at: s.at,
-                            why: "glibc's set*id broadcast to every thread".into(),
-                        })
+                            why: "the number is computed or loaded".into(),
+                        }),
                     }
-                    Val::Top => r.unresolved.push(Unresolved {
-                        function: *f,
-                        at: s.at,
-                        why: "the number is computed or loaded".into(),
-                    }),
                 }
-            }
-            let per_site = self.site_targets(*f);
-            for (c, ts) in facts.calls.iter().zip(per_site) {
-                for (t, _) in ts {
-                    for (k, trap) in self.wrappers.get(t).into_iter().flatten() {
-                        match c.args.get(*k as usize) {
+                let per_site = self.site_targets(*f);
+                for (c, ts) in facts.calls.iter().zip(per_site) {
+                    for (t, _) in ts {
+                        for (k, trap) in self.wrappers.get(t).into_iter().flatten() {
+                            match c.args.get(*k as usize) {
                             Val::Consts(v) => {
                                 for n in v {
                                     r.syscalls.entry((*trap, *n)).or_default().push(Evidence {
@@ -673,15 +679,40 @@ impl<'a> Graph<'a> {
                                 }),
                             },
                         }
+                        }
                     }
                 }
             }
+            r.unresolved.sort_by_key(|u| (u.function, u.at));
+            r.unresolved.dedup_by_key(|u| (u.function, u.at));
+            r.by_name.sort_by_key(|u| (u.function, u.at));
+            r.by_name.dedup_by_key(|u| (u.function, u.at));
+            // The kernel calls a handler the program installs: any function whose address is
+            // taken may be one, even where no indirect call is reachable (a static program).
+            if r.indirect_from.is_none()
+                && !r.pending.is_empty()
+                && let Some((f, at)) = self.installs_handler(&r)
+            {
+                r.indirect_from = Some((f, at, Edge::Handler));
+                continue;
+            }
+            return r;
         }
-        r.unresolved.sort_by_key(|u| (u.function, u.at));
-        r.unresolved.dedup_by_key(|u| (u.function, u.at));
-        r.by_name.sort_by_key(|u| (u.function, u.at));
-        r.by_name.dedup_by_key(|u| (u.function, u.at));
-        r
+    }
+
+    /// A reachable site that can install a signal handler (rt_sigaction; on i386 also
+    /// sigaction and signal), if any.
+    fn installs_handler(&self, r: &Reach) -> Option<(FnId, u64)> {
+        const SITES: [(Trap, u64); 4] = [
+            (Trap::Syscall, 13),
+            (Trap::I386, 174),
+            (Trap::I386, 67),
+            (Trap::I386, 48),
+        ];
+        SITES
+            .iter()
+            .find_map(|k| r.syscalls.get(k)?.first())
+            .map(|e| (e.function, e.at))
     }
 
     /// What a `dlopen` (or a `dlopen` wrapper's call) with name `name` at `at` in `f` opens:

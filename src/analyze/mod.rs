@@ -1091,6 +1091,9 @@ fn explain(g: &Graph<'_>, reach: &graph::Reach, name: &str) -> String {
                     Edge::Indirect => format!(
                         "its address is taken: it may be the target of the indirect call at {at:#x} in"
                     ),
+                    Edge::Handler => format!(
+                        "its address is taken: the kernel may run it as the signal handler installed at {at:#x} in"
+                    ),
                 };
                 match from {
                     Some(f) => {
