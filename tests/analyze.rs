@@ -613,7 +613,11 @@ void _start(void) {
     let (_, out) = analyze(&t.0, "handler", &["--no-cache"], &[prog.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let got = sited(&t.join("handler.analysis"));
-    assert!(got.contains("getppid"), "the handler's call: {got:?}\n{}", out.stderr);
+    assert!(
+        got.contains("getppid"),
+        "the handler's call: {got:?}\n{}",
+        out.stderr
+    );
     let why = syscage_args(&["analyze", "--explain", "getppid", prog.to_str().unwrap()]);
     assert!(
         why.stdout.contains("signal handler") || why.stderr.contains("signal handler"),
@@ -637,6 +641,67 @@ void _start(void) {
         prog.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 0, "the handler's getppid denied: {}", run.stderr);
+}
+
+/// GCC moves a switch's unlikely cases to a part of their own (`f.cold`, with its own unwind
+/// entry: to the analysis a function of its own), reached only through the switch's jump
+/// table. The table is read, so the case's syscall (times) is reachable; the program takes
+/// that case under the profile the analysis writes.
+#[test]
+fn switch_cases_moved_out_of_their_function_are_reachable() {
+    let t = TempDir::new("analyze-cold");
+    let src = r#"
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+__attribute__((cold, noinline)) void oops(const char *m) { fputs(m, stderr); }
+__attribute__((noinline)) long f(int x, const char *s) {
+    switch (x) {
+    case 0: return syscall(SYS_getpid);
+    case 1: return syscall(SYS_getuid);
+    case 2: return syscall(SYS_gettid);
+    case 3:
+        oops(s);
+        if (syscall(SYS_times, 0) <= 0) return -1;
+        oops(s);
+        fprintf(stderr, "%s %d\n", s, x);
+        return 0;
+    case 4: return syscall(SYS_getgid);
+    case 5: return syscall(SYS_geteuid);
+    case 6: return syscall(SYS_getegid);
+    default: return 0;
+    }
+}
+int main(int c, char **v) { return f(c + (v[1] ? v[1][0] - '0' : 0), "") < 0 ? 5 : 0; }
+"#;
+    let prog = cc(&t.0, "cold", src, &["-O2"]);
+    // The compiler did move the case out (else this test proves nothing).
+    let mut nm = Command::new("nm");
+    nm.arg(&prog);
+    let syms = run_command(nm);
+    assert!(syms.stdout.contains("f.cold"), "no f.cold:\n{}", syms.stdout);
+    let (_, out) = analyze(&t.0, "cold", &["--no-cache"], &[prog.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = sited(&t.join("cold.analysis"));
+    assert!(got.contains("times"), "the cold case's call: {got:?}\n{}", out.stderr);
+    let prof = t.join("cold.json");
+    let out = syscage_args(&[
+        "analyze",
+        "-o",
+        prof.to_str().unwrap(),
+        prog.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // argc 1 + "2": case 3.
+    let run = syscage_args(&[
+        "run",
+        "--seccomp",
+        prof.to_str().unwrap(),
+        "--",
+        prog.to_str().unwrap(),
+        "2",
+    ]);
+    assert_eq!(run.code, 0, "times denied under the analysis' profile: {}", run.stderr);
 }
 
 #[test]

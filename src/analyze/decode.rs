@@ -305,6 +305,11 @@ pub struct Ranges<'a> {
     /// code's range (a size, a flag mask such as O_CLOEXEC's 0x80000) is never an address, and
     /// taking it for one pulls unrelated functions into the indirect-call pool.
     pub immediates: bool,
+    /// Read-only data (address, bytes): where switch tables are.
+    pub rodata: &'a [(u64, Vec<u8>)],
+    /// Read-only data addresses the code takes (`lea`): a switch table ends where the next
+    /// one starts, whatever the entries beyond would decode to.
+    pub data_taken: &'a BTreeSet<u64>,
     /// Whether an address is a slot only the loader writes (the GOT, RELRO): a call through
     /// it goes where the slot is bound. A call through a function pointer the program can
     /// change (a variable in .data, whatever it starts as) is an indirect call.
@@ -314,6 +319,14 @@ pub struct Ranges<'a> {
 impl Ranges<'_> {
     fn contains(&self, a: u64) -> bool {
         self.code.iter().any(|(s, e)| a >= *s && a < *e)
+    }
+
+    /// `N` bytes of read-only data at `a`.
+    fn read<const N: usize>(&self, a: u64) -> Option<[u8; N]> {
+        self.rodata.iter().find_map(|(s, b)| {
+            let off = usize::try_from(a.checked_sub(*s)?).ok()?;
+            b.get(off..off.checked_add(N)?)?.try_into().ok()
+        })
     }
 }
 
@@ -540,7 +553,8 @@ pub fn function(
         let mut st = inputs[b].clone().unwrap_or_else(top_state);
         for idx in *first..=*last {
             let i = &instrs[idx];
-            record(i, &st, &instrs[*first..idx], start, end, code, cc, &mut f);
+            let site = (instrs, idx, &instrs[*first..idx]);
+            record(i, &st, site, start, end, code, cc, &mut f);
             step(i, &mut st, &mut info, &ctx);
         }
     }
@@ -579,17 +593,27 @@ pub fn scan(start: u64, end: u64, instrs: &[Instruction], code: &Ranges<'_>) -> 
     let mut f = Facts::default();
     for (idx, i) in instrs.iter().enumerate() {
         let before = &instrs[idx.saturating_sub(8)..idx];
-        record(i, &top, before, start, end, code, &SYSV, &mut f);
+        record(
+            i,
+            &top,
+            (instrs, idx, before),
+            start,
+            end,
+            code,
+            &SYSV,
+            &mut f,
+        );
     }
     f
 }
 
-/// The facts instruction `i` adds, seen with the state before it; `before` is the block so far.
+/// The facts instruction `i` adds, seen with the state before it; `site`: the function's
+/// body, `i`'s index in it, and the block so far.
 #[allow(clippy::too_many_arguments)]
 fn record(
     i: &Instruction,
     st: &State,
-    before: &[Instruction],
+    (body, idx, before): (&[Instruction], usize, &[Instruction]),
     start: u64,
     end: u64,
     code: &Ranges<'_>,
@@ -651,6 +675,19 @@ fn record(
                 });
             } else if !(jump && is_jump_table(i, before)) {
                 f.indirect.push(at);
+            } else {
+                // A switch's cases outside the body (GCC moves cold ones to `f.cold`, a
+                // function of its own): jumps out, as tail calls are.
+                for t in switch_targets(body, idx, code) {
+                    if t < start || t >= end {
+                        f.calls.push(CallSite {
+                            at,
+                            target: Target::Addr(t),
+                            jump: true,
+                            args: Args::new(args_of(st, cc, true)),
+                        });
+                    }
+                }
             }
         }
         _ => {
@@ -730,6 +767,106 @@ fn is_jump_table(i: &Instruction, before: &[Instruction]) -> bool {
             && p.memory_index() != Register::None
             && p.memory_index_scale() == 4
     })
+}
+
+/// The targets of the switch jump `body[idx]`, read from its table: `jmp [T + index*8]`
+/// (absolute entries), or `movsxd rX, [rB + index*4]; add rX, rB; jmp rX` with `lea rB,
+/// [rip+T]` (entries relative to T). As many entries as the bound check before it allows
+/// (`cmp index, N; ja`), else as long as they land in code.
+fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u64> {
+    let i = &body[idx];
+    let back = &body[idx.saturating_sub(24)..idx];
+    let full = |r: Register| r.full_register();
+    // (table, entry size, index register)
+    let (table, size, index) = if i.op0_kind() == OpKind::Memory {
+        (i.memory_displacement64(), 8usize, i.memory_index())
+    } else {
+        let x = full(i.op0_register());
+        let Some(m) = back.iter().rev().find(|p| {
+            p.mnemonic() == Mnemonic::Movsxd
+                && full(p.op0_register()) == x
+                && p.op1_kind() == OpKind::Memory
+                && p.memory_index_scale() == 4
+        }) else {
+            return Vec::new();
+        };
+        let base = m.memory_base();
+        // The table's address: the last `lea base, [rip+T]` before, in the function.
+        let Some(t) = body[..idx]
+            .iter()
+            .rev()
+            .find(|p| {
+                p.mnemonic() == Mnemonic::Lea
+                    && p.is_ip_rel_memory_operand()
+                    && full(p.op0_register()) == full(base)
+            })
+            .map(|p| p.ip_rel_memory_address())
+        else {
+            return Vec::new();
+        };
+        (
+            t.wrapping_add(m.memory_displacement64()),
+            4,
+            m.memory_index(),
+        )
+    };
+    // The bound: `cmp index, N` then `ja` (index > N goes elsewhere) or `jae` (index >= N);
+    // the index may be a copy of the register compared (`movzx edx, cl`).
+    let copied_from: Vec<Register> = back
+        .iter()
+        .filter(|p| {
+            matches!(p.mnemonic(), Mnemonic::Mov | Mnemonic::Movzx)
+                && p.op0_kind() == OpKind::Register
+                && full(p.op0_register()) == full(index)
+                && p.op1_kind() == OpKind::Register
+        })
+        .map(|p| full(p.op1_register()))
+        .collect();
+    let bound = back.windows(2).rev().find_map(|w| {
+        let (c, j) = (&w[0], &w[1]);
+        (c.mnemonic() == Mnemonic::Cmp
+            && c.op0_kind() == OpKind::Register
+            && (full(c.op0_register()) == full(index)
+                || copied_from.contains(&full(c.op0_register())))
+            && matches!(
+                c.op1_kind(),
+                OpKind::Immediate8
+                    | OpKind::Immediate8to32
+                    | OpKind::Immediate8to64
+                    | OpKind::Immediate32
+                    | OpKind::Immediate32to64
+            ))
+        .then(|| match j.mnemonic() {
+            Mnemonic::Ja => Some(c.immediate(1).wrapping_add(1)),
+            Mnemonic::Jae => Some(c.immediate(1)),
+            _ => None,
+        })
+        .flatten()
+    });
+    // And never past the next table (or other data) the code takes.
+    let next = code
+        .data_taken
+        .range(table.saturating_add(1)..)
+        .next()
+        .map_or(u64::MAX, |n| (n - table) / size as u64);
+    let limit = bound.unwrap_or(1024).min(next).min(4096) as usize;
+    let mut out = Vec::new();
+    for k in 0..limit {
+        let at = table.wrapping_add((k * size) as u64);
+        let t = if size == 8 {
+            code.read::<8>(at).map(u64::from_le_bytes)
+        } else {
+            code.read::<4>(at)
+                .map(|e| table.wrapping_add(i32::from_le_bytes(e) as i64 as u64))
+        };
+        match t {
+            Some(t) if code.contains(t) => out.push(t),
+            // With a bound, an entry outside code is skipped; without one, the table ends.
+            Some(_) if bound.is_some() => {}
+            _ => break,
+        }
+    }
+    out
 }
 
 /// The state after `i`.
@@ -1141,6 +1278,8 @@ mod tests {
             &Ranges {
                 code: &ranges,
                 immediates: true,
+                rodata: &[],
+                data_taken: &BTreeSet::new(),
                 loader_slot: &|_| false,
             },
             cc,
@@ -1163,6 +1302,8 @@ mod tests {
         let r = Ranges {
             code: &ranges,
             immediates,
+            rodata: &[],
+            data_taken: &BTreeSet::new(),
             loader_slot: &|_| false,
         };
         function(

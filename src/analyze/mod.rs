@@ -414,12 +414,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         .iter()
         .map(|c| (c.addr, c.addr + c.bytes.len() as u64))
         .collect();
-    let loader_slot = |a: u64| o.loader_slot(a);
-    let r = decode::Ranges {
-        code: &ranges,
-        immediates: o.is_exec || o.textrel,
-        loader_slot: &loader_slot,
-    };
+
     // Every body, decoded once.
     let mut bodies: BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)> = BTreeMap::new();
     // What was dropped from bodies as data (below), kept to be put back.
@@ -494,6 +489,39 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             }
         }
     }
+    let loader_slot = |a: u64| o.loader_slot(a);
+    // Read-only data the code takes the address of: where each switch table ends.
+    let in_rodata = |a: u64| {
+        o.rodata
+            .iter()
+            .any(|(s, b)| a >= *s && a - s < b.len() as u64)
+    };
+    let data_taken: BTreeSet<u64> = bodies
+        .values()
+        .flat_map(|(_, b)| b.iter())
+        .filter_map(|i| {
+            if i.mnemonic() == iced_x86::Mnemonic::Lea && i.is_ip_rel_memory_operand() {
+                Some(i.ip_rel_memory_address())
+            } else if i.op_count() >= 1
+                && (0..i.op_count()).any(|k| i.op_kind(k) == iced_x86::OpKind::Memory)
+                && i.memory_base() == iced_x86::Register::None
+                && i.memory_index() != iced_x86::Register::None
+            {
+                // Position-dependent code indexes a table by its absolute address.
+                Some(i.memory_displacement64())
+            } else {
+                None
+            }
+        })
+        .filter(|a| in_rodata(*a))
+        .collect();
+    let r = decode::Ranges {
+        code: &ranges,
+        immediates: o.is_exec || o.textrel,
+        rodata: &o.rodata,
+        data_taken: &data_taken,
+        loader_slot: &loader_slot,
+    };
     // What each function may change, with what its callees in this object change, to a
     // fixpoint; a call leaving the object (PLT) or going anywhere (indirect) changes what the
     // ABI lets it. Functions that never return (no `ret`, every way out into another that
