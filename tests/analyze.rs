@@ -679,11 +679,19 @@ int main(int c, char **v) { return f(c + (v[1] ? v[1][0] - '0' : 0), "") < 0 ? 5
     let mut nm = Command::new("nm");
     nm.arg(&prog);
     let syms = run_command(nm);
-    assert!(syms.stdout.contains("f.cold"), "no f.cold:\n{}", syms.stdout);
+    assert!(
+        syms.stdout.contains("f.cold"),
+        "no f.cold:\n{}",
+        syms.stdout
+    );
     let (_, out) = analyze(&t.0, "cold", &["--no-cache"], &[prog.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let got = sited(&t.join("cold.analysis"));
-    assert!(got.contains("times"), "the cold case's call: {got:?}\n{}", out.stderr);
+    assert!(
+        got.contains("times"),
+        "the cold case's call: {got:?}\n{}",
+        out.stderr
+    );
     let prof = t.join("cold.json");
     let out = syscage_args(&[
         "analyze",
@@ -701,7 +709,68 @@ int main(int c, char **v) { return f(c + (v[1] ? v[1][0] - '0' : 0), "") < 0 ? 5
         prog.to_str().unwrap(),
         "2",
     ]);
-    assert_eq!(run.code, 0, "times denied under the analysis' profile: {}", run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "times denied under the analysis' profile: {}",
+        run.stderr
+    );
+}
+
+/// A function whose last instruction lets execution go on runs into the next one, as glibc's
+/// `__memcpy_chk` variants check the size and fall into `memcpy`: `chk` here checks its
+/// argument and falls into `work`, which makes getppid.
+#[test]
+fn a_function_that_falls_into_the_next_reaches_it() {
+    let t = TempDir::new("analyze-fall");
+    let src = r#"
+__asm__(".text\n"
+        ".globl chk_fail\n.type chk_fail,@function\nchk_fail:\n"
+        "mov $60, %eax\nmov $3, %edi\nsyscall\nhlt\n.size chk_fail, .-chk_fail\n"
+        ".globl chk\n.type chk,@function\nchk:\n"
+        "test %rdi, %rdi\njs chk_fail\n.size chk, .-chk\n"
+        ".globl work\n.type work,@function\nwork:\n"
+        "mov $110, %eax\nsyscall\nret\n.size work, .-work\n");
+long chk(long);
+void _start(void) {
+    long r = chk(1);
+    __asm__ volatile("syscall" : : "a"(60L), "D"(r < 0 ? 4L : 0L) : "rcx", "r11", "memory");
+    for (;;) {}
+}
+"#;
+    let prog = cc(
+        &t.0,
+        "fall",
+        src,
+        &["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"],
+    );
+    let (_, out) = analyze(&t.0, "fall", &["--no-cache"], &[prog.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = sited(&t.join("fall.analysis"));
+    assert!(
+        got.contains("getppid"),
+        "work's call: {got:?}\n{}",
+        out.stderr
+    );
+    let prof = t.join("fall.json");
+    let out = syscage_args(&[
+        "analyze",
+        "-o",
+        prof.to_str().unwrap(),
+        prog.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = syscage_args(&[
+        "run",
+        "--seccomp",
+        prof.to_str().unwrap(),
+        "--",
+        prog.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "getppid denied under the analysis' profile: {}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -708,6 +708,39 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             }
         }
     }
+    // A body whose last instruction lets execution go on runs into the next function (glibc's
+    // `__memcpy_chk` variants check the size, then fall into `memcpy`): a jump there. A call
+    // last is one that never returns (compilers put nothing after those).
+    // (Not where what followed an unwind entry was dropped as data: that body's last
+    // instructions are data read as code.)
+    let trimmed: BTreeSet<u64> = tails
+        .iter()
+        .filter(|t| !t.dropped.is_empty())
+        .map(|t| t.start)
+        .collect();
+    for (s, (e, instrs)) in bodies.iter().filter(|(s, _)| !trimmed.contains(s)) {
+        let last = instrs
+            .iter()
+            .rev()
+            .find(|i| !matches!(i.mnemonic(), iced_x86::Mnemonic::Nop));
+        if let Some(i) = last
+            && !decode::ends_flow(i)
+            && i.code() != iced_x86::Code::INVALID
+            && !matches!(
+                i.flow_control(),
+                iced_x86::FlowControl::Call | iced_x86::FlowControl::IndirectCall
+            )
+            && bodies.contains_key(e)
+            && let Some(f) = facts.get_mut(s)
+        {
+            f.calls.push(decode::CallSite {
+                at: i.ip(),
+                target: decode::Target::Addr(*e),
+                jump: true,
+                args: decode::Args::default(),
+            });
+        }
+    }
     facts
 }
 
