@@ -772,7 +772,9 @@ fn is_jump_table(i: &Instruction, before: &[Instruction]) -> bool {
 /// The targets of the switch jump `body[idx]`, read from its table: `jmp [T + index*8]`
 /// (absolute entries), or `movsxd rX, [rB + index*4]; add rX, rB; jmp rX` with `lea rB,
 /// [rip+T]` (entries relative to T). As many entries as the bound check before it allows
-/// (`cmp index, N; ja`), else as long as they land in code.
+/// (`cmp index, N; ja`), else as long as they land in code; never past the next data the code
+/// takes. Nothing when the table cannot be found (its cases inside the body are decoded with
+/// it anyway; one outside it is then not followed).
 fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u64> {
     let i = &body[idx];
     let back = &body[idx.saturating_sub(24)..idx];
