@@ -1320,6 +1320,62 @@ mod tests {
         .taken
     }
 
+    /// strftime's switch: bound checked on `cl`, indexed by a copy of it in `edx`.
+    #[test]
+    fn a_switch_table_is_read_up_to_the_bound_of_the_register_its_index_was_copied_from() {
+        // cmp cl, 0x7a; ja out; lea rdi, [rip+0x1ff4] (0x3000); movzx edx, cl;
+        // movsxd rdx, [rdi+rdx*4]; add rdx, rdi; jmp rdx; out: ret
+        let code: [u8; 25] = [
+            0x80, 0xf9, 0x7a, 0x77, 0x13, 0x48, 0x8d, 0x3d, 0xf4, 0x1f, 0, 0, 0x0f, 0xb6, 0xd1,
+            0x48, 0x63, 0x14, 0x97, 0x48, 0x01, 0xfa, 0xff, 0xe2, 0xc3,
+        ];
+        // 123 entries (0..=0x7a), then what the next table's would read as: in code too.
+        let table: Vec<u8> = (0..200i64)
+            .flat_map(|k| ((0x1100 + 16 * k - 0x3000) as i32).to_le_bytes())
+            .collect();
+        let ranges = [(0x1000u64, 0x2000u64)];
+        let rodata = [(0x3000u64, table)];
+        let r = Ranges {
+            code: &ranges,
+            immediates: false,
+            rodata: &rodata,
+            data_taken: &BTreeSet::new(),
+            loader_slot: &|_| false,
+        };
+        let instrs = decode_body(0x1000, &code);
+        let end = 0x1000 + code.len() as u64;
+        let jumps = |f: Facts| -> Vec<u64> {
+            f.calls
+                .iter()
+                .filter_map(|c| match c.target {
+                    Target::Addr(a) if c.jump => Some(a),
+                    _ => None,
+                })
+                .collect()
+        };
+        let valued = function(
+            0x1000,
+            end,
+            &instrs,
+            &r,
+            &SYSV,
+            &|_| Some(SYSV.clobber),
+            &|_| None,
+        );
+        let scanned = scan(0x1000, end, &instrs, &r);
+        let want: Vec<u64> = (0..123).map(|k| 0x1100 + 16 * k).collect();
+        assert_eq!(jumps(valued), want);
+        assert_eq!(jumps(scanned), want);
+        // With no bound check, the next data the code takes ends the table.
+        let no_cmp = &instrs[2..];
+        let taken = BTreeSet::from([0x3000 + 4 * 10]);
+        let r = Ranges {
+            data_taken: &taken,
+            ..r
+        };
+        assert_eq!(jumps(scan(0x1005, end, no_cmp, &r)), want[..10]);
+    }
+
     #[test]
     fn an_immediate_is_an_address_only_in_position_dependent_code() {
         // ET_EXEC: `mov edi, offset f` takes f. PIC: the same bytes are a constant (a size, a
