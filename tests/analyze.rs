@@ -49,6 +49,31 @@ fn analyze(
     (recorded_names(&rec), out)
 }
 
+/// The flags of a program with raw syscalls and nothing else (no libc, position-dependent).
+const RAW: [&str; 5] = ["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"];
+
+/// Writes the profile `analyze -o` makes for `prog` to `NAME.json` in `t`, then runs `prog
+/// args` under it: the program really makes what the analysis found.
+fn run_under_its_analysis(t: &TempDir, name: &str, prog: &Path, args: &[&str]) -> Out {
+    let prof = t.join(&format!("{name}.json"));
+    let out = syscage_args(&[
+        "analyze",
+        "-o",
+        prof.to_str().unwrap(),
+        prog.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut run = vec![
+        "run",
+        "--seccomp",
+        prof.to_str().unwrap(),
+        "--",
+        prog.to_str().unwrap(),
+    ];
+    run.extend_from_slice(args);
+    syscage_args(&run)
+}
+
 /// The syscalls with a site in the code (not added by rule), by name, x86_64.
 fn sited(rec: &Path) -> BTreeSet<String> {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(rec).unwrap()).unwrap();
@@ -367,7 +392,7 @@ void _start(void) {
     for (;;) {}
 }
 "#,
-        &["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"],
+        &RAW,
     );
     let rec = t.join("raw.analysis");
     let out = syscage_args(&[
@@ -396,21 +421,7 @@ void _start(void) {
         assert!(out.stderr.contains(rule), "{rule}: {}", out.stderr);
     }
     // The program really makes them: run it under the profile the analysis writes.
-    let prof = t.join("raw.json");
-    let out = syscage_args(&[
-        "analyze",
-        "-o",
-        prof.to_str().unwrap(),
-        raw.to_str().unwrap(),
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let run = syscage_args(&[
-        "run",
-        "--seccomp",
-        prof.to_str().unwrap(),
-        "--",
-        raw.to_str().unwrap(),
-    ]);
+    let run = run_under_its_analysis(&t, "raw", &raw, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "hi\n");
 
@@ -479,12 +490,11 @@ void _start(void) {{
 "#
         )
     };
-    let flags = ["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"];
     for (name, jump, kill) in [
         ("read", "", false),
         ("jumped", r#"__asm__ volatile("jmp tbl+2");"#, true),
     ] {
-        let prog = cc(&t.0, name, &src(jump), &flags);
+        let prog = cc(&t.0, name, &src(jump), &RAW);
         let (_, out) = analyze(&t.0, name, &["--no-cache"], &[prog.to_str().unwrap()]);
         let rec = t.join(&format!("{name}.analysis"));
         assert_eq!(out.code, 0, "{name}: {}", out.stderr);
@@ -532,12 +542,7 @@ void _start(void) {
     for (;;) {}
 }
 "#;
-    let prog = cc(
-        &t.0,
-        "hook",
-        src,
-        &["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"],
-    );
+    let prog = cc(&t.0, "hook", src, &RAW);
     // The call really goes through the variable, not a register the compiler loaded.
     let mut d = Command::new("objdump");
     d.args(["-d", prog.to_str().unwrap()]);
@@ -555,21 +560,7 @@ void _start(void) {
         "both what hook starts as and what it is changed to: {got:?}\n{}",
         out.stderr
     );
-    let prof = t.join("hook.json");
-    let out = syscage_args(&[
-        "analyze",
-        "-o",
-        prof.to_str().unwrap(),
-        prog.to_str().unwrap(),
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let run = syscage_args(&[
-        "run",
-        "--seccomp",
-        prof.to_str().unwrap(),
-        "--",
-        prog.to_str().unwrap(),
-    ]);
+    let run = run_under_its_analysis(&t, "hook", &prog, &[]);
     assert_eq!(
         run.code, 0,
         "getppid denied under the analysis' profile: {}",
@@ -604,12 +595,7 @@ void _start(void) {
     for (;;) {}
 }
 "#;
-    let prog = cc(
-        &t.0,
-        "handler",
-        src,
-        &["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"],
-    );
+    let prog = cc(&t.0, "handler", src, &RAW);
     let (_, out) = analyze(&t.0, "handler", &["--no-cache"], &[prog.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let got = sited(&t.join("handler.analysis"));
@@ -625,21 +611,7 @@ void _start(void) {
         why.stdout,
         why.stderr
     );
-    let prof = t.join("handler.json");
-    let out = syscage_args(&[
-        "analyze",
-        "-o",
-        prof.to_str().unwrap(),
-        prog.to_str().unwrap(),
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let run = syscage_args(&[
-        "run",
-        "--seccomp",
-        prof.to_str().unwrap(),
-        "--",
-        prog.to_str().unwrap(),
-    ]);
+    let run = run_under_its_analysis(&t, "handler", &prog, &[]);
     assert_eq!(run.code, 0, "the handler's getppid denied: {}", run.stderr);
 }
 
@@ -692,23 +664,8 @@ int main(int c, char **v) { return f(c + (v[1] ? v[1][0] - '0' : 0), "") < 0 ? 5
         "the cold case's call: {got:?}\n{}",
         out.stderr
     );
-    let prof = t.join("cold.json");
-    let out = syscage_args(&[
-        "analyze",
-        "-o",
-        prof.to_str().unwrap(),
-        prog.to_str().unwrap(),
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
     // argc 1 + "2": case 3.
-    let run = syscage_args(&[
-        "run",
-        "--seccomp",
-        prof.to_str().unwrap(),
-        "--",
-        prog.to_str().unwrap(),
-        "2",
-    ]);
+    let run = run_under_its_analysis(&t, "cold", &prog, &["2"]);
     assert_eq!(
         run.code, 0,
         "times denied under the analysis' profile: {}",
@@ -737,12 +694,7 @@ void _start(void) {
     for (;;) {}
 }
 "#;
-    let prog = cc(
-        &t.0,
-        "fall",
-        src,
-        &["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie"],
-    );
+    let prog = cc(&t.0, "fall", src, &RAW);
     let (_, out) = analyze(&t.0, "fall", &["--no-cache"], &[prog.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let got = sited(&t.join("fall.analysis"));
@@ -751,21 +703,7 @@ void _start(void) {
         "work's call: {got:?}\n{}",
         out.stderr
     );
-    let prof = t.join("fall.json");
-    let out = syscage_args(&[
-        "analyze",
-        "-o",
-        prof.to_str().unwrap(),
-        prog.to_str().unwrap(),
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let run = syscage_args(&[
-        "run",
-        "--seccomp",
-        prof.to_str().unwrap(),
-        "--",
-        prog.to_str().unwrap(),
-    ]);
+    let run = run_under_its_analysis(&t, "fall", &prog, &[]);
     assert_eq!(
         run.code, 0,
         "getppid denied under the analysis' profile: {}",

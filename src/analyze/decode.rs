@@ -64,6 +64,16 @@ pub enum Trap {
     I386,
 }
 
+impl Trap {
+    /// The syscall table the instruction enters.
+    pub fn abi(self) -> crate::model::Abi {
+        match self {
+            Trap::Syscall => crate::model::Abi::X86_64,
+            Trap::I386 => crate::model::Abi::I386,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SysSite {
     pub at: u64,
@@ -621,6 +631,17 @@ fn record(
     f: &mut Facts,
 ) {
     let at = i.ip();
+    // A jump out of the function (a tail call, a switch case in another part) as a call.
+    let jump_out = |t: u64, f: &mut Facts| {
+        if t < start || t >= end {
+            f.calls.push(CallSite {
+                at,
+                target: Target::Addr(t),
+                jump: true,
+                args: Args::new(args_of(st, cc, true)),
+            });
+        }
+    };
     match i.mnemonic() {
         Mnemonic::Syscall => f.syscalls.push(SysSite {
             at,
@@ -651,15 +672,7 @@ fn record(
             args: Args::new(args_of(st, cc, false)),
         }),
         FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch => {
-            let t = i.near_branch_target();
-            if t < start || t >= end {
-                f.calls.push(CallSite {
-                    at,
-                    target: Target::Addr(t),
-                    jump: true,
-                    args: Args::new(args_of(st, cc, true)),
-                });
-            }
+            jump_out(i.near_branch_target(), f)
         }
         FlowControl::IndirectCall | FlowControl::IndirectBranch => {
             let jump = i.flow_control() == FlowControl::IndirectBranch;
@@ -679,14 +692,7 @@ fn record(
                 // A switch's cases outside the body (GCC moves cold ones to `f.cold`, a
                 // function of its own): jumps out, as tail calls are.
                 for t in switch_targets(body, idx, code) {
-                    if t < start || t >= end {
-                        f.calls.push(CallSite {
-                            at,
-                            target: Target::Addr(t),
-                            jump: true,
-                            args: Args::new(args_of(st, cc, true)),
-                        });
-                    }
+                    jump_out(t, f);
                 }
             }
         }

@@ -84,6 +84,14 @@ pub struct Evidence {
     pub via: Option<FnId>,
 }
 
+/// The syscalls that install a signal handler, by table.
+const HANDLER_INSTALLERS: [(Trap, &str); 4] = [
+    (Trap::Syscall, "rt_sigaction"),
+    (Trap::I386, "rt_sigaction"),
+    (Trap::I386, "sigaction"),
+    (Trap::I386, "signal"),
+];
+
 /// A site whose number is not known: the result is incomplete.
 #[derive(Debug, Clone)]
 pub struct Unresolved {
@@ -703,15 +711,12 @@ impl<'a> Graph<'a> {
     /// A reachable site that can install a signal handler (rt_sigaction; on i386 also
     /// sigaction and signal), if any.
     fn installs_handler(&self, r: &Reach) -> Option<(FnId, u64)> {
-        const SITES: [(Trap, u64); 4] = [
-            (Trap::Syscall, 13),
-            (Trap::I386, 174),
-            (Trap::I386, 67),
-            (Trap::I386, 48),
-        ];
-        SITES
+        HANDLER_INSTALLERS
             .iter()
-            .find_map(|k| r.syscalls.get(k)?.first())
+            .find_map(|(trap, name)| {
+                let nr = u64::try_from(trap.abi().syscall_nr(name)?).ok()?;
+                r.syscalls.get(&(*trap, nr))?.first()
+            })
             .map(|e| (e.function, e.at))
     }
 
@@ -741,11 +746,7 @@ impl<'a> Graph<'a> {
         if !file.starts_with("libseccomp.so.2") {
             return None;
         }
-        let abi = match trap {
-            Trap::Syscall => crate::model::Abi::X86_64,
-            Trap::I386 => crate::model::Abi::I386,
-        };
-        let nr = abi.syscall_nr("seccomp")?;
+        let nr = trap.abi().syscall_nr("seccomp")?;
         Some((
             u64::try_from(nr).ok()?,
             "libseccomp resolves seccomp's number by name at run time and makes every seccomp(2) call with it",
@@ -778,5 +779,17 @@ pub fn dlopen_name_arg(n: &str) -> Option<usize> {
         "dlopen" | "__libc_dlopen_mode" => Some(0),
         "dlmopen" => Some(1),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_handler_installer_names_a_syscall_of_its_table() {
+        for (trap, name) in HANDLER_INSTALLERS {
+            assert!(trap.abi().syscall_nr(name).is_some(), "{name} on {trap:?}");
+        }
     }
 }

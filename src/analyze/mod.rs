@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::Abi;
 use crate::model::recording::{Builder, Recording};
-use decode::{Facts, Trap};
+use decode::Facts;
 
 /// Facts of one object's functions, by start address; shared between programs.
 pub type ObjectFacts = std::sync::Arc<BTreeMap<u64, Facts>>;
@@ -1003,13 +1003,6 @@ fn roots(g: &Graph<'_>, img: &Image) -> Vec<(FnId, String)> {
     out
 }
 
-fn trap_abi(t: Trap) -> Abi {
-    match t {
-        Trap::Syscall => Abi::X86_64,
-        Trap::I386 => Abi::I386,
-    }
-}
-
 fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> Analysis {
     let mut a = Analysis {
         objects: img.objs.iter().map(|o| o.path.clone()).collect(),
@@ -1019,7 +1012,7 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
         ..Default::default()
     };
     for ((trap, nr), ev) in &reach.syscalls {
-        let abi = trap_abi(*trap);
+        let abi = trap.abi();
         let name = abi
             .syscall_name(*nr as i64)
             .map(str::to_string)
@@ -1124,13 +1117,13 @@ fn finish(g: &Graph<'_>, img: &Image, reach: &graph::Reach, opts: &Options) -> A
 fn explain(g: &Graph<'_>, reach: &graph::Reach, name: &str) -> String {
     let mut best: Option<(usize, Vec<String>)> = None;
     for ((trap, nr), evs) in &reach.syscalls {
-        if trap_abi(*trap).syscall_name(*nr as i64) != Some(name) {
+        if trap.abi().syscall_name(*nr as i64) != Some(name) {
             continue;
         }
         for ev in evs {
             let mut lines = vec![format!(
                 "{name} ({}): syscall site at {:#x} in {}{}",
-                trap_abi(*trap).as_str(),
+                trap.abi().as_str(),
                 ev.at,
                 g.name(ev.function),
                 ev.via
