@@ -117,7 +117,9 @@ fn a_sleep_in_a_frozen_cgroup_finishes_under_its_recorded_profile() {
     let script = r#"set -eu
 cg=/sys/fs/cgroup/$1; shift
 mkdir "$cg"
-trap 'rmdir "$cg"' EXIT
+# A reaped task leaves its cgroup a moment later: rmdir once the kernel says it is empty.
+gone() { i=0; until grep -qx 'populated 0' "$cg/cgroup.events" || [ $i -ge 500 ]; do sleep 0.01; i=$((i+1)); done; rmdir "$cg"; }
+trap gone EXIT
 sh -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$cg" "$@" &
 child=$!
 # Freeze once the sleep sleeps (its stat field 3 is S), thaw 100 ms later.
