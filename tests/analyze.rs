@@ -673,6 +673,46 @@ int main(int c, char **v) { return f(c + (v[1] ? v[1][0] - '0' : 0), "") < 0 ? 5
     );
 }
 
+/// A switch whose table the analysis cannot read (the register jumped through is a copy, as
+/// in glibc's printf, where it is computed in another block) may enter a part of the program
+/// nothing else reaches: `part`, a function of its own (as GCC's `f.cold`) that makes getppid.
+/// It is followed because it runs in the switch's frame (same frame rule); `dead`, another
+/// unreached function whose frame is a function's at its entry, is not (precision).
+#[test]
+fn a_switch_whose_table_is_not_read_reaches_the_parts_nothing_else_does() {
+    let t = TempDir::new("analyze-unread");
+    let src = r#"
+__asm__(".text\n"
+        ".globl _start\n.type _start,@function\n_start:\n.cfi_startproc\n.cfi_undefined rip\n"
+        "mov (%rsp), %rdi\nsub $24, %rsp\n.cfi_def_cfa_offset 32\n"
+        "lea table(%rip), %rcx\nmovslq -4(%rcx,%rdi,4), %rax\nadd %rcx, %rax\n"
+        "mov %rax, %rdx\njmp *%rdx\n"
+        "one:\nmov $60, %eax\nxor %edi, %edi\nsyscall\nhlt\n.cfi_endproc\n.size _start, .-_start\n"
+        ".type part,@function\npart:\n.cfi_startproc\n.cfi_def_cfa_offset 32\n"
+        "mov $110, %eax\nsyscall\nmov %rax, %rdi\nshr $63, %rdi\nmov $60, %eax\nsyscall\nhlt\n"
+        ".cfi_endproc\n.size part, .-part\n"
+        ".type dead,@function\ndead:\n.cfi_startproc\n"
+        "mov $102, %eax\nsyscall\nret\n.cfi_endproc\n.size dead, .-dead\n"
+        ".section .rodata\n.p2align 2\ntable:\n.long one - table\n.long part - table\n");
+"#;
+    let prog = cc(&t.0, "unread", src, &RAW);
+    let (_, out) = analyze(&t.0, "unread", &["--no-cache"], &[prog.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = sited(&t.join("unread.analysis"));
+    assert!(
+        got.contains("getppid") && !got.contains("getuid"),
+        "the part the switch enters (getppid), not the dead code (getuid): {got:?}\n{}",
+        out.stderr
+    );
+    // argc 2: the table's second entry.
+    let run = run_under_its_analysis(&t, "unread", &prog, &["x"]);
+    assert_eq!(
+        run.code, 0,
+        "getppid denied under the analysis' profile: {}",
+        run.stderr
+    );
+}
+
 /// A function whose last instruction lets execution go on runs into the next one, as glibc's
 /// `__memcpy_chk` variants check the size and fall into `memcpy`: `chk` here checks its
 /// argument and falls into `work`, which makes getppid.

@@ -776,39 +776,71 @@ fn is_jump_table(i: &Instruction, before: &[Instruction]) -> bool {
 }
 
 /// The targets of the switch jump `body[idx]`, read from its table: `jmp [T + index*8]`
-/// (absolute entries), or `movsxd rX, [rB + index*4]; add rX, rB; jmp rX` with `lea rB,
-/// [rip+T]` (entries relative to T). As many entries as the bound check before it allows
-/// (`cmp index, N; ja`), else as long as they land in code; never past the next data the code
-/// takes. Nothing when the table cannot be found (its cases inside the body are decoded with
-/// it anyway; one outside it is then not followed).
+/// (absolute entries), or `movsxd rX, [rT + index*4]; add rX, rB (or lea rX, [rX + rB]);
+/// jmp rX` with `lea rT, [rip+T]` and `lea rB, [rip+B]` (entries relative to B: T itself in
+/// GCC's switches, a label of the function in glibc's printf). As many entries as the bound
+/// check before it allows (`cmp index, N; ja`), else as long as they land in code; never past
+/// the next data the code takes. Nothing when the table cannot be found (its cases inside the
+/// body are decoded with it anyway; see `object_facts` for those outside it).
 fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u64> {
     let i = &body[idx];
     let back = &body[idx.saturating_sub(24)..idx];
     let full = |r: Register| r.full_register();
-    // (table, entry size, index register)
-    let (table, size, index) = if i.op0_kind() == OpKind::Memory {
-        (i.memory_displacement64(), 8usize, i.memory_index())
-    } else {
-        let x = full(i.op0_register());
-        let Some(m) = back.iter().rev().find(|p| {
-            p.mnemonic() == Mnemonic::Movsxd
-                && full(p.op0_register()) == x
-                && p.op1_kind() == OpKind::Memory
-                && p.memory_index_scale() == 4
-        }) else {
-            return Vec::new();
-        };
-        let base = m.memory_base();
-        // The table's address: the last `lea base, [rip+T]` before, in the function.
-        let Some(t) = body[..idx]
+    // The last `lea r, [rip+A]` before `body[at]`, in the function: r's value A.
+    let lea_before = |at: usize, r: Register| {
+        body[..at]
             .iter()
             .rev()
             .find(|p| {
                 p.mnemonic() == Mnemonic::Lea
                     && p.is_ip_rel_memory_operand()
-                    && full(p.op0_register()) == full(base)
+                    && full(p.op0_register()) == full(r)
             })
             .map(|p| p.ip_rel_memory_address())
+    };
+    // (table, entry size, index register, what entries are relative to)
+    let (table, size, index, base) = if i.op0_kind() == OpKind::Memory {
+        (i.memory_displacement64(), 8usize, i.memory_index(), 0)
+    } else {
+        let x = full(i.op0_register());
+        // What x is made of: `add x, rB` or `lea x, [rA + rB]`, one of them the entry.
+        let Some(d) = back.iter().rev().position(|p| {
+            p.op_count() >= 1 && p.op0_kind() == OpKind::Register && full(p.op0_register()) == x
+        }) else {
+            return Vec::new();
+        };
+        let d_at = idx - 1 - d;
+        let def = &body[d_at];
+        let parts = match def.mnemonic() {
+            Mnemonic::Add if def.op1_kind() == OpKind::Register => [x, full(def.op1_register())],
+            Mnemonic::Lea
+                if !def.is_ip_rel_memory_operand()
+                    && def.memory_index_scale() == 1
+                    && def.memory_displacement64() == 0 =>
+            {
+                [full(def.memory_base()), full(def.memory_index())]
+            }
+            _ => return Vec::new(),
+        };
+        // The entry: loaded by `movsxd entry, [rT + index*4]` before, the other part the base.
+        let Some((m_at, m, other)) = parts.iter().enumerate().find_map(|(k, r)| {
+            let m_at = body[idx.saturating_sub(24)..d_at]
+                .iter()
+                .rposition(|p| {
+                    p.op_count() >= 1
+                        && p.op0_kind() == OpKind::Register
+                        && full(p.op0_register()) == *r
+                })
+                .map(|j| idx.saturating_sub(24) + j)?;
+            let m = &body[m_at];
+            (m.mnemonic() == Mnemonic::Movsxd
+                && m.op1_kind() == OpKind::Memory
+                && m.memory_index_scale() == 4)
+                .then_some((m_at, m, parts[1 - k]))
+        }) else {
+            return Vec::new();
+        };
+        let (Some(t), Some(b)) = (lea_before(m_at, m.memory_base()), lea_before(d_at, other))
         else {
             return Vec::new();
         };
@@ -816,6 +848,7 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
             t.wrapping_add(m.memory_displacement64()),
             4,
             m.memory_index(),
+            b,
         )
     };
     // The bound: `cmp index, N` then `ja` (index > N goes elsewhere) or `jae` (index >= N);
@@ -865,13 +898,28 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
             code.read::<8>(at).map(u64::from_le_bytes)
         } else {
             code.read::<4>(at)
-                .map(|e| table.wrapping_add(i32::from_le_bytes(e) as i64 as u64))
+                .map(|e| base.wrapping_add(i32::from_le_bytes(e) as i64 as u64))
         };
         match t {
             Some(t) if code.contains(t) => out.push(t),
             // With a bound, an entry outside code is skipped; without one, the table ends.
             Some(_) if bound.is_some() => {}
             _ => break,
+        }
+    }
+    out
+}
+
+/// The switch jumps of `body` (`is_jump_table`) whose table `switch_targets` cannot read.
+pub fn unread_switches(body: &[Instruction], code: &Ranges<'_>) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (idx, i) in body.iter().enumerate() {
+        if i.flow_control() == FlowControl::IndirectBranch
+            && !(i.op0_kind() == OpKind::Memory && i.is_ip_rel_memory_operand())
+            && is_jump_table(i, &body[idx.saturating_sub(8)..idx])
+            && switch_targets(body, idx, code).is_empty()
+        {
+            out.push(i.ip());
         }
     }
     out
@@ -1380,6 +1428,64 @@ mod tests {
             ..r
         };
         assert_eq!(jumps(scan(0x1005, end, no_cmp, &r)), want[..10]);
+    }
+
+    /// glibc's printf: entries relative to a label (B), not to the table; and the string
+    /// functions' `lea r10, [r10 + r9]` that adds them.
+    #[test]
+    fn a_switch_table_is_read_relative_to_the_base_the_jump_adds() {
+        // f (0x1000): cmp edx, 9; ja out; lea rdi, [rip+0x1ff0] (T = 0x2ffc);
+        //   lea rsi, [rip+0x10] (B = 0x1023); movsxd rax, [rdi+rdx*4]; add rax, rsi; jmp rax;
+        //   out: ret
+        // g (0x101d): lea r10, [rip+0x1fe0] (T = 0x3004); movsxd r9, [r10+r9*4];
+        //   lea r10, [r10+r9]; jmp r10
+        let code: [u8; 47] = [
+            0x83, 0xfa, 0x09, 0x77, 0x17, 0x48, 0x8d, 0x3d, 0xf0, 0x1f, 0x00, 0x00, 0x48, 0x8d,
+            0x35, 0x10, 0x00, 0x00, 0x00, 0x48, 0x63, 0x04, 0x97, 0x48, 0x01, 0xf0, 0xff, 0xe0,
+            0xc3, 0x4c, 0x8d, 0x15, 0xe0, 0x1f, 0x00, 0x00, 0x4f, 0x63, 0x0c, 0x8a, 0x4f, 0x8d,
+            0x14, 0x0a, 0x41, 0xff, 0xe2,
+        ];
+        let ranges = [(0x1000u64, 0x2000u64)];
+        let jumps = |f: Facts| -> Vec<u64> {
+            f.calls
+                .iter()
+                .filter_map(|c| match c.target {
+                    Target::Addr(a) if c.jump => Some(a),
+                    _ => None,
+                })
+                .collect()
+        };
+        // f's 10 entries (the bound) relative to B, then more that would land in code too.
+        let t: Vec<u8> = (0..20i64)
+            .flat_map(|k| ((0x1100 + 16 * k - 0x1023) as i32).to_le_bytes())
+            .collect();
+        let rodata = [(0x2ffcu64, t)];
+        let r = Ranges {
+            code: &ranges,
+            immediates: false,
+            rodata: &rodata,
+            data_taken: &BTreeSet::new(),
+            loader_slot: &|_| false,
+        };
+        let instrs = decode_body(0x1000, &code[..29]);
+        let want: Vec<u64> = (0..10).map(|k| 0x1100 + 16 * k).collect();
+        assert_eq!(jumps(scan(0x1000, 0x101d, &instrs, &r)), want);
+        // g's entries relative to its table, read while they land in code.
+        let t: Vec<u8> = [0x1200i64, 0x1210, 0x1220, 0x9000]
+            .iter()
+            .flat_map(|a| ((a - 0x3004) as i32).to_le_bytes())
+            .collect();
+        let rodata = [(0x3004u64, t)];
+        let r = Ranges {
+            rodata: &rodata,
+            ..r
+        };
+        let instrs = decode_body(0x101d, &code[29..]);
+        assert_eq!(
+            jumps(scan(0x101d, 0x1030, &instrs, &r)),
+            [0x1200, 0x1210, 0x1220]
+        );
+        assert!(unread_switches(&instrs, &r).is_empty());
     }
 
     #[test]

@@ -85,7 +85,27 @@ pub struct Object {
     /// tables, whose bytes decode to anything, `syscall` included), or the function's own code
     /// (glibc's clone ends its FDE before the syscall). See `analyze::object_facts`.
     pub gaps: BTreeSet<u64>,
+    /// Landing pads outside the function whose LSDA names them (GCC's `.cold` parts):
+    /// (function start, pad). The unwinder enters them; no code jumps there.
+    pub landing: Vec<(u64, u64)>,
+    /// FDEs whose LSDA could not be read: where their landing pads are is not known.
+    pub unread_lsda: Vec<u64>,
+    /// `.eh_frame` (address, bytes) and the text and GOT addresses its pointers are relative
+    /// to: to find the frame (CFA) rule at an address (`Object::cfa_at`).
+    pub eh_frame: Option<EhFrame>,
 }
+
+#[derive(Debug, Clone)]
+pub struct EhFrame {
+    pub addr: u64,
+    pub bytes: Vec<u8>,
+    pub text: Option<u64>,
+    pub got: Option<u64>,
+}
+
+/// Where the frame is at an address (DWARF's CFA rule): a register and an offset; `None` for a
+/// rule given as an expression.
+pub type Cfa = Option<(u16, i64)>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ElfError {
@@ -158,6 +178,9 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         hash: content_hash(data),
         statics: HashMap::new(),
         gaps: BTreeSet::new(),
+        landing: Vec::new(),
+        unread_lsda: Vec::new(),
+        eh_frame: None,
         go: false,
         go_text: None,
     };
@@ -477,19 +500,27 @@ fn eh_frame_starts(
         return Vec::new();
     };
     let frame = gimli::EhFrame::new(bytes, gimli::LittleEndian);
-    let mut bases = gimli::BaseAddresses::default().set_eh_frame(eh.sh_addr(e));
-    if let Some(t) = sections
-        .iter()
-        .find(|s| sections.section_name(e, s).is_ok_and(|n| n == b".text"))
-    {
-        bases = bases.set_text(t.sh_addr(e));
-    }
-    if let Some(g) = sections
-        .iter()
-        .find(|s| sections.section_name(e, s).is_ok_and(|n| n == b".got"))
-    {
-        bases = bases.set_got(g.sh_addr(e));
-    }
+    let addr_of = |name: &[u8]| {
+        sections
+            .iter()
+            .find(|s| sections.section_name(e, s).is_ok_and(|n| n == name))
+            .map(|s| s.sh_addr(e))
+    };
+    let saved = EhFrame {
+        addr: eh.sh_addr(e),
+        bytes: bytes.to_vec(),
+        text: addr_of(b".text"),
+        got: addr_of(b".got"),
+    };
+    let bases = saved.bases();
+    obj.eh_frame = Some(saved.clone());
+    let except = sections.iter().find_map(|s| {
+        (sections
+            .section_name(e, s)
+            .is_ok_and(|n| n == b".gcc_except_table"))
+        .then(|| Some((s.sh_addr(e), s.data(e, data).ok()?)))
+        .flatten()
+    });
     let mut entries = frame.entries(&bases);
     let mut cies = HashMap::new();
     // A corrupt table ends the walk; what was read counts (starts only add precision).
@@ -510,7 +541,24 @@ fn eh_frame_starts(
                     .initial_address()
                     .wrapping_add(u64::from(fde.is_signal_trampoline()));
                 obj.starts.entry(start).or_insert(None);
-                ranges.push((start, fde.initial_address().wrapping_add(fde.len())));
+                let end = fde.initial_address().wrapping_add(fde.len());
+                ranges.push((start, end));
+                if let Some(p) = fde.lsda() {
+                    let pads = match (p, except) {
+                        (gimli::Pointer::Direct(a), Some(t)) => {
+                            super::lsda::landing_pads(t, a, start)
+                        }
+                        _ => None,
+                    };
+                    match pads {
+                        Some(pads) => obj.landing.extend(
+                            pads.into_iter()
+                                .filter(|p| !(start..end).contains(p))
+                                .map(|p| (start, p)),
+                        ),
+                        None => obj.unread_lsda.push(start),
+                    }
+                }
             }
         }
     }
@@ -638,7 +686,64 @@ fn content_hash(data: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+impl EhFrame {
+    fn bases(&self) -> gimli::BaseAddresses {
+        let mut b = gimli::BaseAddresses::default().set_eh_frame(self.addr);
+        if let Some(t) = self.text {
+            b = b.set_text(t);
+        }
+        if let Some(g) = self.got {
+            b = b.set_got(g);
+        }
+        b
+    }
+}
+
 impl Object {
+    /// For each of `addrs`, the frame rules of the FDE that covers it: (from where, rule), in
+    /// address order. An address no FDE covers is left out.
+    pub fn frame_rules(&self, addrs: &BTreeSet<u64>) -> HashMap<u64, Vec<(u64, Cfa)>> {
+        use gimli::UnwindSection;
+        let mut out = HashMap::new();
+        let Some(eh) = &self.eh_frame else {
+            return out;
+        };
+        let frame = gimli::EhFrame::new(&eh.bytes, gimli::LittleEndian);
+        let bases = eh.bases();
+        let mut ctx = gimli::UnwindContext::new();
+        let mut entries = frame.entries(&bases);
+        while let Ok(Some(entry)) = entries.next() {
+            let gimli::CieOrFde::Fde(partial) = entry else {
+                continue;
+            };
+            let Ok(fde) = partial.parse(|_, b, o| frame.cie_from_offset(b, o)) else {
+                continue;
+            };
+            let start = fde.initial_address();
+            let end = start.wrapping_add(fde.len());
+            if addrs.range(start..end).next().is_none() {
+                continue;
+            }
+            let Ok(mut table) = gimli::UnwindTable::new(&frame, &bases, &mut ctx, &fde) else {
+                continue;
+            };
+            let mut rows = Vec::new();
+            while let Ok(Some(row)) = table.next_row() {
+                let cfa = match row.cfa() {
+                    gimli::CfaRule::RegisterAndOffset { register, offset } => {
+                        Some((register.0, *offset))
+                    }
+                    gimli::CfaRule::Expression(_) => None,
+                };
+                rows.push((row.start_address(), cfa));
+            }
+            for a in addrs.range(start..end) {
+                out.insert(*a, rows.clone());
+            }
+        }
+        out
+    }
+
     /// The string constant at `addr`, if it lies in read-only data.
     pub fn c_string(&self, addr: u64) -> Option<String> {
         self.rodata.iter().find_map(|(a, b)| {

@@ -11,6 +11,7 @@ pub mod decode;
 pub mod elf;
 pub mod graph;
 pub mod loader;
+mod lsda;
 mod parallel;
 pub mod plugins;
 pub mod rules;
@@ -24,7 +25,7 @@ use decode::Facts;
 
 /// Facts of one object's functions, by start address; shared between programs.
 pub type ObjectFacts = std::sync::Arc<BTreeMap<u64, Facts>>;
-use elf::Object;
+use elf::{Cfa, Object};
 use graph::{Edge, FnId, Graph};
 use loader::Root;
 
@@ -741,7 +742,105 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             });
         }
     }
+    // Code the unwinder enters: landing pads outside their function (none in Debian's GCC
+    // and clang objects, which keep pads beside the calls; kept for those that do not).
+    for (f, pad) in &o.landing {
+        if let Some(x) = facts.get_mut(f) {
+            x.calls.push(decode::CallSite {
+                at: *f,
+                target: decode::Target::Addr(*pad),
+                jump: true,
+                args: decode::Args::default(),
+            });
+        }
+    }
+    unseen_entries(o, &bodies, &r, &mut facts);
     facts
+}
+
+/// A switch jump whose table was not found, or an LSDA that could not be read, may enter a
+/// part of the object that nothing visibly reaches (a case GCC moved to `f.cold`): such jumps
+/// go to every such part ("orphans": no call, jump, taken address, export or constructor
+/// names them) whose frame rule at its start is the one at the jump — a case runs in its
+/// switch's frame — or to every orphan where the rule is not known. Dead code is an orphan
+/// too, so this costs precision only where a table is not read.
+fn unseen_entries(
+    o: &Object,
+    bodies: &BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)>,
+    r: &decode::Ranges<'_>,
+    facts: &mut BTreeMap<u64, Facts>,
+) {
+    let mut from: Vec<(u64, u64)> = bodies
+        .iter()
+        .flat_map(|(s, (_, b))| decode::unread_switches(b, r).into_iter().map(|j| (*s, j)))
+        .collect();
+    from.extend(o.unread_lsda.iter().map(|f| (*f, *f)));
+    if from.is_empty() {
+        return;
+    }
+    let orphans = orphans(o, facts);
+    let wanted: BTreeSet<u64> = from
+        .iter()
+        .filter(|(f, j)| f != j)
+        .map(|(_, j)| *j)
+        .chain(orphans.iter().copied())
+        .collect();
+    let rules = o.frame_rules(&wanted);
+    // The rule at an address, and every rule a function has anywhere.
+    let rule_at = |j: u64| -> Option<Cfa> {
+        let rows = rules.get(&j)?;
+        rows.iter()
+            .rev()
+            .find(|(from, _)| *from <= j)
+            .map(|(_, c)| *c)
+    };
+    let has_rule = |t: u64, rule: Cfa| {
+        rules
+            .get(&t)
+            .is_none_or(|rows| rows.iter().any(|(_, c)| *c == rule))
+    };
+    for (f, j) in from {
+        // An unread LSDA's pads may be anywhere in its function: every orphan.
+        let rule = if f == j { None } else { rule_at(j) };
+        let Some(x) = facts.get_mut(&f) else {
+            continue;
+        };
+        for t in orphans
+            .iter()
+            .filter(|t| rule.is_none_or(|rule| has_rule(**t, rule)))
+        {
+            x.calls.push(decode::CallSite {
+                at: j,
+                target: decode::Target::Addr(*t),
+                jump: true,
+                args: decode::Args::default(),
+            });
+        }
+    }
+}
+
+/// The functions of `o` nothing in it visibly reaches: no call or jump of its code goes there,
+/// no code or data takes its address, and it is neither exported, a constructor nor the entry.
+fn orphans(o: &Object, facts: &BTreeMap<u64, Facts>) -> Vec<u64> {
+    let mut targeted: BTreeSet<u64> = BTreeSet::new();
+    for f in facts.values() {
+        for c in &f.calls {
+            if let decode::Target::Addr(a) = c.target
+                && let Some(t) = o.function_of(a)
+            {
+                targeted.insert(t);
+            }
+        }
+        targeted.extend(f.taken.iter().filter_map(|a| o.function_of(*a)));
+    }
+    let data = o.data_refs.iter().chain(&o.init).chain(&o.entry);
+    let exported = o.exports.values().flatten().map(|e| &e.addr);
+    targeted.extend(data.chain(exported).filter_map(|a| o.function_of(*a)));
+    facts
+        .keys()
+        .filter(|s| !targeted.contains(s))
+        .copied()
+        .collect()
 }
 
 /// Facts of every object, in parallel, reusing what `known` already holds (by content hash:
