@@ -673,20 +673,17 @@ int main(int c, char **v) { return f(c + (v[1] ? v[1][0] - '0' : 0), "") < 0 ? 5
     );
 }
 
-/// A switch whose table the analysis cannot read (the register jumped through is a copy, as
-/// in glibc's printf, where it is computed in another block) may enter a part of the program
-/// nothing else reaches: `part`, a function of its own (as GCC's `f.cold`) that makes getppid.
-/// It is followed because it runs in the switch's frame (same frame rule); `dead`, another
-/// unreached function whose frame is a function's at its entry, is not (precision).
-#[test]
-fn a_switch_whose_table_is_not_read_reaches_the_parts_nothing_else_does() {
-    let t = TempDir::new("analyze-unread");
-    let src = r#"
+/// A program in assembly whose `_start` dispatches on argc with `DISPATCH` (index in rdi,
+/// the frame 32 bytes deep) to `one` (exit 0) or `part`: a function of its own (as GCC's
+/// `f.cold`) that nothing else reaches, runs in `_start`'s frame and makes getppid. `dead`,
+/// unreached too, makes getuid from a function's frame at entry.
+fn unseen_part_program(dispatch: &str) -> String {
+    format!(
+        r#"
 __asm__(".text\n"
         ".globl _start\n.type _start,@function\n_start:\n.cfi_startproc\n.cfi_undefined rip\n"
         "mov (%rsp), %rdi\nsub $24, %rsp\n.cfi_def_cfa_offset 32\n"
-        "lea table(%rip), %rcx\nmovslq -4(%rcx,%rdi,4), %rax\nadd %rcx, %rax\n"
-        "mov %rax, %rdx\njmp *%rdx\n"
+        {dispatch}
         "one:\nmov $60, %eax\nxor %edi, %edi\nsyscall\nhlt\n.cfi_endproc\n.size _start, .-_start\n"
         ".type part,@function\npart:\n.cfi_startproc\n.cfi_def_cfa_offset 32\n"
         "mov $110, %eax\nsyscall\nmov %rax, %rdi\nshr $63, %rdi\nmov $60, %eax\nsyscall\nhlt\n"
@@ -694,22 +691,52 @@ __asm__(".text\n"
         ".type dead,@function\ndead:\n.cfi_startproc\n"
         "mov $102, %eax\nsyscall\nret\n.cfi_endproc\n.size dead, .-dead\n"
         ".section .rodata\n.p2align 2\ntable:\n.long one - table\n.long part - table\n");
-"#;
-    let prog = cc(&t.0, "unread", src, &RAW);
-    let (_, out) = analyze(&t.0, "unread", &["--no-cache"], &[prog.to_str().unwrap()]);
+"#
+    )
+}
+
+/// `unseen_part_program(dispatch)` analysed and run with one argument (the table's second
+/// entry): `part` must be in the analysis and its getppid allowed, `dead`'s getuid not found.
+fn reaches_the_unseen_part(name: &str, dispatch: &str) {
+    let t = TempDir::new(&format!("analyze-{name}"));
+    let prog = cc(&t.0, name, &unseen_part_program(dispatch), &RAW);
+    let (_, out) = analyze(&t.0, name, &["--no-cache"], &[prog.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let got = sited(&t.join("unread.analysis"));
+    let got = sited(&t.join(&format!("{name}.analysis")));
     assert!(
         got.contains("getppid") && !got.contains("getuid"),
-        "the part the switch enters (getppid), not the dead code (getuid): {got:?}\n{}",
+        "the part the jump enters (getppid), not the dead code (getuid): {got:?}\n{}",
         out.stderr
     );
-    // argc 2: the table's second entry.
-    let run = run_under_its_analysis(&t, "unread", &prog, &["x"]);
+    let run = run_under_its_analysis(&t, name, &prog, &["x"]);
     assert_eq!(
         run.code, 0,
         "getppid denied under the analysis' profile: {}",
         run.stderr
+    );
+}
+
+/// A switch whose table the analysis cannot read (the register jumped through is a copy, as
+/// in glibc's printf, where it is computed in another block) may enter a part of the program
+/// nothing else reaches. It is followed because it runs in the switch's frame (the same frame
+/// rule); dead code whose frame is a function's at entry is not (precision).
+#[test]
+fn a_switch_whose_table_is_not_read_reaches_the_parts_nothing_else_does() {
+    reaches_the_unseen_part(
+        "unread",
+        r#""lea table(%rip), %rcx\nmovslq -4(%rcx,%rdi,4), %rax\nadd %rcx, %rax\n"
+        "mov %rax, %rdx\njmp *%rdx\n""#,
+    );
+}
+
+/// The same through a computed jump that is no switch (the index scaled by hand, so no
+/// `[table + index*4]` load): made inside a frame, it is no tail call.
+#[test]
+fn a_computed_jump_inside_a_frame_reaches_the_parts_nothing_else_does() {
+    reaches_the_unseen_part(
+        "computed",
+        r#""lea table(%rip), %rcx\nlea -4(%rcx,%rdi,4), %rax\nmovslq (%rax), %rax\n"
+        "add %rcx, %rax\njmp *%rax\n""#,
     );
 }
 

@@ -758,35 +758,65 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
     facts
 }
 
-/// A switch jump whose table was not found, or an LSDA that could not be read, may enter a
-/// part of the object that nothing visibly reaches (a case GCC moved to `f.cold`): such jumps
-/// go to every such part ("orphans": no call, jump, taken address, export or constructor
-/// names them) whose frame rule at its start is the one at the jump — a case runs in its
-/// switch's frame — or to every orphan where the rule is not known. Dead code is an orphan
-/// too, so this costs precision only where a table is not read.
+/// How code may enter a part of its object that nothing visibly reaches.
+#[derive(PartialEq)]
+enum Unseen {
+    /// A switch jump whose table was not found.
+    Switch,
+    /// An indirect jump that is no switch (a computed goto), made inside a frame.
+    Computed,
+    /// An LSDA that could not be read: its function's landing pads may be anywhere.
+    Lsda,
+}
+
+/// A switch jump whose table was not found, a computed goto, or an LSDA that could not be
+/// read may enter a part of the object that nothing visibly reaches (a case GCC moved to
+/// `f.cold`): such jumps go to every such part ("orphans": no call, jump, taken address,
+/// export or constructor names them) that has the jump's frame rule somewhere in it — a case
+/// runs in its switch's frame — or to every orphan where the rule is not known. An indirect
+/// jump whose frame is a function's at entry is taken for a tail call (the taken set bounds
+/// it) and not followed here. Dead code is an orphan too, so this costs precision only where
+/// a table is not read.
 fn unseen_entries(
     o: &Object,
     bodies: &BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)>,
     r: &decode::Ranges<'_>,
     facts: &mut BTreeMap<u64, Facts>,
 ) {
-    let mut from: Vec<(u64, u64)> = bodies
+    let mut from: Vec<(u64, u64, Unseen)> = bodies
         .iter()
-        .flat_map(|(s, (_, b))| decode::unread_switches(b, r).into_iter().map(|j| (*s, j)))
+        .flat_map(|(s, (_, b))| {
+            decode::unread_switches(b, r)
+                .into_iter()
+                .map(|j| (*s, j, Unseen::Switch))
+        })
         .collect();
-    from.extend(o.unread_lsda.iter().map(|f| (*f, *f)));
+    for (s, f) in facts.iter() {
+        let (_, b) = &bodies[s];
+        for j in &f.indirect {
+            let k = b.partition_point(|i| i.ip() < *j);
+            if b.get(k).is_some_and(|i| {
+                i.ip() == *j && i.flow_control() == iced_x86::FlowControl::IndirectBranch
+            }) {
+                from.push((*s, *j, Unseen::Computed));
+            }
+        }
+    }
+    from.extend(o.unread_lsda.iter().map(|f| (*f, *f, Unseen::Lsda)));
     if from.is_empty() {
         return;
     }
     let orphans = orphans(o, facts);
+    if orphans.is_empty() {
+        return;
+    }
     let wanted: BTreeSet<u64> = from
         .iter()
-        .filter(|(f, j)| f != j)
-        .map(|(_, j)| *j)
+        .filter(|(_, _, k)| *k != Unseen::Lsda)
+        .map(|(_, j, _)| *j)
         .chain(orphans.iter().copied())
         .collect();
     let rules = o.frame_rules(&wanted);
-    // The rule at an address, and every rule a function has anywhere.
     let rule_at = |j: u64| -> Option<Cfa> {
         let rows = rules.get(&j)?;
         rows.iter()
@@ -794,14 +824,23 @@ fn unseen_entries(
             .find(|(from, _)| *from <= j)
             .map(|(_, c)| *c)
     };
+    // Every rule a function has anywhere.
     let has_rule = |t: u64, rule: Cfa| {
         rules
             .get(&t)
             .is_none_or(|rows| rows.iter().any(|(_, c)| *c == rule))
     };
-    for (f, j) in from {
-        // An unread LSDA's pads may be anywhere in its function: every orphan.
-        let rule = if f == j { None } else { rule_at(j) };
+    // A function's frame at its entry: the return address just above rsp.
+    const ENTRY: Cfa = Some((7, 8));
+    for (f, j, kind) in from {
+        let rule = match kind {
+            Unseen::Lsda => None,
+            Unseen::Switch => rule_at(j),
+            Unseen::Computed => match rule_at(j) {
+                Some(rule) if rule != ENTRY => Some(rule),
+                _ => continue,
+            },
+        };
         let Some(x) = facts.get_mut(&f) else {
             continue;
         };
