@@ -134,6 +134,14 @@ pub struct Graph<'a> {
     rebound: Vec<usize>,
 }
 
+/// Marks `f` reached from `from` (at `at`, by `e`) and queues it, the first time only.
+fn visit(f: FnId, from: Option<FnId>, at: u64, e: Edge, r: &mut Reach, q: &mut VecDeque<FnId>) {
+    if let std::collections::hash_map::Entry::Vacant(v) = r.parent.entry(f) {
+        v.insert((from, at, e));
+        q.push_back(f);
+    }
+}
+
 pub struct Reach {
     pub parent: HashMap<FnId, (Option<FnId>, u64, Edge)>,
     /// (table, number) → how it is reached.
@@ -469,17 +477,6 @@ impl<'a> Graph<'a> {
             objects: 0,
         });
         let mut queue: VecDeque<FnId> = VecDeque::new();
-        let visit = |f: FnId,
-                     from: Option<FnId>,
-                     at: u64,
-                     e: Edge,
-                     r: &mut Reach,
-                     q: &mut VecDeque<FnId>| {
-            if let std::collections::hash_map::Entry::Vacant(v) = r.parent.entry(f) {
-                v.insert((from, at, e));
-                q.push_back(f);
-            }
-        };
         for (f, why) in roots {
             r.entered_unknown.insert(*f);
             visit(*f, None, f.1, Edge::Root(why.clone()), &mut r, &mut queue);
@@ -501,82 +498,7 @@ impl<'a> Graph<'a> {
         r.objects = self.objs.len();
         // Until no signal handler makes the pool reachable that no indirect call did.
         loop {
-            loop {
-                while let Some(f) = queue.pop_front() {
-                    let Some(facts) = self.facts[f.0].get(&f.1) else {
-                        continue;
-                    };
-                    for t in &facts.taken {
-                        r.take(self.code_ref(f.0, *t));
-                    }
-                    for s in &facts.slot_refs {
-                        if let Some(Slot::Symbol(n)) = self.objs[f.0].slots.get(s)
-                            && !r.imports_called.contains(n)
-                        {
-                            r.imports_called.insert(n.clone());
-                        }
-                    }
-                    if r.indirect_from.is_none()
-                        && let Some(at) = facts.indirect.first()
-                    {
-                        r.indirect_from = Some((f, *at, Edge::Indirect));
-                    }
-                    let Some(ft) = self.fn_targets(f) else {
-                        continue;
-                    };
-                    for (i, n) in &ft.imports {
-                        let c = &facts.calls[*i];
-                        let n: &str = n;
-                        if !r.imports_called.contains(n) {
-                            r.imports_called.insert(n.to_string());
-                        }
-                        if let Some(arg) = dlopen_name_arg(n) {
-                            self.dlopen_name(f, c.at, c.args.get(arg), &mut r);
-                        }
-                        // A function looked up by name is called through the pointer: every
-                        // definition of a constant name is reachable (V8 finds `pkey_alloc`
-                        // so); a computed name could be any export.
-                        if matches!(n, "dlsym" | "dlvsym") {
-                            let names: Vec<Option<String>> = match c.args.get(1) {
-                                Val::Consts(v) => {
-                                    v.iter().map(|a| self.objs[f.0].c_string(*a)).collect()
-                                }
-                                _ => vec![None],
-                            };
-                            for name in names {
-                                match name {
-                                    Some(name) => {
-                                        let e = Edge::Import(name.as_str().into());
-                                        for t in self.definitions(&name) {
-                                            visit(t, Some(f), c.at, e.clone(), &mut r, &mut queue);
-                                        }
-                                    }
-                                    None => r.dlsyms.push((f, c.at)),
-                                }
-                            }
-                        }
-                    }
-                    for (c, ts) in facts.calls.iter().zip(&ft.sites) {
-                        for (t, e) in ts {
-                            for (k, ()) in self.dl_wrappers.get(t).into_iter().flatten() {
-                                self.dlopen_name(f, c.at, c.args.get(*k as usize), &mut r);
-                            }
-                            visit(*t, Some(f), c.at, e.clone(), &mut r, &mut queue);
-                        }
-                    }
-                }
-                // Indirect calls reach the pool; the pool grows with reachable code: to a fixpoint.
-                let Some((from, at, edge)) = r.indirect_from.clone() else {
-                    break;
-                };
-                if r.pending.is_empty() {
-                    break;
-                }
-                for f in std::mem::take(&mut r.pending) {
-                    r.entered_unknown.insert(f);
-                    visit(f, Some(from), at, edge.clone(), &mut r, &mut queue);
-                }
-            }
+            self.spread(&mut r, &mut queue);
             r.reachable = r.parent.len();
             // A dlopen wrapper entered with parameters nobody in the graph chose opens a name
             // nobody can tell.
@@ -589,57 +511,153 @@ impl<'a> Graph<'a> {
             r.dlopens.dedup();
             r.dlsyms.sort();
             r.dlsyms.dedup();
-            // Syscall numbers of everything reachable, from scratch: wrappers may have changed.
-            r.syscalls.clear();
-            r.unresolved.clear();
-            r.replays.clear();
+            self.numbers(&mut r);
+            // The kernel calls a handler the program installs: any function whose address is
+            // taken may be one, even where no indirect call is reachable (a static program).
+            if r.indirect_from.is_none()
+                && !r.pending.is_empty()
+                && let Some((f, at)) = self.installs_handler(&r)
+            {
+                r.indirect_from = Some((f, at, Edge::Handler));
+                continue;
+            }
+            return r;
+        }
+    }
 
-            for f in r.parent.keys() {
+    /// Follows every call of what `queue` holds, and of what that reaches; indirect calls (or
+    /// handlers) enter the address-taken pool, which grows with reachable code: to a fixpoint.
+    fn spread(&self, r: &mut Reach, queue: &mut VecDeque<FnId>) {
+        loop {
+            while let Some(f) = queue.pop_front() {
                 let Some(facts) = self.facts[f.0].get(&f.1) else {
                     continue;
                 };
-                for s in &facts.syscalls {
-                    match &s.nr {
-                        Val::Consts(v) => {
-                            for n in v {
-                                r.syscalls.entry((s.trap, *n)).or_default().push(Evidence {
-                                    function: *f,
-                                    at: s.at,
-                                    via: None,
-                                });
-                            }
-                        }
-                        Val::Param(k) => {
-                            if r.entered_unknown.contains(f) {
-                                r.unresolved.push(Unresolved {
-                                function: *f,
-                                at: s.at,
-                                why: format!(
-                                    "a wrapper (number from parameter {}) entered through an indirect call or as an entry point",
-                                    k + 1
-                                ),
-                            });
-                            }
-                        }
-                        Val::Top if s.replay && self.objs[f.0].path.ends_with("/libc.so.6") => {
-                            r.replays.push(Unresolved {
-                                function: *f,
-                                at: s.at,
-                                why: "glibc's set*id broadcast to every thread".into(),
-                            })
-                        }
-                        Val::Top => r.unresolved.push(Unresolved {
-                            function: *f,
-                            at: s.at,
-                            why: "the number is computed or loaded".into(),
-                        }),
+                for t in &facts.taken {
+                    r.take(self.code_ref(f.0, *t));
+                }
+                for s in &facts.slot_refs {
+                    if let Some(Slot::Symbol(n)) = self.objs[f.0].slots.get(s)
+                        && !r.imports_called.contains(n)
+                    {
+                        r.imports_called.insert(n.clone());
                     }
                 }
-                let per_site = self.site_targets(*f);
-                for (c, ts) in facts.calls.iter().zip(per_site) {
-                    for (t, _) in ts {
-                        for (k, trap) in self.wrappers.get(t).into_iter().flatten() {
-                            match c.args.get(*k as usize) {
+                if r.indirect_from.is_none()
+                    && let Some(at) = facts.indirect.first()
+                {
+                    r.indirect_from = Some((f, *at, Edge::Indirect));
+                }
+                let Some(ft) = self.fn_targets(f) else {
+                    continue;
+                };
+                for (i, n) in &ft.imports {
+                    let c = &facts.calls[*i];
+                    let n: &str = n;
+                    if !r.imports_called.contains(n) {
+                        r.imports_called.insert(n.to_string());
+                    }
+                    if let Some(arg) = dlopen_name_arg(n) {
+                        self.dlopen_name(f, c.at, c.args.get(arg), r);
+                    }
+                    // A function looked up by name is called through the pointer: every
+                    // definition of a constant name is reachable (V8 finds `pkey_alloc`
+                    // so); a computed name could be any export.
+                    if matches!(n, "dlsym" | "dlvsym") {
+                        let names: Vec<Option<String>> = match c.args.get(1) {
+                            Val::Consts(v) => {
+                                v.iter().map(|a| self.objs[f.0].c_string(*a)).collect()
+                            }
+                            _ => vec![None],
+                        };
+                        for name in names {
+                            match name {
+                                Some(name) => {
+                                    let e = Edge::Import(name.as_str().into());
+                                    for t in self.definitions(&name) {
+                                        visit(t, Some(f), c.at, e.clone(), r, queue);
+                                    }
+                                }
+                                None => r.dlsyms.push((f, c.at)),
+                            }
+                        }
+                    }
+                }
+                for (c, ts) in facts.calls.iter().zip(&ft.sites) {
+                    for (t, e) in ts {
+                        for (k, ()) in self.dl_wrappers.get(t).into_iter().flatten() {
+                            self.dlopen_name(f, c.at, c.args.get(*k as usize), r);
+                        }
+                        visit(*t, Some(f), c.at, e.clone(), r, queue);
+                    }
+                }
+            }
+            // Indirect calls reach the pool; the pool grows with reachable code: to a fixpoint.
+            let Some((from, at, edge)) = r.indirect_from.clone() else {
+                break;
+            };
+            if r.pending.is_empty() {
+                break;
+            }
+            for f in std::mem::take(&mut r.pending) {
+                r.entered_unknown.insert(f);
+                visit(f, Some(from), at, edge.clone(), r, queue);
+            }
+        }
+    }
+
+    /// The syscall numbers of everything reachable, from scratch (wrappers may have changed),
+    /// with what stays unresolved and why.
+    fn numbers(&self, r: &mut Reach) {
+        r.syscalls.clear();
+        r.unresolved.clear();
+        r.replays.clear();
+        for f in r.parent.keys() {
+            let Some(facts) = self.facts[f.0].get(&f.1) else {
+                continue;
+            };
+            for s in &facts.syscalls {
+                match &s.nr {
+                    Val::Consts(v) => {
+                        for n in v {
+                            r.syscalls.entry((s.trap, *n)).or_default().push(Evidence {
+                                function: *f,
+                                at: s.at,
+                                via: None,
+                            });
+                        }
+                    }
+                    Val::Param(k) => {
+                        if r.entered_unknown.contains(f) {
+                            r.unresolved.push(Unresolved {
+                            function: *f,
+                            at: s.at,
+                            why: format!(
+                                "a wrapper (number from parameter {}) entered through an indirect call or as an entry point",
+                                k + 1
+                            ),
+                        });
+                        }
+                    }
+                    Val::Top if s.replay && self.objs[f.0].path.ends_with("/libc.so.6") => {
+                        r.replays.push(Unresolved {
+                            function: *f,
+                            at: s.at,
+                            why: "glibc's set*id broadcast to every thread".into(),
+                        })
+                    }
+                    Val::Top => r.unresolved.push(Unresolved {
+                        function: *f,
+                        at: s.at,
+                        why: "the number is computed or loaded".into(),
+                    }),
+                }
+            }
+            let per_site = self.site_targets(*f);
+            for (c, ts) in facts.calls.iter().zip(per_site) {
+                for (t, _) in ts {
+                    for (k, trap) in self.wrappers.get(t).into_iter().flatten() {
+                        match c.args.get(*k as usize) {
                             Val::Consts(v) => {
                                 for n in v {
                                     r.syscalls.entry((*trap, *n)).or_default().push(Evidence {
@@ -687,25 +705,14 @@ impl<'a> Graph<'a> {
                                 }),
                             },
                         }
-                        }
                     }
                 }
             }
-            r.unresolved.sort_by_key(|u| (u.function, u.at));
-            r.unresolved.dedup_by_key(|u| (u.function, u.at));
-            r.by_name.sort_by_key(|u| (u.function, u.at));
-            r.by_name.dedup_by_key(|u| (u.function, u.at));
-            // The kernel calls a handler the program installs: any function whose address is
-            // taken may be one, even where no indirect call is reachable (a static program).
-            if r.indirect_from.is_none()
-                && !r.pending.is_empty()
-                && let Some((f, at)) = self.installs_handler(&r)
-            {
-                r.indirect_from = Some((f, at, Edge::Handler));
-                continue;
-            }
-            return r;
         }
+        r.unresolved.sort_by_key(|u| (u.function, u.at));
+        r.unresolved.dedup_by_key(|u| (u.function, u.at));
+        r.by_name.sort_by_key(|u| (u.function, u.at));
+        r.by_name.dedup_by_key(|u| (u.function, u.at));
     }
 
     /// A reachable site that can install a signal handler (rt_sigaction; on i386 also
