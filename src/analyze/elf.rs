@@ -720,7 +720,9 @@ impl Object {
                 continue;
             };
             let start = fde.initial_address();
-            let end = start.wrapping_add(fde.len());
+            let Some(end) = start.checked_add(fde.len()) else {
+                continue;
+            };
             if addrs.range(start..end).next().is_none() {
                 continue;
             }

@@ -792,7 +792,9 @@ fn unseen_entries(
         })
         .collect();
     for (s, f) in facts.iter() {
-        let (_, b) = &bodies[s];
+        let Some((_, b)) = bodies.get(s) else {
+            continue;
+        };
         for j in &f.indirect {
             let k = b.partition_point(|i| i.ip() < *j);
             if b.get(k).is_some_and(|i| {
