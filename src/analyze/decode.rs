@@ -786,16 +786,31 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
     let i = &body[idx];
     let back = &body[idx.saturating_sub(24)..idx];
     let full = |r: Register| r.full_register();
-    // The last `lea r, [rip+A]` before `body[at]`, in the function: r's value A.
-    let lea_before = |at: usize, r: Register| {
+    // r's value before `body[at]`, where the last instruction before it in the function that
+    // writes r (a call writes the registers it may clobber) is `lea r, [rip+A]`: A.
+    let mut info = InstructionInfoFactory::new();
+    let mut lea_before = |at: usize, r: Register| {
+        let g = gpr(r)?;
         body[..at]
             .iter()
             .rev()
             .find(|p| {
-                p.mnemonic() == Mnemonic::Lea
-                    && p.is_ip_rel_memory_operand()
-                    && full(p.op0_register()) == full(r)
+                (matches!(
+                    p.flow_control(),
+                    FlowControl::Call | FlowControl::IndirectCall
+                ) && SYSV.clobber & (1 << g) != 0)
+                    || info.info(p).used_registers().iter().any(|u| {
+                        gpr(u.register()) == Some(g)
+                            && matches!(
+                                u.access(),
+                                OpAccess::Write
+                                    | OpAccess::ReadWrite
+                                    | OpAccess::CondWrite
+                                    | OpAccess::ReadCondWrite
+                            )
+                    })
             })
+            .filter(|p| p.mnemonic() == Mnemonic::Lea && p.is_ip_rel_memory_operand())
             .map(|p| p.ip_rel_memory_address())
     };
     // (table, entry size, index register, what entries are relative to)
@@ -1470,6 +1485,14 @@ mod tests {
         let instrs = decode_body(0x1000, &code[..29]);
         let want: Vec<u64> = (0..10).map(|k| 0x1100 + 16 * k).collect();
         assert_eq!(jumps(scan(0x1000, 0x101d, &instrs, &r)), want);
+        // The base overwritten after its lea (`mov rsi, rbx`): its value is not known, and the
+        // table is left unread rather than read against the stale label.
+        let mut moved = code[..19].to_vec();
+        moved.extend([0x48, 0x89, 0xde]);
+        moved.extend(&code[19..29]);
+        let instrs = decode_body(0x1000, &moved);
+        assert!(jumps(scan(0x1000, 0x1020, &instrs, &r)).is_empty());
+        assert_eq!(unread_switches(&instrs, &r), [0x101d]);
         // g's entries relative to its table, read while they land in code.
         let t: Vec<u8> = [0x1200i64, 0x1210, 0x1220, 0x9000]
             .iter()
