@@ -8,18 +8,16 @@ use super::graph::HashSet;
 use super::loader::Root;
 use super::{Found, Image, load_by_rule, prefetch};
 use crate::model::Abi;
+use crate::profile::generate::VDSO_FALLBACKS;
 
 /// Syscalls every program may make without a site in its code: (name, why).
 pub fn always(found: &BTreeMap<(Abi, String), Found>) -> Vec<(&'static str, &'static str)> {
-    let mut out = vec![
-        (
-            "clock_gettime",
-            "the vDSO answers it in user space, and falls back to the syscall (a clock source without vDSO support: some VMs, qemu-user)",
-        ),
-        ("clock_getres", "the vDSO's fallback, as clock_gettime"),
-        ("gettimeofday", "the vDSO's fallback, as clock_gettime"),
-        ("time", "the vDSO's fallback, as clock_gettime"),
-        ("getcpu", "the vDSO's fallback, as clock_gettime"),
+    // The vDSO's calls: the names (and reasons) every generated profile allows.
+    let mut out: Vec<(&'static str, &'static str)> = VDSO_FALLBACKS
+        .iter()
+        .map(|(n, why)| (*n, why.strip_prefix("required: ").unwrap_or(why)))
+        .collect();
+    out.extend([
         (
             "restart_syscall",
             "the kernel restarts an interrupted sleep through it, from no site in the program",
@@ -30,7 +28,7 @@ pub fn always(found: &BTreeMap<(Abi, String), Found>) -> Vec<(&'static str, &'st
         ),
         ("exit", "a thread's end"),
         ("exit_group", "the program's end"),
-    ];
+    ]);
     if found.contains_key(&(Abi::X86_64, "rt_sigaction".to_string())) {
         out.push((
             "rt_sigreturn",
