@@ -321,3 +321,49 @@ fn a_lock_contended_only_under_load_works_under_a_profile_recorded_at_low_load()
         "the contended run under the profile recorded without contention (glibc aborts when futex fails)"
     );
 }
+
+/// A program that aborts on a path its recording never took dies of SIGABRT, as it would
+/// unconfined — not of the SIGSEGV glibc ends in when it cannot signal itself (its raise asks
+/// getpid and gettid, then tgkill) — while signalling itself with anything else stays denied.
+#[test]
+fn an_abort_on_an_unrecorded_path_is_a_sigabrt_and_other_signals_stay_denied() {
+    let dir = TempDir::new("abort");
+    let src = dir.join("aborts.c");
+    std::fs::write(
+        &src,
+        "#include <signal.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\
+         int main(int c, char **v) {\n\
+           if (c > 1 && !strcmp(v[1], \"abort\")) abort();\n\
+           if (c > 1 && !strcmp(v[1], \"term\")) { printf(\"%d\\n\", raise(SIGTERM)); return 0; }\n\
+           puts(\"ok\"); return 0;\n}\n",
+    )
+    .unwrap();
+    let prog = dir.join("aborts");
+    let mut c = Command::new("gcc");
+    c.args(["-O2", "-o"]).arg(&prog).arg(&src);
+    let o = run_command(c);
+    assert_eq!(o.code, 0, "gcc (install gcc): {}", o.stderr);
+    let prog = prog.to_str().unwrap();
+    let profile = record(&dir, &[prog]);
+    let run = |arg: &str| {
+        let mut c = clean_command(syscage());
+        c.args(["run", "--seccomp"])
+            .arg(&profile)
+            .args(["--", prog, arg]);
+        run_command(c)
+    };
+    let o = run("abort");
+    assert_eq!(
+        o.code,
+        128 + libc::SIGABRT,
+        "abort() under a profile recorded without it (139: the SIGSEGV of a denied tgkill or gettid): {}",
+        o.stderr
+    );
+    let o = run("term");
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "-1\n"),
+        "raise(SIGTERM) must stay denied (only SIGABRT is allowed): {}",
+        o.stderr
+    );
+}

@@ -25,7 +25,8 @@ use oci_spec::runtime::LinuxSeccompOperator as Op;
 /// only when a signal came at the right time: without them a handler's return is a SIGSEGV and
 /// a sleep resumed after SIGSTOP/SIGCONT or a cgroup freeze (`docker pause`) fails with EPERM. `futex` is made only
 /// under lock contention, which a recording at low load may never meet, and glibc aborts when it
-/// fails. Docker allows all three.
+/// fails. `getpid` and `gettid` are what glibc's `raise` (hence `abort`) asks before `tgkill`:
+/// without them an abort is reported as a SIGSEGV. Docker allows them all.
 pub const REQUIRED: &[(&str, &str)] = &[
     ("execve", "required: starts the workload"),
     ("exit", "required: ends a thread"),
@@ -41,6 +42,14 @@ pub const REQUIRED: &[(&str, &str)] = &[
     (
         "restart_syscall",
         "required: the kernel resumes an interrupted sleep with it after a stop, a cgroup freeze or a debugger (recorded only when one happened)",
+    ),
+    (
+        "getpid",
+        "required: glibc's abort() and raise() name the process to tgkill with it (recorded only when the program asked or aborted); denied, an abort ends in SIGSEGV instead of SIGABRT",
+    ),
+    (
+        "gettid",
+        "required: glibc's abort() and raise() ask for the thread's id before signalling it (recorded only when the program aborted); denied, an abort ends in SIGSEGV instead of SIGABRT",
     ),
 ];
 
@@ -81,6 +90,11 @@ const I386_REQUIRED: &[(&str, &str)] = &[
         "required on i386: the vDSO's fallback, as clock_gettime",
     ),
 ];
+
+/// The calls `abort()` makes to signal its thread, and the index of their signal argument:
+/// glibc's `tgkill(pid, tid, sig)`, musl's `tkill(tid, sig)`. Allowed for SIGABRT alone where
+/// nothing else allows them.
+const ABORT_SIGNALS: &[(&str, u32)] = &[("tgkill", 2), ("tkill", 1)];
 
 /// What every profile allows whatever was recorded: `REQUIRED` and `VDSO_FALLBACKS`.
 fn always_allowed() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
@@ -375,6 +389,26 @@ pub fn seccomp_profile(
             rule(vec![name], LinuxSeccompAction::ScmpActAllow, None, comment)
         })
         .collect();
+    // abort(): glibc raises SIGABRT with tgkill (after gettid, required above), musl with
+    // tkill. Where neither the recording nor the runtime's base has them, that signal only:
+    // denied, the abort ends in SIGSEGV (glibc's fallback) and the crash is misreported.
+    for (name, sig_arg) in ABORT_SIGNALS {
+        if !rules
+            .iter()
+            .any(|r| r.names.iter().flatten().any(|n| n == name))
+        {
+            let mut r = rule(
+                vec![name.to_string()],
+                LinuxSeccompAction::ScmpActAllow,
+                None,
+                "required: abort() signals its own thread with SIGABRT through it (recorded only when the program aborted); only that signal".into(),
+            );
+            r.args = Some(vec![cmp(*sig_arg, Op::ScmpCmpEq, libc::SIGABRT as u64, 0)]);
+            rules.push(r);
+            summary.allowed += 1;
+        }
+    }
+    rules.sort_by(|a, b| a.names.cmp(&b.names));
     let allowed_names: BTreeSet<&str> = rules
         .iter()
         .flat_map(|r| r.names.iter().flatten().map(String::as_str))
@@ -477,12 +511,15 @@ mod tests {
                 "futex",
                 "getcpu",
                 "getpid",
+                "gettid",
                 "gettimeofday",
                 "read",
                 "restart_syscall",
                 "rt_sigreturn",
                 "sigreturn",
-                "time"
+                "tgkill",
+                "time",
+                "tkill"
             ]
         );
         let clone = rules
@@ -502,7 +539,33 @@ mod tests {
         assert_eq!(enosys.errno_ret, Some(38));
         let names = enosys.names.as_ref().unwrap();
         assert!(names.contains(&"statx".to_string()) && names.contains(&"clone3".to_string()));
-        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 17, 0));
+        assert_eq!((s.recorded, s.allowed, s.from_base), (3, 20, 0));
+    }
+
+    /// abort() must end in SIGABRT under any profile: tgkill and tkill for that signal only,
+    /// unless recorded (then as recorded).
+    #[test]
+    fn abort_signals_are_allowed_for_sigabrt_unless_recorded() {
+        let base = BTreeMap::new();
+        let sig = |p: &SeccompProfile, n: &str| -> Option<Option<(u32, u64)>> {
+            p.syscalls
+                .as_ref()?
+                .iter()
+                .find(|r| r.names.as_ref().unwrap()[0] == n)
+                .map(|r| r.args.as_ref().map(|a| (a[0].index, a[0].value)))
+        };
+        let (p, _) = seccomp_profile(&recording(&[(Abi::X86_64, "read", "/x")]), &base);
+        assert_eq!(sig(&p, "tgkill"), Some(Some((2, 6))));
+        assert_eq!(sig(&p, "tkill"), Some(Some((1, 6))));
+        let (p, _) = seccomp_profile(&recording(&[(Abi::X86_64, "tgkill", "/x")]), &base);
+        assert_eq!(sig(&p, "tgkill"), Some(None));
+        let tgkills = p.syscalls.as_ref().unwrap().iter();
+        assert_eq!(
+            tgkills
+                .filter(|r| r.names.as_ref().unwrap()[0] == "tgkill")
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -547,15 +610,11 @@ mod tests {
             CLONE_NS_MASK
         );
         assert!(s.narrowed >= 1);
-        // Without --args nothing is narrowed but clone's namespace flags.
+        // Without --args nothing is narrowed but clone's namespace flags (and abort's signal
+        // where nothing allowed tgkill and tkill).
         let (plain, _) = seccomp_profile_with(&rec, &base, false);
-        assert!(
-            plain
-                .syscalls
-                .unwrap()
-                .iter()
-                .all(|r| r.args.is_none() || r.names.as_ref().unwrap() == &["clone"])
-        );
+        assert!(plain.syscalls.unwrap().iter().all(|r| r.args.is_none()
+            || ["clone", "tgkill", "tkill"].contains(&r.names.as_ref().unwrap()[0].as_str())));
     }
 
     #[test]
