@@ -39,6 +39,11 @@ fn base_and_required() -> BTreeSet<String> {
             "gettimeofday",
             "time",
             "getcpu",
+            // What abort() needs (tgkill and tkill for SIGABRT only).
+            "getpid",
+            "gettid",
+            "tgkill",
+            "tkill",
         ]
         .map(String::from),
     );

@@ -2,7 +2,7 @@
 //!
 //! Findings: dangerous syscalls allowed (data in `profiles/dangerous-syscalls.json`, a reason
 //! each), `clone`/`personality`/`socket` allowed with any argument, missing `execve`/`exit_group`/
-//! `rt_sigreturn`/`restart_syscall`/`clock_gettime`, EPERM where libc needs ENOSYS to fall back, extra ABIs; plus a comparison with Docker's
+//! `rt_sigreturn`/`restart_syscall`/`clock_gettime` (and, low, what abort() needs), EPERM where libc needs ENOSYS to fall back, extra ABIs; plus a comparison with Docker's
 //! default (what the profile allows beyond it and below it).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -237,6 +237,21 @@ pub fn lint(f: &ResolvedFilter, native: Arch) -> Vec<Finding> {
             Severity::Medium,
             "a sleep interrupted by SIGSTOP/SIGCONT, a cgroup freeze (docker pause) or a debugger fails with EPERM when resumed",
         ),
+        (
+            "gettid",
+            Severity::Low,
+            "glibc's abort() cannot signal itself and ends in SIGSEGV instead of SIGABRT (a misreported crash)",
+        ),
+        (
+            "getpid",
+            Severity::Low,
+            "glibc's abort() cannot signal itself and ends in SIGSEGV instead of SIGABRT (a misreported crash)",
+        ),
+        (
+            "tgkill",
+            Severity::Low,
+            "glibc's abort() cannot raise SIGABRT and ends in SIGSEGV (a misreported crash); allow it for SIGABRT (argument 2 == 6) at least",
+        ),
     ] {
         if allowance(f, name) == Allowance::Never {
             push(
@@ -443,6 +458,8 @@ mod tests {
         assert!(has("missing-required", Some("rt_sigreturn")));
         assert!(has("missing-required", Some("restart_syscall")));
         assert!(has("missing-required", Some("clock_gettime")));
+        assert!(has("missing-required", Some("gettid")));
+        assert!(has("missing-required", Some("tgkill")));
         assert!(has("eperm-fallback", Some("clone3")));
         assert!(has("extra-abi", None));
         assert_eq!(findings[0].severity, Severity::High, "sorted by severity");
