@@ -18,9 +18,9 @@ pub enum GenerateCommand {
     K8s(Box<K8sArgs>),
     /// A profile holding only what a runtime itself needs after loading a container's filter
     /// (its measured base set, plus what every profile allows: execve, exit, exit_group,
-    /// rt_sigreturn, futex, restart_syscall, the vDSO's fallbacks): the starting point of a
-    /// whole-container recording in learn mode (`oci apply --agent ... --learn`), which needs
-    /// neither root nor ptrace.
+    /// rt_sigreturn, futex, restart_syscall, what abort() needs, the vDSO's fallbacks): the
+    /// starting point of a whole-container recording in learn mode (`oci apply --agent ...
+    /// --learn`), which needs neither root nor ptrace.
     Base(BaseArgs),
 }
 
