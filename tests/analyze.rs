@@ -91,6 +91,14 @@ fn sited(rec: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// Analyses `prog` alone (no cache) into `NAME.analysis` in `t`; returns the syscalls with a
+/// site in its code (`sited`) and analyze's stderr. The analysis must be complete.
+fn analyse_sited(t: &TempDir, name: &str, prog: &Path) -> (BTreeSet<String>, String) {
+    let (_, out) = analyze(&t.0, name, &["--no-cache"], &[prog.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (sited(&t.join(&format!("{name}.analysis"))), out.stderr)
+}
+
 /// Fails naming `what` and every recorded (abi, syscall) the analysis `reach` lacks.
 fn assert_covers(
     what: &str,
@@ -232,17 +240,6 @@ func main() {
 	fmt.Println(string(buf))
 }
 "#;
-
-fn cc(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    std::fs::write(&c, src).unwrap();
-    let out = dir.join(name);
-    let mut cmd = Command::new("gcc");
-    cmd.arg("-o").arg(&out).arg(&c).args(flags);
-    let r = run_command(cmd);
-    assert_eq!(r.code, 0, "gcc {name}: {}", r.stderr);
-    out
-}
 
 /// Soundness: everything `record` sees a real program do is in what `analyze` computes from
 /// its files, per ABI. A miss names the syscall and the program.
@@ -552,13 +549,11 @@ void _start(void) {
         "expected a call through hook's memory:\n{}",
         dis.stdout
     );
-    let (_, out) = analyze(&t.0, "hook", &["--no-cache"], &[prog.to_str().unwrap()]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let got = sited(&t.join("hook.analysis"));
+    let (got, stderr) = analyse_sited(&t, "hook", &prog);
     assert!(
         got.contains("getppid") && got.contains("getpid"),
         "both what hook starts as and what it is changed to: {got:?}\n{}",
-        out.stderr
+        stderr
     );
     let run = run_under_its_analysis(&t, "hook", &prog, &[]);
     assert_eq!(
@@ -596,13 +591,11 @@ void _start(void) {
 }
 "#;
     let prog = cc(&t.0, "handler", src, &RAW);
-    let (_, out) = analyze(&t.0, "handler", &["--no-cache"], &[prog.to_str().unwrap()]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let got = sited(&t.join("handler.analysis"));
+    let (got, stderr) = analyse_sited(&t, "handler", &prog);
     assert!(
         got.contains("getppid"),
         "the handler's call: {got:?}\n{}",
-        out.stderr
+        stderr
     );
     let why = syscage_args(&["analyze", "--explain", "getppid", prog.to_str().unwrap()]);
     assert!(
@@ -656,13 +649,11 @@ int main(int c, char **v) { return f(c + (v[1] ? v[1][0] - '0' : 0), "") < 0 ? 5
         "no f.cold:\n{}",
         syms.stdout
     );
-    let (_, out) = analyze(&t.0, "cold", &["--no-cache"], &[prog.to_str().unwrap()]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let got = sited(&t.join("cold.analysis"));
+    let (got, stderr) = analyse_sited(&t, "cold", &prog);
     assert!(
         got.contains("times"),
         "the cold case's call: {got:?}\n{}",
-        out.stderr
+        stderr
     );
     // argc 1 + "2": case 3.
     let run = run_under_its_analysis(&t, "cold", &prog, &["2"]);
@@ -700,13 +691,11 @@ __asm__(".text\n"
 fn reaches_the_unseen_part(name: &str, dispatch: &str) {
     let t = TempDir::new(&format!("analyze-{name}"));
     let prog = cc(&t.0, name, &unseen_part_program(dispatch), &RAW);
-    let (_, out) = analyze(&t.0, name, &["--no-cache"], &[prog.to_str().unwrap()]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let got = sited(&t.join(&format!("{name}.analysis")));
+    let (got, stderr) = analyse_sited(&t, name, &prog);
     assert!(
         got.contains("getppid") && !got.contains("getuid"),
         "the part the jump enters (getppid), not the dead code (getuid): {got:?}\n{}",
-        out.stderr
+        stderr
     );
     let run = run_under_its_analysis(&t, name, &prog, &["x"]);
     assert_eq!(
@@ -762,14 +751,8 @@ void _start(void) {
 }
 "#;
     let prog = cc(&t.0, "fall", src, &RAW);
-    let (_, out) = analyze(&t.0, "fall", &["--no-cache"], &[prog.to_str().unwrap()]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let got = sited(&t.join("fall.analysis"));
-    assert!(
-        got.contains("getppid"),
-        "work's call: {got:?}\n{}",
-        out.stderr
-    );
+    let (got, stderr) = analyse_sited(&t, "fall", &prog);
+    assert!(got.contains("getppid"), "work's call: {got:?}\n{}", stderr);
     let run = run_under_its_analysis(&t, "fall", &prog, &[]);
     assert_eq!(
         run.code, 0,

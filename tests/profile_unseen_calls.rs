@@ -280,13 +280,7 @@ int main(int argc, char **argv) {
 #[test]
 fn a_lock_contended_only_under_load_works_under_a_profile_recorded_at_low_load() {
     let dir = TempDir::new("futex");
-    let src = dir.join("contended.c");
-    std::fs::write(&src, CONTENDED).unwrap();
-    let prog = dir.join("contended");
-    let mut c = Command::new("gcc");
-    c.args(["-O2", "-pthread", "-o"]).arg(&prog).arg(&src);
-    let o = run_command(c);
-    assert_eq!(o.code, 0, "gcc (install gcc): {}", o.stderr);
+    let prog = cc(dir.path(), "contended", CONTENDED, &["-O2", "-pthread"]);
     let prog = prog.to_str().unwrap();
     // Two threads locking once each: a recording without contention, hence without futex
     // (checked; on the rare run where the two met, recorded again).
@@ -328,21 +322,16 @@ fn a_lock_contended_only_under_load_works_under_a_profile_recorded_at_low_load()
 #[test]
 fn an_abort_on_an_unrecorded_path_is_a_sigabrt_and_other_signals_stay_denied() {
     let dir = TempDir::new("abort");
-    let src = dir.join("aborts.c");
-    std::fs::write(
-        &src,
+    let prog = cc(
+        dir.path(),
+        "aborts",
         "#include <signal.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\
          int main(int c, char **v) {\n\
            if (c > 1 && !strcmp(v[1], \"abort\")) abort();\n\
            if (c > 1 && !strcmp(v[1], \"term\")) { printf(\"%d\\n\", raise(SIGTERM)); return 0; }\n\
            puts(\"ok\"); return 0;\n}\n",
-    )
-    .unwrap();
-    let prog = dir.join("aborts");
-    let mut c = Command::new("gcc");
-    c.args(["-O2", "-o"]).arg(&prog).arg(&src);
-    let o = run_command(c);
-    assert_eq!(o.code, 0, "gcc (install gcc): {}", o.stderr);
+        &["-O2"],
+    );
     let prog = prog.to_str().unwrap();
     let profile = record(&dir, &[prog]);
     let run = |arg: &str| {

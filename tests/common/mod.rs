@@ -757,3 +757,16 @@ impl Drop for KillOnDrop {
             .output();
     }
 }
+
+/// Compiles the C source `src` (written to `NAME.c` in `dir`) with gcc and `flags` into
+/// `dir/NAME`.
+pub fn cc(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let out = dir.join(name);
+    let mut cmd = Command::new("gcc");
+    cmd.arg("-o").arg(&out).arg(&c).args(flags);
+    let r = run_command(cmd);
+    assert_eq!(r.code, 0, "gcc {name} (install gcc): {}", r.stderr);
+    out
+}
