@@ -105,6 +105,19 @@ pub struct CallSite {
     pub args: Args,
 }
 
+impl CallSite {
+    /// A jump at `at` to `target` with nothing known of the registers (a fall-through, a
+    /// landing pad, a part an unread jump may enter).
+    pub fn jump_to(at: u64, target: u64) -> CallSite {
+        CallSite {
+            at,
+            target: Target::Addr(target),
+            jump: true,
+            args: Args::default(),
+        }
+    }
+}
+
 /// A call's parameters that are known (a constant, or the caller's own parameter), by
 /// position; the others are `Top`. Most are unknown: a dense array per call site held most
 /// of the memory of a large analysis.
@@ -333,10 +346,10 @@ impl Ranges<'_> {
 
     /// `N` bytes of read-only data at `a`.
     fn read<const N: usize>(&self, a: u64) -> Option<[u8; N]> {
-        self.rodata.iter().find_map(|(s, b)| {
-            let off = usize::try_from(a.checked_sub(*s)?).ok()?;
-            b.get(off..off.checked_add(N)?)?.try_into().ok()
-        })
+        super::elf::rodata_at(self.rodata, a)?
+            .get(..N)?
+            .try_into()
+            .ok()
     }
 }
 
@@ -383,6 +396,21 @@ pub struct Summary {
     pub returns: bool,
 }
 
+/// The general-purpose registers `i` writes, one bit each (iced's RAX..R15 order).
+fn written(info: &mut InstructionInfoFactory, i: &Instruction) -> Clobber {
+    let mut w = 0;
+    for u in info.info(i).used_registers() {
+        if matches!(
+            u.access(),
+            OpAccess::Write | OpAccess::ReadWrite | OpAccess::CondWrite | OpAccess::ReadCondWrite
+        ) && let Some(r) = gpr(u.register())
+        {
+            w |= 1 << r;
+        }
+    }
+    w
+}
+
 pub fn summary(instrs: &[Instruction], start: u64, end: u64) -> Summary {
     let mut info = InstructionInfoFactory::new();
     let mut s = Summary {
@@ -392,18 +420,7 @@ pub fn summary(instrs: &[Instruction], start: u64, end: u64) -> Summary {
         returns: false,
     };
     for i in instrs {
-        for u in info.info(i).used_registers() {
-            if matches!(
-                u.access(),
-                OpAccess::Write
-                    | OpAccess::ReadWrite
-                    | OpAccess::CondWrite
-                    | OpAccess::ReadCondWrite
-            ) && let Some(r) = gpr(u.register())
-            {
-                s.writes |= 1 << r;
-            }
-        }
+        s.writes |= written(&mut info, i);
         match i.flow_control() {
             FlowControl::Call if is_near(i) => s.calls.push(Some(i.near_branch_target())),
             FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch => {
@@ -676,23 +693,20 @@ fn record(
         }
         FlowControl::IndirectCall | FlowControl::IndirectBranch => {
             let jump = i.flow_control() == FlowControl::IndirectBranch;
-            if i.op0_kind() == OpKind::Memory
-                && i.is_ip_rel_memory_operand()
-                && (code.loader_slot)(i.ip_rel_memory_address())
-            {
-                f.calls.push(CallSite {
+            match through(i, before, code) {
+                Through::Slot(slot) => f.calls.push(CallSite {
                     at,
-                    target: Target::Slot(i.ip_rel_memory_address()),
+                    target: Target::Slot(slot),
                     jump,
                     args: Args::new(args_of(st, cc, jump)),
-                });
-            } else if !(jump && is_jump_table(i, before)) {
-                f.indirect.push(at);
-            } else {
+                }),
+                Through::Anywhere => f.indirect.push(at),
                 // A switch's cases outside the body (GCC moves cold ones to `f.cold`, a
                 // function of its own): jumps out, as tail calls are.
-                for t in switch_targets(body, idx, code) {
-                    jump_out(t, f);
+                Through::Table => {
+                    for t in switch_targets(body, idx, code) {
+                        jump_out(t, f);
+                    }
                 }
             }
         }
@@ -755,6 +769,31 @@ fn is_xid_command(before: &[Instruction]) -> bool {
     true
 }
 
+/// Where an indirect call or jump goes.
+#[derive(PartialEq)]
+enum Through {
+    /// Where the slot only the loader writes (the GOT, RELRO) is bound.
+    Slot(u64),
+    /// A switch's case, read from its table (`switch_targets`).
+    Table,
+    /// Any function whose address is taken.
+    Anywhere,
+}
+
+/// Where the indirect call or jump `i` goes; `before`: the instructions before it.
+fn through(i: &Instruction, before: &[Instruction], code: &Ranges<'_>) -> Through {
+    if i.op0_kind() == OpKind::Memory
+        && i.is_ip_rel_memory_operand()
+        && (code.loader_slot)(i.ip_rel_memory_address())
+    {
+        Through::Slot(i.ip_rel_memory_address())
+    } else if i.flow_control() == FlowControl::IndirectBranch && is_jump_table(i, before) {
+        Through::Table
+    } else {
+        Through::Anywhere
+    }
+}
+
 /// A switch's jump through a table inside the function: `notrack jmp` (CET builds), a jump
 /// through `[table + index*8]` (position-dependent code), or through a register loaded by
 /// `movsxd reg, [base + index*4]` in the same block (the relative tables of PIC code). Its
@@ -790,7 +829,7 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
     // writes r (a call writes the registers it may clobber) is `lea r, [rip+A]`: A.
     let mut info = InstructionInfoFactory::new();
     let mut lea_before = |at: usize, r: Register| {
-        let g = gpr(r)?;
+        let bit: Clobber = 1 << gpr(r)?;
         body[..at]
             .iter()
             .rev()
@@ -798,17 +837,8 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
                 (matches!(
                     p.flow_control(),
                     FlowControl::Call | FlowControl::IndirectCall
-                ) && SYSV.clobber & (1 << g) != 0)
-                    || info.info(p).used_registers().iter().any(|u| {
-                        gpr(u.register()) == Some(g)
-                            && matches!(
-                                u.access(),
-                                OpAccess::Write
-                                    | OpAccess::ReadWrite
-                                    | OpAccess::CondWrite
-                                    | OpAccess::ReadCondWrite
-                            )
-                    })
+                ) && SYSV.clobber & bit != 0)
+                    || written(&mut info, p) & bit != 0
             })
             .filter(|p| p.mnemonic() == Mnemonic::Lea && p.is_ip_rel_memory_operand())
             .map(|p| p.ip_rel_memory_address())
@@ -930,8 +960,7 @@ pub fn unread_switches(body: &[Instruction], code: &Ranges<'_>) -> Vec<u64> {
     let mut out = Vec::new();
     for (idx, i) in body.iter().enumerate() {
         if i.flow_control() == FlowControl::IndirectBranch
-            && !(i.op0_kind() == OpKind::Memory && i.is_ip_rel_memory_operand())
-            && is_jump_table(i, &body[idx.saturating_sub(8)..idx])
+            && through(i, &body[idx.saturating_sub(8)..idx], code) == Through::Table
             && switch_targets(body, idx, code).is_empty()
         {
             out.push(i.ip());
@@ -1389,6 +1418,17 @@ mod tests {
         .taken
     }
 
+    /// The addresses `f`'s jumps out of its function go to.
+    fn jumps(f: Facts) -> Vec<u64> {
+        f.calls
+            .iter()
+            .filter_map(|c| match c.target {
+                Target::Addr(a) if c.jump => Some(a),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// strftime's switch: bound checked on `cl`, indexed by a copy of it in `edx`.
     #[test]
     fn a_switch_table_is_read_up_to_the_bound_of_the_register_its_index_was_copied_from() {
@@ -1413,15 +1453,6 @@ mod tests {
         };
         let instrs = decode_body(0x1000, &code);
         let end = 0x1000 + code.len() as u64;
-        let jumps = |f: Facts| -> Vec<u64> {
-            f.calls
-                .iter()
-                .filter_map(|c| match c.target {
-                    Target::Addr(a) if c.jump => Some(a),
-                    _ => None,
-                })
-                .collect()
-        };
         let valued = function(
             0x1000,
             end,
@@ -1461,15 +1492,6 @@ mod tests {
             0x14, 0x0a, 0x41, 0xff, 0xe2,
         ];
         let ranges = [(0x1000u64, 0x2000u64)];
-        let jumps = |f: Facts| -> Vec<u64> {
-            f.calls
-                .iter()
-                .filter_map(|c| match c.target {
-                    Target::Addr(a) if c.jump => Some(a),
-                    _ => None,
-                })
-                .collect()
-        };
         // f's 10 entries (the bound) relative to B, then more that would land in code too.
         let t: Vec<u8> = (0..20i64)
             .flat_map(|k| ((0x1100 + 16 * k - 0x1023) as i32).to_le_bytes())

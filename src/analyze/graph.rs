@@ -630,13 +630,13 @@ impl<'a> Graph<'a> {
                     Val::Param(k) => {
                         if r.entered_unknown.contains(f) {
                             r.unresolved.push(Unresolved {
-                            function: *f,
-                            at: s.at,
-                            why: format!(
-                                "a wrapper (number from parameter {}) entered through an indirect call or as an entry point",
-                                k + 1
-                            ),
-                        });
+                                function: *f,
+                                at: s.at,
+                                why: format!(
+                                    "a wrapper (number from parameter {}) entered through an indirect call or as an entry point",
+                                    k + 1
+                                ),
+                            });
                         }
                     }
                     Val::Top if s.replay && self.objs[f.0].path.ends_with("/libc.so.6") => {

@@ -415,7 +415,6 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
         .iter()
         .map(|c| (c.addr, c.addr + c.bytes.len() as u64))
         .collect();
-
     // Every body, decoded once.
     let mut bodies: BTreeMap<u64, (u64, Vec<iced_x86::Instruction>)> = BTreeMap::new();
     // What was dropped from bodies as data (below), kept to be put back.
@@ -492,11 +491,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
     }
     let loader_slot = |a: u64| o.loader_slot(a);
     // Read-only data the code takes the address of: where each switch table ends.
-    let in_rodata = |a: u64| {
-        o.rodata
-            .iter()
-            .any(|(s, b)| a >= *s && a - s < b.len() as u64)
-    };
+    let in_rodata = |a: u64| elf::rodata_at(&o.rodata, a).is_some();
     let data_taken: BTreeSet<u64> = bodies
         .values()
         .flat_map(|(_, b)| b.iter())
@@ -734,24 +729,14 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
             && bodies.contains_key(e)
             && let Some(f) = facts.get_mut(s)
         {
-            f.calls.push(decode::CallSite {
-                at: i.ip(),
-                target: decode::Target::Addr(*e),
-                jump: true,
-                args: decode::Args::default(),
-            });
+            f.calls.push(decode::CallSite::jump_to(i.ip(), *e));
         }
     }
     // Code the unwinder enters: landing pads outside their function (none in Debian's GCC
     // and clang objects, which keep pads beside the calls; kept for those that do not).
     for (f, pad) in &o.landing {
         if let Some(x) = facts.get_mut(f) {
-            x.calls.push(decode::CallSite {
-                at: *f,
-                target: decode::Target::Addr(*pad),
-                jump: true,
-                args: decode::Args::default(),
-            });
+            x.calls.push(decode::CallSite::jump_to(*f, *pad));
         }
     }
     unseen_entries(o, &bodies, &r, &mut facts);
@@ -850,12 +835,7 @@ fn unseen_entries(
             .iter()
             .filter(|t| rule.is_none_or(|rule| has_rule(**t, rule)))
         {
-            x.calls.push(decode::CallSite {
-                at: j,
-                target: decode::Target::Addr(*t),
-                jump: true,
-                args: decode::Args::default(),
-            });
+            x.calls.push(decode::CallSite::jump_to(j, *t));
         }
     }
 }
