@@ -372,6 +372,19 @@ pub fn seccomp_profile(
             allowed.insert(name.clone(), why.clone());
         }
     }
+    // abort(): glibc raises SIGABRT with tgkill (after getpid and gettid, required above),
+    // musl with tkill. Where neither the recording nor the runtime's base has them, that
+    // signal only: denied, the abort ends in SIGSEGV (glibc's fallback), a misreported crash.
+    let abort_only: Vec<&(&str, u32)> = ABORT_SIGNALS
+        .iter()
+        .filter(|(name, _)| !allowed.contains_key(*name))
+        .collect();
+    for (name, _) in &abort_only {
+        allowed.insert(
+            name.to_string(),
+            "required: abort() signals its own thread with SIGABRT through it (recorded only when the program aborted); only that signal".into(),
+        );
+    }
     summary.allowed = allowed.len();
     let mut rules: Vec<SyscallRule> = allowed
         .into_iter()
@@ -386,29 +399,14 @@ pub fn seccomp_profile(
                 r.args = Some(vec![cmp(0, Op::ScmpCmpMaskedEq, CLONE_NS_MASK, 0)]);
                 return r;
             }
+            if let Some((_, sig_arg)) = abort_only.iter().find(|(n, _)| *n == name) {
+                let mut r = rule(vec![name], LinuxSeccompAction::ScmpActAllow, None, comment);
+                r.args = Some(vec![cmp(*sig_arg, Op::ScmpCmpEq, libc::SIGABRT as u64, 0)]);
+                return r;
+            }
             rule(vec![name], LinuxSeccompAction::ScmpActAllow, None, comment)
         })
         .collect();
-    // abort(): glibc raises SIGABRT with tgkill (after gettid, required above), musl with
-    // tkill. Where neither the recording nor the runtime's base has them, that signal only:
-    // denied, the abort ends in SIGSEGV (glibc's fallback) and the crash is misreported.
-    for (name, sig_arg) in ABORT_SIGNALS {
-        if !rules
-            .iter()
-            .any(|r| r.names.iter().flatten().any(|n| n == name))
-        {
-            let mut r = rule(
-                vec![name.to_string()],
-                LinuxSeccompAction::ScmpActAllow,
-                None,
-                "required: abort() signals its own thread with SIGABRT through it (recorded only when the program aborted); only that signal".into(),
-            );
-            r.args = Some(vec![cmp(*sig_arg, Op::ScmpCmpEq, libc::SIGABRT as u64, 0)]);
-            rules.push(r);
-            summary.allowed += 1;
-        }
-    }
-    rules.sort_by(|a, b| a.names.cmp(&b.names));
     let allowed_names: BTreeSet<&str> = rules
         .iter()
         .flat_map(|r| r.names.iter().flatten().map(String::as_str))
