@@ -346,11 +346,16 @@ impl Ranges<'_> {
 
     /// `N` bytes of read-only data at `a`.
     fn read<const N: usize>(&self, a: u64) -> Option<[u8; N]> {
-        super::elf::rodata_at(self.rodata, a)?
-            .get(..N)?
-            .try_into()
-            .ok()
+        rodata_at(self.rodata, a)?.get(..N)?.try_into().ok()
     }
+}
+
+/// The read-only data `rodata` (address, bytes) holds from `addr` to the end of its section.
+pub fn rodata_at(rodata: &[(u64, Vec<u8>)], addr: u64) -> Option<&[u8]> {
+    rodata.iter().find_map(|(a, b)| {
+        let off = usize::try_from(addr.checked_sub(*a)?).ok()?;
+        b.get(off..).filter(|rest| !rest.is_empty())
+    })
 }
 
 /// Whether execution never goes on to the next instruction: ret, jmp, ud2, hlt, int3.

@@ -686,14 +686,6 @@ fn content_hash(data: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The read-only data `rodata` (address, bytes) holds from `addr` to the end of its section.
-pub fn rodata_at(rodata: &[(u64, Vec<u8>)], addr: u64) -> Option<&[u8]> {
-    rodata.iter().find_map(|(a, b)| {
-        let off = usize::try_from(addr.checked_sub(*a)?).ok()?;
-        b.get(off..).filter(|rest| !rest.is_empty())
-    })
-}
-
 impl EhFrame {
     fn bases(&self) -> gimli::BaseAddresses {
         let mut b = gimli::BaseAddresses::default().set_eh_frame(self.addr);
@@ -756,7 +748,7 @@ impl Object {
 
     /// The string constant at `addr`, if it lies in read-only data.
     pub fn c_string(&self, addr: u64) -> Option<String> {
-        let rest = rodata_at(&self.rodata, addr)?;
+        let rest = super::decode::rodata_at(&self.rodata, addr)?;
         let end = rest.iter().take(4096).position(|c| *c == 0)?;
         std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
     }

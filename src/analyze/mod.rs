@@ -491,7 +491,7 @@ fn object_facts(o: &Object) -> BTreeMap<u64, Facts> {
     }
     let loader_slot = |a: u64| o.loader_slot(a);
     // Read-only data the code takes the address of: where each switch table ends.
-    let in_rodata = |a: u64| elf::rodata_at(&o.rodata, a).is_some();
+    let in_rodata = |a: u64| decode::rodata_at(&o.rodata, a).is_some();
     let data_taken: BTreeSet<u64> = bodies
         .values()
         .flat_map(|(_, b)| b.iter())
