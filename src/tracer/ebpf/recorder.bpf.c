@@ -607,10 +607,8 @@ static __always_inline void flush(struct task_state *st, u32 tgid, u32 last)
 	ev->tgid = tgid;
 	ev->last = last;
 	ev->len = 0;
-	for (int i = 0; i < WORDS; i++) {
-		ev->seen[i] = st->seen[i];
-		st->seen[i] = 0;
-	}
+	bpf_probe_read_kernel(ev->seen, sizeof(ev->seen), st->seen);
+	__builtin_memset(st->seen, 0, sizeof(st->seen));
 	bpf_ringbuf_submit(ev, wakeup());
 }
 
@@ -648,16 +646,15 @@ static __always_inline void flush_exec(struct task_state *st, u32 tgid, struct l
 	h->tgid = tgid;
 	h->last = given;
 	h->len = len;
-	for (int i = 0; i < WORDS; i++)
-		h->seen[i] = st->seen[i];
+	/* One helper call, not a loop the verifier walks word by word on every path. */
+	bpf_probe_read_kernel(h->seen, sizeof(h->seen), st->seen);
 	u64 size = EXEC_HDR + (len & (BASE_END - 1)) + (given & 255);
 	if (bpf_ringbuf_output(&events, h, size, wakeup())) {
 		/* Kept in the bitmap: attributed to the task's next image instead of being lost. */
 		stat_add(ST_EVENTS_DROPPED);
 		return;
 	}
-	for (int i = 0; i < WORDS; i++)
-		st->seen[i] = 0;
+	__builtin_memset(st->seen, 0, sizeof(st->seen));
 }
 
 SEC("tp_btf/sched_process_exec")
