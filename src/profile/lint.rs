@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use oci_spec::runtime::Arch;
 
 use super::arch;
-use super::generate::libc_fallbacks;
+use super::generate::{REQUIRED, libc_fallbacks};
 use super::seccomp::{Action, ResolvedFilter, arch_name};
 use crate::model::Abi;
 
@@ -213,46 +213,14 @@ pub fn lint(f: &ResolvedFilter, native: Arch) -> Vec<Finding> {
             );
         }
     }
-    let exits = "processes cannot exit cleanly (exit loops, SIGSYS at exit)";
-    for (name, sev, what) in [
-        (
-            "execve",
-            Severity::High,
-            "the runtime cannot start the workload",
-        ),
-        ("exit_group", Severity::High, exits),
-        ("exit", Severity::High, exits),
-        (
-            "rt_sigreturn",
-            Severity::High,
-            "every return from a signal handler crashes the process (SIGSEGV); a recording sees it only when a handler ran",
-        ),
-        (
-            "clock_gettime",
-            Severity::Medium,
-            "the vDSO answers it on most machines; where it falls back to the syscall (Xen, Hyper-V, a TSC found unstable after a live migration) every clock read fails",
-        ),
-        (
-            "restart_syscall",
-            Severity::Medium,
-            "a sleep interrupted by SIGSTOP/SIGCONT, a cgroup freeze (docker pause) or a debugger fails with EPERM when resumed",
-        ),
-        (
-            "gettid",
-            Severity::Low,
-            "glibc's abort() cannot signal itself and ends in SIGSEGV instead of SIGABRT (a misreported crash)",
-        ),
-        (
-            "getpid",
-            Severity::Low,
-            "glibc's abort() cannot signal itself and ends in SIGSEGV instead of SIGABRT (a misreported crash)",
-        ),
-        (
-            "tgkill",
-            Severity::Low,
-            "glibc's abort() cannot raise SIGABRT and ends in SIGSEGV (a misreported crash); allow it for SIGABRT (argument 2 == 6) at least",
-        ),
-    ] {
+    // Every syscall generate adds to each profile (REQUIRED), and what else a profile needs
+    // though it is added only where allowed (the vDSO fallback, abort's signal).
+    let required = REQUIRED
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["clock_gettime", "tgkill"]);
+    for name in required {
+        let (sev, what) = missing_consequence(name);
         if allowance(f, name) == Allowance::Never {
             push(
                 sev,
@@ -422,6 +390,42 @@ pub fn render(r: &Report) -> String {
     s
 }
 
+/// How bad a profile that never allows `name` is, for the syscalls every profile needs.
+fn missing_consequence(name: &str) -> (Severity, &'static str) {
+    let exits = "processes cannot exit cleanly (exit loops, SIGSYS at exit)";
+    let abort = "glibc's abort() cannot signal itself and ends in SIGSEGV instead of SIGABRT (a misreported crash)";
+    match name {
+        "execve" => (Severity::High, "the runtime cannot start the workload"),
+        "exit" | "exit_group" => (Severity::High, exits),
+        "rt_sigreturn" => (
+            Severity::High,
+            "every return from a signal handler crashes the process (SIGSEGV); a recording sees it only when a handler ran",
+        ),
+        "futex" => (
+            Severity::High,
+            "glibc's locks wait through it when threads contend and abort when it fails: a threaded program dies under load; a recording at low load may never see it",
+        ),
+        "clock_gettime" => (
+            Severity::Medium,
+            "the vDSO answers it on most machines; where it falls back to the syscall (Xen, Hyper-V, a TSC found unstable after a live migration) every clock read fails",
+        ),
+        "restart_syscall" => (
+            Severity::Medium,
+            "a sleep interrupted by SIGSTOP/SIGCONT, a cgroup freeze (docker pause) or a debugger fails with EPERM when resumed",
+        ),
+        "gettid" | "getpid" => (Severity::Low, abort),
+        "tgkill" => (
+            Severity::Low,
+            "glibc's abort() cannot raise SIGABRT and ends in SIGSEGV (a misreported crash); allow it for SIGABRT (argument 2 == 6) at least",
+        ),
+        // A syscall added to REQUIRED without a consequence here still gets a finding.
+        _ => (
+            Severity::Medium,
+            "every profile syscage generates allows it",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,6 +441,14 @@ mod tests {
             kernel: (6, 18),
         };
         resolve(&p, &t, Path::new("t.json")).unwrap()
+    }
+
+    #[test]
+    fn every_syscall_generate_requires_has_its_own_consequence() {
+        let (_, fallback) = missing_consequence("none_such");
+        for (name, _) in REQUIRED {
+            assert_ne!(missing_consequence(name).1, fallback, "{name}");
+        }
     }
 
     #[test]
@@ -460,6 +472,10 @@ mod tests {
         assert!(has("missing-required", Some("clock_gettime")));
         assert!(has("missing-required", Some("gettid")));
         assert!(has("missing-required", Some("tgkill")));
+        // futex is required since generate adds it to every profile: check said nothing.
+        assert!(findings.iter().any(|x| x.code == "missing-required"
+            && x.syscall.as_deref() == Some("futex")
+            && x.severity == Severity::High));
         assert!(has("eperm-fallback", Some("clone3")));
         assert!(has("extra-abi", None));
         assert_eq!(findings[0].severity, Severity::High, "sorted by severity");
