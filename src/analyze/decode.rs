@@ -819,6 +819,28 @@ fn is_jump_table(i: &Instruction, before: &[Instruction]) -> bool {
     })
 }
 
+/// The index of the last instruction in `body[from..at]` that writes `r`: implicit writes
+/// count (mul's rdx, xchg's second operand), and a call writes what it may clobber.
+fn last_writer(
+    info: &mut InstructionInfoFactory,
+    body: &[Instruction],
+    from: usize,
+    at: usize,
+    r: Register,
+) -> Option<usize> {
+    let bit: Clobber = 1 << gpr(r)?;
+    body[from..at]
+        .iter()
+        .rposition(|p| {
+            (matches!(
+                p.flow_control(),
+                FlowControl::Call | FlowControl::IndirectCall
+            ) && SYSV.clobber & bit != 0)
+                || written(info, p) & bit != 0
+        })
+        .map(|k| from + k)
+}
+
 /// The targets of the switch jump `body[idx]`, read from its table: `jmp [T + index*8]`
 /// (absolute entries), or `movsxd rX, [rT + index*4]; add rX, rB (or lea rX, [rX + rB]);
 /// jmp rX` with `lea rT, [rip+T]` and `lea rB, [rip+B]` (entries relative to B: T itself in
@@ -830,36 +852,19 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
     let i = &body[idx];
     let back = &body[idx.saturating_sub(24)..idx];
     let full = |r: Register| r.full_register();
-    // r's value before `body[at]`, where the last instruction before it in the function that
-    // writes r (a call writes the registers it may clobber) is `lea r, [rip+A]`: A.
     let mut info = InstructionInfoFactory::new();
-    let mut lea_before = |at: usize, r: Register| {
-        let bit: Clobber = 1 << gpr(r)?;
-        body[..at]
-            .iter()
-            .rev()
-            .find(|p| {
-                (matches!(
-                    p.flow_control(),
-                    FlowControl::Call | FlowControl::IndirectCall
-                ) && SYSV.clobber & bit != 0)
-                    || written(&mut info, p) & bit != 0
-            })
-            .filter(|p| p.mnemonic() == Mnemonic::Lea && p.is_ip_rel_memory_operand())
-            .map(|p| p.ip_rel_memory_address())
-    };
+    let mut last_writer =
+        |from: usize, at: usize, r: Register| last_writer(&mut info, body, from, at, r);
     // (table, entry size, index register, what entries are relative to)
     let (table, size, index, base) = if i.op0_kind() == OpKind::Memory {
         (i.memory_displacement64(), 8usize, i.memory_index(), 0)
     } else {
         let x = full(i.op0_register());
         // What x is made of: `add x, rB` or `lea x, [rA + rB]`, one of them the entry.
-        let Some(d) = back.iter().rev().position(|p| {
-            p.op_count() >= 1 && p.op0_kind() == OpKind::Register && full(p.op0_register()) == x
-        }) else {
+        let window = idx.saturating_sub(24);
+        let Some(d_at) = last_writer(window, idx, x) else {
             return Vec::new();
         };
-        let d_at = idx - 1 - d;
         let def = &body[d_at];
         let parts = match def.mnemonic() {
             Mnemonic::Add if def.op1_kind() == OpKind::Register => [x, full(def.op1_register())],
@@ -874,14 +879,7 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
         };
         // The entry: loaded by `movsxd entry, [rT + index*4]` before, the other part the base.
         let Some((m_at, m, other)) = parts.iter().enumerate().find_map(|(k, r)| {
-            let m_at = body[idx.saturating_sub(24)..d_at]
-                .iter()
-                .rposition(|p| {
-                    p.op_count() >= 1
-                        && p.op0_kind() == OpKind::Register
-                        && full(p.op0_register()) == *r
-                })
-                .map(|j| idx.saturating_sub(24) + j)?;
+            let m_at = last_writer(window, d_at, *r)?;
             let m = &body[m_at];
             (m.mnemonic() == Mnemonic::Movsxd
                 && m.op1_kind() == OpKind::Memory
@@ -890,8 +888,16 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
         }) else {
             return Vec::new();
         };
-        let (Some(t), Some(b)) = (lea_before(m_at, m.memory_base()), lea_before(d_at, other))
-        else {
+        let lea_before = |at: Option<usize>| {
+            let p = &body[at?];
+            (p.mnemonic() == Mnemonic::Lea && p.is_ip_rel_memory_operand())
+                .then(|| p.ip_rel_memory_address())
+        };
+        // Each a label: the last writer of its register in the function is `lea r, [rip+A]`.
+        let (Some(t), Some(b)) = (
+            lea_before(last_writer(0, m_at, m.memory_base())),
+            lea_before(last_writer(0, d_at, other)),
+        ) else {
             return Vec::new();
         };
         (
@@ -1520,6 +1526,14 @@ mod tests {
         let instrs = decode_body(0x1000, &moved);
         assert!(jumps(scan(0x1000, 0x1020, &instrs, &r)).is_empty());
         assert_eq!(unread_switches(&instrs, &r), [0x101d]);
+        // The jumped register written again after the add, implicitly (`xchg rbx, rax`: its
+        // first operand is rbx): what is jumped to is no longer the table's entry.
+        let mut swapped = code[..26].to_vec();
+        swapped.extend([0x48, 0x93]);
+        swapped.extend(&code[26..29]);
+        let instrs = decode_body(0x1000, &swapped);
+        assert!(jumps(scan(0x1000, 0x1020, &instrs, &r)).is_empty());
+        assert_eq!(unread_switches(&instrs, &r), [0x101c]);
         // g's entries relative to its table, read while they land in code.
         let t: Vec<u8> = [0x1200i64, 0x1210, 0x1220, 0x9000]
             .iter()
