@@ -1579,22 +1579,37 @@ func main() {
     assert_covers("gopanic", &seen, &set, &out.stderr);
 }
 
-/// `dlopen(NULL)` is the program's own handle: it loads nothing, so it does not make the
-/// result incomplete; a constant name looked up in it is reachable.
 /// An X server of the test's own (Xvfb, on a display number it picks), stopped when dropped;
-/// the socket directory goes too if the server made it.
-struct Xvfb(std::process::Child, String, bool);
+/// the socket directory goes too if the server made it. Only clients holding its cookie
+/// (`XAUTHORITY` = the file beside it) get in: no other user of the machine can connect to
+/// it while the test runs.
+struct Xvfb(std::process::Child, String, bool, PathBuf);
 
 const X11_SOCKETS: &str = "/tmp/.X11-unix";
 
 impl Xvfb {
-    fn start() -> Xvfb {
-        use std::io::BufRead;
+    fn start(dir: &Path) -> Xvfb {
+        use std::io::{BufRead, Read};
+        // One Xauthority record, for any address and display (family FamilyWild, empty
+        // address and number): every field a big-endian u16 length, then its bytes.
+        let mut cookie = [0u8; 16];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut cookie))
+            .unwrap();
+        let mut record = 0xffffu16.to_be_bytes().to_vec();
+        for field in [&b""[..], b"", b"MIT-MAGIC-COOKIE-1", &cookie] {
+            record.extend((field.len() as u16).to_be_bytes());
+            record.extend(field);
+        }
+        let auth = dir.join("Xauthority");
+        std::fs::write(&auth, record).unwrap();
         let made_dir = !Path::new(X11_SOCKETS).exists();
         let mut child = Command::new("Xvfb")
             .args([
                 "-displayfd",
                 "1",
+                "-auth",
+                auth.to_str().unwrap(),
                 "-nolisten",
                 "tcp",
                 "-screen",
@@ -1612,7 +1627,7 @@ impl Xvfb {
             .unwrap();
         let n = line.trim().to_string();
         assert!(!n.is_empty(), "Xvfb printed no display number");
-        Xvfb(child, format!(":{n}"), made_dir)
+        Xvfb(child, format!(":{n}"), made_dir, auth)
     }
 }
 
@@ -1651,8 +1666,24 @@ fn libx11_loads_libxcursor_by_rule() {
         &["-O2", "/usr/lib/x86_64-linux-gnu/libX11.so.6"],
     );
     let p = prog.to_str().unwrap();
-    let x = Xvfb::start();
-    let seen = record_with(&t.0, "cursor", &[p], &[("DISPLAY", &x.1)]);
+    let x = Xvfb::start(&t.0);
+    // Without the cookie the server turns a client away.
+    let refused = Command::new(p)
+        .env("DISPLAY", &x.1)
+        .env_remove("XAUTHORITY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a client without the cookie got in"
+    );
+    let seen = record_with(
+        &t.0,
+        "cursor",
+        &[p],
+        &[("DISPLAY", &x.1), ("XAUTHORITY", x.3.to_str().unwrap())],
+    );
     drop(x);
     let out = assert_loads_what_the_run_opened(
         &t.0,
@@ -1731,6 +1762,8 @@ fn libseccomp_finds_seccomp_by_name_and_its_calls_count_as_seccomp() {
     );
 }
 
+/// `dlopen(NULL)` is the program's own handle: it loads nothing, so it does not make the
+/// result incomplete; a constant name looked up in it is reachable.
 #[test]
 fn dlopen_of_null_loads_nothing_and_leaves_the_result_complete() {
     let t = TempDir::new("analyze-dlopen-null");
