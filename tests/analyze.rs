@@ -1725,6 +1725,38 @@ fn a_dlopen_wrapper_is_resolved_at_its_call_sites() {
     assert_loads_what_the_run_opened(&t.0, "dlwrap", p, &seen, "libz.so.1", " (install zlib1g)");
 }
 
+/// `dlopen` searches from the object that calls it, as the loader does: that object's
+/// DT_RUNPATH (here `$ORIGIN/lib`, where nothing else would look), before the cache and the
+/// default directories. The plugin's syscall (membarrier, made nowhere else) must be found.
+#[test]
+fn a_dlopen_finds_its_library_on_the_callers_runpath() {
+    let t = TempDir::new("analyze-dlopen-runpath");
+    let lib = t.0.join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    cc(
+        &lib,
+        "libsyscageplug.so",
+        "#include <unistd.h>\n#include <sys/syscall.h>\n\
+         long plug(void){return syscall(SYS_membarrier, 0, 0);}\n",
+        &["-O2", "-shared", "-fPIC"],
+    );
+    let prog = cc(
+        &t.0,
+        "runpath",
+        "#include <dlfcn.h>\n#include <stdio.h>\n\
+         int main(void){void*h=dlopen(\"libsyscageplug.so\",RTLD_NOW);if(!h)return 1;\n\
+         long(*f)(void)=(long(*)(void))dlsym(h,\"plug\");printf(\"%ld\\n\",f());return 0;}\n",
+        &["-O2", "-Wl,--enable-new-dtags,-rpath,$ORIGIN/lib"],
+    );
+    let p = prog.to_str().unwrap();
+    let seen = record(&t.0, "runpath", &[p]);
+    assert!(
+        seen.contains(&("x86_64".to_string(), "membarrier".to_string())),
+        "the run should have made membarrier through the plugin: {seen:?}"
+    );
+    assert_loads_what_the_run_opened(&t.0, "runpath", p, &seen, "libsyscageplug.so", "");
+}
+
 /// libseccomp finds seccomp's number by name at run time and keeps it in a variable: no
 /// constant reaches its `syscall()` calls. They are seccomp by rule, and the result complete.
 #[test]

@@ -306,20 +306,38 @@ fn load_needed(root: &Root, img: &mut Image, from: usize) {
     }
 }
 
-/// The path `dlopen(name)` called from `from` opens.
-fn find_by_rule(root: &Root, name: &str, from: &str) -> Option<String> {
+/// The path `dlopen(name)` called from the object at `from` opens, searched as the loader
+/// does: an object already loaded under that name; then the caller's DT_RPATH and the
+/// program's (where the caller has no DT_RUNPATH), the caller's DT_RUNPATH, the cache, the
+/// default directories. (LD_LIBRARY_PATH is the environment's: not known here.)
+fn find_by_rule(root: &Root, img: &Image, name: &str, from: &str) -> Option<String> {
     if name.starts_with('/') {
-        root.resolve(name)
-    } else {
-        root.find_library(name, from, &[], &[])
-            .map(|p| root.resolve(&p).unwrap_or(p))
+        return root.resolve(name);
     }
+    if !name.contains('/')
+        && let Some(o) = img
+            .objs
+            .iter()
+            .find(|o| o.path.rsplit('/').next() == Some(name))
+    {
+        return Some(o.path.clone());
+    }
+    let (rpath, runpath) = match img.objs.iter().find(|o| o.path == from) {
+        Some(o) => {
+            let mut rpath = o.rpath.clone();
+            rpath.extend(img.objs[0].rpath.iter().cloned());
+            (rpath, o.runpath.clone())
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    root.find_library(name, from, &rpath, &runpath)
+        .map(|p| root.resolve(&p).unwrap_or(p))
 }
 
 /// Reads ahead, in parallel, the objects `load_by_rule` will read for `loads` ((name, from)).
 fn prefetch<'n>(root: &Root, img: &mut Image, loads: impl Iterator<Item = (&'n str, &'n str)>) {
     let mut paths: Vec<String> = loads
-        .filter_map(|(name, from)| find_by_rule(root, name, from))
+        .filter_map(|(name, from)| find_by_rule(root, img, name, from))
         .filter(|p| img.index_of(p).is_none() && !img.prefetched.contains_key(p))
         .collect();
     paths.sort();
@@ -331,7 +349,7 @@ fn prefetch<'n>(root: &Root, img: &mut Image, loads: impl Iterator<Item = (&'n s
 /// Adds the library `name` (as `dlopen` would find it from `from`) and what it needs; its
 /// exports become roots. Returns whether anything new was loaded.
 fn load_by_rule(root: &Root, img: &mut Image, name: &str, from: &str, rule: &str) -> bool {
-    let Some(p) = find_by_rule(root, name, from) else {
+    let Some(p) = find_by_rule(root, img, name, from) else {
         return false;
     };
     if let Some(i) = img.index_of(&p) {
@@ -1032,10 +1050,18 @@ fn analyze_one(
                     new_rules.push(rule);
                 }
             }
+            // NSS, iconv and libgcc_s are opened by libc: from its directory and paths.
+            let libc = img
+                .objs
+                .iter()
+                .map(|o| o.path.as_str())
+                .find(|p| p.rsplit('/').next().is_some_and(|n| n.starts_with("libc.so.")))
+                .unwrap_or(program)
+                .to_string();
             for (rule, libs) in rules::by_imports(root, &reach.imports_called) {
                 if !applied_rules.contains(&rule) {
                     for l in libs {
-                        loads.push((l, program.to_string(), rule.clone()));
+                        loads.push((l, libc.clone(), rule.clone()));
                     }
                     new_rules.push(rule);
                 }
@@ -1069,7 +1095,7 @@ fn analyze_one(
 
 /// Whether `load_by_rule` would add an object or a rule root.
 fn rule_adds(root: &Root, img: &Image, name: &str, from: &str) -> bool {
-    match find_by_rule(root, name, from) {
+    match find_by_rule(root, img, name, from) {
         Some(p) => match img.index_of(&p) {
             Some(i) => !img.rule_roots.iter().any(|(j, _)| *j == i),
             None => true,
