@@ -1757,6 +1757,60 @@ fn a_dlopen_finds_its_library_on_the_callers_runpath() {
     assert_loads_what_the_run_opened(&t.0, "runpath", p, &seen, "libsyscageplug.so", "");
 }
 
+/// A name passed to a `dlopen` wrapper in a library is opened from the library: the loader
+/// searches the wrapper's DT_RUNPATH (here `$ORIGIN/plugins`, the program's own RUNPATH
+/// does not lead there), as the analysis must.
+#[test]
+fn a_dlopen_through_a_wrapper_finds_its_library_on_the_wrappers_runpath() {
+    let t = TempDir::new("analyze-dlopen-wrapper-runpath");
+    let lib = t.0.join("lib");
+    let plugins = lib.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    cc(
+        &plugins,
+        "libsyscageplug.so",
+        "#include <unistd.h>\n#include <sys/syscall.h>\n\
+         long plug(void){return syscall(SYS_membarrier, 0, 0);}\n",
+        &["-O2", "-shared", "-fPIC"],
+    );
+    cc(
+        &lib,
+        "libsyscagewrap.so",
+        "#include <dlfcn.h>\n\
+         __attribute__((noipa)) void *load(const char *name){return dlopen(name, RTLD_NOW);}\n",
+        // No tail call: glibc takes the object dlopen returns to for the caller (a wrapper
+        // that jumps to dlopen has its caller's search path).
+        &[
+            "-O2",
+            "-fno-optimize-sibling-calls",
+            "-shared",
+            "-fPIC",
+            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/plugins",
+        ],
+    );
+    let l = format!("-L{}", lib.display());
+    let prog = cc(
+        &t.0,
+        "wrapped",
+        "#include <dlfcn.h>\n#include <stdio.h>\nextern void *load(const char *);\n\
+         int main(void){void*h=load(\"libsyscageplug.so\");if(!h)return 1;\n\
+         long(*f)(void)=(long(*)(void))dlsym(h,\"plug\");printf(\"%ld\\n\",f());return 0;}\n",
+        &[
+            "-O2",
+            &l,
+            "-lsyscagewrap",
+            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/lib",
+        ],
+    );
+    let p = prog.to_str().unwrap();
+    let seen = record(&t.0, "wrapped", &[p]);
+    assert!(
+        seen.contains(&("x86_64".to_string(), "membarrier".to_string())),
+        "the run should have made membarrier through the plugin: {seen:?}"
+    );
+    assert_loads_what_the_run_opened(&t.0, "wrapped", p, &seen, "libsyscageplug.so", "");
+}
+
 /// libseccomp finds seccomp's number by name at run time and keeps it in a variable: no
 /// constant reaches its `syscall()` calls. They are seccomp by rule, and the result complete.
 #[test]

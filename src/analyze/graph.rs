@@ -156,6 +156,9 @@ pub struct Reach {
     pub imports_called: HashSet<String>,
     /// `dlopen` calls: the library name when it is a constant, with the call site.
     pub dlopens: Vec<(FnId, u64, Option<String>)>,
+    /// The `dlopens` whose constant was read at a call of a `dlopen` wrapper: dlopen itself is
+    /// called from the wrapper's object, whose search path counts (`wrapper_objects`).
+    pub wrapped: BTreeSet<(FnId, u64)>,
     /// `dlsym` calls with a computed name: (caller, site).
     pub dlsyms: Vec<(FnId, u64)>,
     /// `dlopen` calls (direct, or of a `dlopen` wrapper) whose name is the caller's own
@@ -177,6 +180,12 @@ pub struct Reach {
 }
 
 impl Reach {
+    /// The objects whose code calls `dlopen` (or a wrapper) with a name it was passed: where a
+    /// wrapped name is opened from.
+    pub fn wrapper_objects(&self) -> BTreeSet<usize> {
+        self.passed_dlopens.iter().map(|(f, _)| f.0).collect()
+    }
+
     /// Adds functions to the pool.
     fn take(&mut self, fs: Vec<FnId>) {
         for f in fs {
@@ -467,6 +476,7 @@ impl<'a> Graph<'a> {
             by_name: Vec::new(),
             imports_called: HashSet::default(),
             dlopens: Vec::new(),
+            wrapped: BTreeSet::new(),
             dlsyms: Vec::new(),
             passed_dlopens: Vec::new(),
             reachable: 0,
@@ -558,7 +568,7 @@ impl<'a> Graph<'a> {
                         r.imports_called.insert(n.to_string());
                     }
                     if let Some(arg) = dlopen_name_arg(n) {
-                        self.dlopen_name(f, c.at, c.args.get(arg), r);
+                        self.dlopen_name(f, c.at, c.args.get(arg), false, r);
                     }
                     // A function looked up by name is called through the pointer: every
                     // definition of a constant name is reachable (V8 finds `pkey_alloc`
@@ -586,7 +596,7 @@ impl<'a> Graph<'a> {
                 for (c, ts) in facts.calls.iter().zip(&ft.sites) {
                     for (t, e) in ts {
                         for (k, ()) in self.dl_wrappers.get(t).into_iter().flatten() {
-                            self.dlopen_name(f, c.at, c.args.get(*k as usize), r);
+                            self.dlopen_name(f, c.at, c.args.get(*k as usize), true, r);
                         }
                         visit(*t, Some(f), c.at, e.clone(), r, queue);
                     }
@@ -730,11 +740,14 @@ impl<'a> Graph<'a> {
     /// What a `dlopen` (or a `dlopen` wrapper's call) with name `name` at `at` in `f` opens:
     /// constants are library names (NULL, the program's own handle, opens nothing); the
     /// caller's own parameter is read at its callers; anything else is a computed name.
-    fn dlopen_name(&self, f: FnId, at: u64, name: &Val, r: &mut Reach) {
+    fn dlopen_name(&self, f: FnId, at: u64, name: &Val, wrapped: bool, r: &mut Reach) {
         match name {
             Val::Consts(v) => {
                 for a in v.iter().filter(|a| **a != 0) {
                     r.dlopens.push((f, at, self.objs[f.0].c_string(*a)));
+                }
+                if wrapped {
+                    r.wrapped.insert((f, at));
                 }
             }
             Val::Param(_) if self.dl_wrappers.contains_key(&f) => r.passed_dlopens.push((f, at)),

@@ -1019,10 +1019,19 @@ fn analyze_one(
             let roots = roots(&g, &img);
             let reach = g.reach_more(reached.take(), &roots);
             let mut loads: Vec<(String, String, String)> = Vec::new();
-            for (f, _, n) in &reach.dlopens {
+            // Searched from the caller; a name passed to a wrapper also from each object whose
+            // code passes a name on to dlopen (the wrapper's: its DT_RUNPATH is the one the
+            // loader uses).
+            let wrappers = reach.wrapper_objects();
+            for (f, at, n) in &reach.dlopens {
                 if let Some(n) = n {
-                    let from = img.objs[f.0].path.clone();
-                    loads.push((n.clone(), from, format!("dlopen(\"{n}\")")));
+                    let via = wrappers
+                        .iter()
+                        .filter(|o| reach.wrapped.contains(&(*f, *at)) && **o != f.0);
+                    for o in std::iter::once(&f.0).chain(via) {
+                        let from = img.objs[*o].path.clone();
+                        loads.push((n.clone(), from, format!("dlopen(\"{n}\")")));
+                    }
                 }
             }
             let mut new_rules = Vec::new();
@@ -1055,7 +1064,11 @@ fn analyze_one(
                 .objs
                 .iter()
                 .map(|o| o.path.as_str())
-                .find(|p| p.rsplit('/').next().is_some_and(|n| n.starts_with("libc.so.")))
+                .find(|p| {
+                    p.rsplit('/')
+                        .next()
+                        .is_some_and(|n| n.starts_with("libc.so."))
+                })
                 .unwrap_or(program)
                 .to_string();
             for (rule, libs) in rules::by_imports(root, &reach.imports_called) {
