@@ -1811,6 +1811,54 @@ fn a_dlopen_through_a_wrapper_finds_its_library_on_the_wrappers_runpath() {
     assert_loads_what_the_run_opened(&t.0, "wrapped", p, &seen, "libsyscageplug.so", "");
 }
 
+/// The program's DT_RPATH is searched for the libraries of every object without a DT_RUNPATH,
+/// its `$ORIGIN` the program's directory: a library needed by a library (here libinner, needed
+/// by libouter, both in `$ORIGIN/lib` of the program) is found there, as the loader finds it.
+#[test]
+fn the_programs_rpath_origin_is_its_own_directory_for_every_library() {
+    let t = TempDir::new("analyze-rpath-origin");
+    let lib = t.0.join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    cc(
+        &lib,
+        "libsyscageinner.so",
+        "#include <unistd.h>\n#include <sys/syscall.h>\n\
+         long inner(void){return syscall(SYS_membarrier, 0, 0);}\n",
+        &["-O2", "-shared", "-fPIC"],
+    );
+    let l = format!("-L{}", lib.display());
+    cc(
+        &lib,
+        "libsyscageouter.so",
+        "extern long inner(void);\nlong outer(void){return inner();}\n",
+        &["-O2", "-shared", "-fPIC", &l, "-lsyscageinner"],
+    );
+    let link = format!("-Wl,-rpath-link,{}", lib.display());
+    let prog = cc(
+        &t.0,
+        "rpath",
+        "#include <stdio.h>\nextern long outer(void);\n\
+         int main(void){printf(\"%ld\\n\",outer());return 0;}\n",
+        &[
+            "-O2",
+            &l,
+            "-lsyscageouter",
+            &link,
+            "-Wl,--disable-new-dtags,-rpath,$ORIGIN/lib",
+        ],
+    );
+    let p = prog.to_str().unwrap();
+    let seen = record(&t.0, "rpath", &[p]);
+    let (reach, out) = analyze(&t.0, "rpath", &[], &[p]);
+    assert_complete("a program whose RPATH finds its libraries' libraries", &out);
+    assert!(
+        reach.contains(&("x86_64".to_string(), "membarrier".to_string())),
+        "libsyscageinner's membarrier: {}",
+        out.stderr
+    );
+    assert_covers("rpath", &seen, &reach, &out.stderr);
+}
+
 /// libseccomp finds seccomp's number by name at run time and keeps it in a variable: no
 /// constant reaches its `syscall()` calls. They are seccomp by rule, and the result complete.
 #[test]

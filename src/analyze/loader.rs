@@ -165,6 +165,16 @@ impl Root {
     }
 }
 
+/// An object's DT_RPATH entries with `$ORIGIN` made the directory of that object (at `path`):
+/// the program's RPATH is searched for every object without a DT_RUNPATH, but its `$ORIGIN`
+/// stays the program's directory.
+pub fn with_origin(dirs: &[String], path: &str) -> Vec<String> {
+    let origin = parent(path);
+    dirs.iter()
+        .map(|d| d.replace("${ORIGIN}", &origin).replace("$ORIGIN", &origin))
+        .collect()
+}
+
 fn parent(p: &str) -> String {
     match p.rfind('/') {
         Some(0) | None => "/".into(),

@@ -259,7 +259,7 @@ fn load(root: &Root, program: &str) -> Result<Image, AnalyzeError> {
 
 /// Loads what objects from index `from` on need, breadth first (the loader's order).
 fn load_needed(root: &Root, img: &mut Image, from: usize) {
-    let exe_rpath = img.objs[0].rpath.clone();
+    let exe_rpath = loader::with_origin(&img.objs[0].rpath, &img.objs[0].path);
     let mut i = from;
     while i < img.objs.len() && img.objs.len() < 1024 {
         let (path, needed, mut rpath, runpath) = {
@@ -325,7 +325,7 @@ fn find_by_rule(root: &Root, img: &Image, name: &str, from: &str) -> Option<Stri
     let (rpath, runpath) = match img.objs.iter().find(|o| o.path == from) {
         Some(o) => {
             let mut rpath = o.rpath.clone();
-            rpath.extend(img.objs[0].rpath.iter().cloned());
+            rpath.extend(loader::with_origin(&img.objs[0].rpath, &img.objs[0].path));
             (rpath, o.runpath.clone())
         }
         None => (Vec::new(), Vec::new()),
