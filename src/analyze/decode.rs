@@ -855,9 +855,10 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
     let mut info = InstructionInfoFactory::new();
     let mut last_writer =
         |from: usize, at: usize, r: Register| last_writer(&mut info, body, from, at, r);
-    // (table, entry size, index register, what entries are relative to)
-    let (table, size, index, base) = if i.op0_kind() == OpKind::Memory {
-        (i.memory_displacement64(), 8usize, i.memory_index(), 0)
+    // (table, entry size, index register, what entries are relative to, where the entry is
+    // loaded)
+    let (table, size, index, base, load_at) = if i.op0_kind() == OpKind::Memory {
+        (i.memory_displacement64(), 8usize, i.memory_index(), 0, idx)
     } else {
         let x = full(i.op0_register());
         // What x is made of: `add x, rB` or `lea x, [rA + rB]`, one of them the entry.
@@ -905,6 +906,7 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
             4,
             m.memory_index(),
             b,
+            m_at,
         )
     };
     // The bound: `cmp index, N` then `ja` (index > N goes elsewhere) or `jae` (index >= N);
@@ -919,7 +921,35 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
         })
         .map(|p| full(p.op1_register()))
         .collect();
-    let bound = back.windows(2).rev().find_map(|w| {
+    // The check holds for the load only if, between the two, the index is written by nothing
+    // but a copy of the register compared (nor that register by anything else).
+    let holds = |c_at: usize, rc: Register, info: &mut InstructionInfoFactory| -> bool {
+        let (Some(bi), Some(bc)) = (gpr(index), gpr(rc)) else {
+            return false;
+        };
+        // (Extending the checked value keeps it within the bound: N < 2^31.)
+        let copy = |p: &Instruction| {
+            matches!(
+                p.mnemonic(),
+                Mnemonic::Mov | Mnemonic::Movzx | Mnemonic::Movsxd
+            ) && p.op0_kind() == OpKind::Register
+                && full(p.op0_register()) == full(index)
+                && p.op1_kind() == OpKind::Register
+                && full(p.op1_register()) == rc
+        };
+        c_at < load_at
+            && body[c_at + 1..load_at].iter().all(|p| {
+                let call = matches!(
+                    p.flow_control(),
+                    FlowControl::Call | FlowControl::IndirectCall
+                );
+                let w = written(info, p) | if call { SYSV.clobber } else { 0 };
+                let (to_index, to_rc) = (w & (1 << bi) != 0, w & (1 << bc) != 0);
+                (!to_index || copy(p)) && (!to_rc || (rc == full(index) && copy(p)))
+            })
+    };
+    let from = idx.saturating_sub(24);
+    let bound = back.windows(2).enumerate().rev().find_map(|(k, w)| {
         let (c, j) = (&w[0], &w[1]);
         (c.mnemonic() == Mnemonic::Cmp
             && c.op0_kind() == OpKind::Register
@@ -932,7 +962,8 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
                     | OpKind::Immediate8to64
                     | OpKind::Immediate32
                     | OpKind::Immediate32to64
-            ))
+            )
+            && holds(from + k, full(c.op0_register()), &mut info))
         .then(|| match j.mnemonic() {
             Mnemonic::Ja => Some(c.immediate(1).wrapping_add(1)),
             Mnemonic::Jae => Some(c.immediate(1)),
@@ -1526,6 +1557,14 @@ mod tests {
         let instrs = decode_body(0x1000, &moved);
         assert!(jumps(scan(0x1000, 0x1020, &instrs, &r)).is_empty());
         assert_eq!(unread_switches(&instrs, &r), [0x101d]);
+        // The index changed after its check (`add edx, 1`): the check bounds nothing, the
+        // table is read while its entries land in code (all 20).
+        let mut shifted = code[..19].to_vec();
+        shifted.extend([0x83, 0xc2, 0x01]);
+        shifted.extend(&code[19..29]);
+        let instrs = decode_body(0x1000, &shifted);
+        let all: Vec<u64> = (0..20).map(|k| 0x1100 + 16 * k).collect();
+        assert_eq!(jumps(scan(0x1000, 0x1020, &instrs, &r)), all);
         // The jumped register written again after the add, implicitly (`xchg rbx, rax`: its
         // first operand is rbx): what is jumped to is no longer the table's entry.
         let mut swapped = code[..26].to_vec();
