@@ -819,8 +819,17 @@ fn is_jump_table(i: &Instruction, before: &[Instruction]) -> bool {
     })
 }
 
-/// The index of the last instruction in `body[from..at]` that writes `r`: implicit writes
-/// count (mul's rdx, xchg's second operand), and a call writes what it may clobber.
+/// The registers `p` may change for the code after it: what it writes (implicit writes count:
+/// mul's rdx, xchg's second operand), and for a call what the callee may clobber.
+fn changes(info: &mut InstructionInfoFactory, p: &Instruction) -> Clobber {
+    let call = matches!(
+        p.flow_control(),
+        FlowControl::Call | FlowControl::IndirectCall
+    );
+    written(info, p) | if call { SYSV.clobber } else { 0 }
+}
+
+/// The index of the last instruction in `body[from..at]` that changes `r` (`changes`).
 fn last_writer(
     info: &mut InstructionInfoFactory,
     body: &[Instruction],
@@ -831,13 +840,7 @@ fn last_writer(
     let bit: Clobber = 1 << gpr(r)?;
     body[from..at]
         .iter()
-        .rposition(|p| {
-            (matches!(
-                p.flow_control(),
-                FlowControl::Call | FlowControl::IndirectCall
-            ) && SYSV.clobber & bit != 0)
-                || written(info, p) & bit != 0
-        })
+        .rposition(|p| changes(info, p) & bit != 0)
         .map(|k| from + k)
 }
 
@@ -850,7 +853,9 @@ fn last_writer(
 /// body are decoded with it anyway; see `object_facts` for those outside it).
 fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u64> {
     let i = &body[idx];
-    let back = &body[idx.saturating_sub(24)..idx];
+    // What is searched for the table's parts and its bound: up to 24 instructions before.
+    let from = idx.saturating_sub(24);
+    let back = &body[from..idx];
     let full = |r: Register| r.full_register();
     let mut info = InstructionInfoFactory::new();
     let mut last_writer =
@@ -862,8 +867,7 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
     } else {
         let x = full(i.op0_register());
         // What x is made of: `add x, rB` or `lea x, [rA + rB]`, one of them the entry.
-        let window = idx.saturating_sub(24);
-        let Some(d_at) = last_writer(window, idx, x) else {
+        let Some(d_at) = last_writer(from, idx, x) else {
             return Vec::new();
         };
         let def = &body[d_at];
@@ -880,7 +884,7 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
         };
         // The entry: loaded by `movsxd entry, [rT + index*4]` before, the other part the base.
         let Some((m_at, m, other)) = parts.iter().enumerate().find_map(|(k, r)| {
-            let m_at = last_writer(window, d_at, *r)?;
+            let m_at = last_writer(from, d_at, *r)?;
             let m = &body[m_at];
             (m.mnemonic() == Mnemonic::Movsxd
                 && m.op1_kind() == OpKind::Memory
@@ -939,16 +943,11 @@ fn switch_targets(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Vec<u6
         };
         c_at < load_at
             && body[c_at + 1..load_at].iter().all(|p| {
-                let call = matches!(
-                    p.flow_control(),
-                    FlowControl::Call | FlowControl::IndirectCall
-                );
-                let w = written(info, p) | if call { SYSV.clobber } else { 0 };
+                let w = changes(info, p);
                 let (to_index, to_rc) = (w & (1 << bi) != 0, w & (1 << bc) != 0);
                 (!to_index || copy(p)) && (!to_rc || (rc == full(index) && copy(p)))
             })
     };
-    let from = idx.saturating_sub(24);
     let bound = back.windows(2).enumerate().rev().find_map(|(k, w)| {
         let (c, j) = (&w[0], &w[1]);
         (c.mnemonic() == Mnemonic::Cmp
