@@ -124,6 +124,25 @@ impl Image {
     fn index_of(&self, path: &str) -> Option<usize> {
         self.objs.iter().position(|o| o.path == path)
     }
+
+    /// The object already loaded under the bare file name `name`, which the loader takes
+    /// before searching (by soname: Debian names files by it).
+    fn loaded_as(&self, name: &str) -> Option<&Object> {
+        if name.contains('/') {
+            return None;
+        }
+        self.objs
+            .iter()
+            .find(|o| o.path.rsplit('/').next() == Some(name))
+    }
+
+    /// The DT_RPATH and DT_RUNPATH a search from `o` uses: its RPATH, then the program's (with
+    /// the program's directory for `$ORIGIN`); its RUNPATH.
+    fn search_paths(&self, o: &Object) -> (Vec<String>, Vec<String>) {
+        let mut rpath = o.rpath.clone();
+        rpath.extend(loader::with_origin(&self.objs[0].rpath, &self.objs[0].path));
+        (rpath, o.runpath.clone())
+    }
 }
 
 fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
@@ -259,29 +278,15 @@ fn load(root: &Root, program: &str) -> Result<Image, AnalyzeError> {
 
 /// Loads what objects from index `from` on need, breadth first (the loader's order).
 fn load_needed(root: &Root, img: &mut Image, from: usize) {
-    let exe_rpath = loader::with_origin(&img.objs[0].rpath, &img.objs[0].path);
     let mut i = from;
     while i < img.objs.len() && img.objs.len() < 1024 {
-        let (path, needed, mut rpath, runpath) = {
-            let o = &img.objs[i];
-            (
-                o.path.clone(),
-                o.needed.clone(),
-                o.rpath.clone(),
-                o.runpath.clone(),
-            )
-        };
-        rpath.extend(exe_rpath.iter().cloned());
+        let o = &img.objs[i];
+        let (path, needed) = (o.path.clone(), o.needed.clone());
+        let (rpath, runpath) = img.search_paths(o);
         for n in needed {
-            // The loader takes an object already loaded under that name (its soname: Debian
-            // names files by it) before searching: the JVM's libjvm.so, loaded from its own
-            // directory, satisfies its plugins' DT_NEEDED.
-            if !n.contains('/')
-                && img
-                    .objs
-                    .iter()
-                    .any(|o| o.path.rsplit('/').next() == Some(n.as_str()))
-            {
+            // The JVM's libjvm.so, loaded from its own directory, satisfies its plugins'
+            // DT_NEEDED.
+            if img.loaded_as(&n).is_some() {
                 continue;
             }
             match root.find_library(&n, &path, &rpath, &runpath) {
@@ -314,20 +319,11 @@ fn find_by_rule(root: &Root, img: &Image, name: &str, from: &str) -> Option<Stri
     if name.starts_with('/') {
         return root.resolve(name);
     }
-    if !name.contains('/')
-        && let Some(o) = img
-            .objs
-            .iter()
-            .find(|o| o.path.rsplit('/').next() == Some(name))
-    {
+    if let Some(o) = img.loaded_as(name) {
         return Some(o.path.clone());
     }
-    let (rpath, runpath) = match img.objs.iter().find(|o| o.path == from) {
-        Some(o) => {
-            let mut rpath = o.rpath.clone();
-            rpath.extend(loader::with_origin(&img.objs[0].rpath, &img.objs[0].path));
-            (rpath, o.runpath.clone())
-        }
+    let (rpath, runpath) = match img.index_of(from) {
+        Some(i) => img.search_paths(&img.objs[i]),
         None => (Vec::new(), Vec::new()),
     };
     root.find_library(name, from, &rpath, &runpath)
