@@ -1733,28 +1733,46 @@ fn a_dlopen_finds_its_library_on_the_callers_runpath() {
     let t = TempDir::new("analyze-dlopen-runpath");
     let lib = t.0.join("lib");
     std::fs::create_dir(&lib).unwrap();
-    cc(
-        &lib,
-        "libsyscageplug.so",
-        "#include <unistd.h>\n#include <sys/syscall.h>\n\
-         long plug(void){return syscall(SYS_membarrier, 0, 0);}\n",
-        &["-O2", "-shared", "-fPIC"],
-    );
+    membarrier_library(&lib, "libsyscageplug.so", "plug");
     let prog = cc(
         &t.0,
         "runpath",
-        "#include <dlfcn.h>\n#include <stdio.h>\n\
-         int main(void){void*h=dlopen(\"libsyscageplug.so\",RTLD_NOW);if(!h)return 1;\n\
-         long(*f)(void)=(long(*)(void))dlsym(h,\"plug\");printf(\"%ld\\n\",f());return 0;}\n",
+        &opens_the_plug("", "dlopen(\"libsyscageplug.so\",RTLD_NOW)"),
         &["-O2", "-Wl,--enable-new-dtags,-rpath,$ORIGIN/lib"],
     );
-    let p = prog.to_str().unwrap();
-    let seen = record(&t.0, "runpath", &[p]);
+    assert_the_plug_is_found(&t.0, "runpath", &prog);
+}
+
+/// A shared library `file` in `dir` whose function `func` makes membarrier: a syscall no other
+/// part of these tests' programs makes.
+fn membarrier_library(dir: &Path, file: &str, func: &str) -> PathBuf {
+    let src = format!(
+        "#include <unistd.h>\n#include <sys/syscall.h>\n\
+         long {func}(void){{return syscall(SYS_membarrier, 0, 0);}}\n"
+    );
+    cc(dir, file, &src, &["-O2", "-shared", "-fPIC"])
+}
+
+/// A program (its includes and declarations `head`) that gets libsyscageplug.so's handle by
+/// `open` and calls its `plug`; exit status 1 when the library cannot be opened.
+fn opens_the_plug(head: &str, open: &str) -> String {
+    format!(
+        "{head}#include <dlfcn.h>\n#include <stdio.h>\n\
+         int main(void){{void*h={open};if(!h)return 1;\n\
+         long(*f)(void)=(long(*)(void))dlsym(h,\"plug\");printf(\"%ld\\n\",f());return 0;}}\n"
+    )
+}
+
+/// `program` (from `opens_the_plug`) run: it made the plug's membarrier, and the analysis
+/// alone reads libsyscageplug.so as the run did.
+fn assert_the_plug_is_found(dir: &Path, tag: &str, program: &Path) {
+    let p = program.to_str().unwrap();
+    let seen = record(dir, tag, &[p]);
     assert!(
         seen.contains(&("x86_64".to_string(), "membarrier".to_string())),
         "the run should have made membarrier through the plugin: {seen:?}"
     );
-    assert_loads_what_the_run_opened(&t.0, "runpath", p, &seen, "libsyscageplug.so", "");
+    assert_loads_what_the_run_opened(dir, tag, p, &seen, "libsyscageplug.so", "");
 }
 
 /// A name passed to a `dlopen` wrapper in a library is opened from the library: the loader
@@ -1766,13 +1784,7 @@ fn a_dlopen_through_a_wrapper_finds_its_library_on_the_wrappers_runpath() {
     let lib = t.0.join("lib");
     let plugins = lib.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    cc(
-        &plugins,
-        "libsyscageplug.so",
-        "#include <unistd.h>\n#include <sys/syscall.h>\n\
-         long plug(void){return syscall(SYS_membarrier, 0, 0);}\n",
-        &["-O2", "-shared", "-fPIC"],
-    );
+    membarrier_library(&plugins, "libsyscageplug.so", "plug");
     cc(
         &lib,
         "libsyscagewrap.so",
@@ -1792,9 +1804,10 @@ fn a_dlopen_through_a_wrapper_finds_its_library_on_the_wrappers_runpath() {
     let prog = cc(
         &t.0,
         "wrapped",
-        "#include <dlfcn.h>\n#include <stdio.h>\nextern void *load(const char *);\n\
-         int main(void){void*h=load(\"libsyscageplug.so\");if(!h)return 1;\n\
-         long(*f)(void)=(long(*)(void))dlsym(h,\"plug\");printf(\"%ld\\n\",f());return 0;}\n",
+        &opens_the_plug(
+            "extern void *load(const char *);\n",
+            "load(\"libsyscageplug.so\")",
+        ),
         &[
             "-O2",
             &l,
@@ -1802,13 +1815,7 @@ fn a_dlopen_through_a_wrapper_finds_its_library_on_the_wrappers_runpath() {
             "-Wl,--enable-new-dtags,-rpath,$ORIGIN/lib",
         ],
     );
-    let p = prog.to_str().unwrap();
-    let seen = record(&t.0, "wrapped", &[p]);
-    assert!(
-        seen.contains(&("x86_64".to_string(), "membarrier".to_string())),
-        "the run should have made membarrier through the plugin: {seen:?}"
-    );
-    assert_loads_what_the_run_opened(&t.0, "wrapped", p, &seen, "libsyscageplug.so", "");
+    assert_the_plug_is_found(&t.0, "wrapped", &prog);
 }
 
 /// The program's DT_RPATH is searched for the libraries of every object without a DT_RUNPATH,
@@ -1819,13 +1826,7 @@ fn the_programs_rpath_origin_is_its_own_directory_for_every_library() {
     let t = TempDir::new("analyze-rpath-origin");
     let lib = t.0.join("lib");
     std::fs::create_dir(&lib).unwrap();
-    cc(
-        &lib,
-        "libsyscageinner.so",
-        "#include <unistd.h>\n#include <sys/syscall.h>\n\
-         long inner(void){return syscall(SYS_membarrier, 0, 0);}\n",
-        &["-O2", "-shared", "-fPIC"],
-    );
+    membarrier_library(&lib, "libsyscageinner.so", "inner");
     let l = format!("-L{}", lib.display());
     cc(
         &lib,
