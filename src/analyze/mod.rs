@@ -1021,9 +1021,8 @@ fn analyze_one(
             let wrappers = reach.wrapper_objects();
             for (f, at, n) in &reach.dlopens {
                 if let Some(n) = n {
-                    let via = wrappers
-                        .iter()
-                        .filter(|o| reach.wrapped.contains(&(*f, *at)) && **o != f.0);
+                    let wrapped = reach.wrapped.contains(&(*f, *at));
+                    let via = wrappers.iter().filter(|o| wrapped && **o != f.0);
                     for o in std::iter::once(&f.0).chain(via) {
                         let from = img.objs[*o].path.clone();
                         loads.push((n.clone(), from, format!("dlopen(\"{n}\")")));
@@ -1057,15 +1056,8 @@ fn analyze_one(
             }
             // NSS, iconv and libgcc_s are opened by libc: from its directory and paths.
             let libc = img
-                .objs
-                .iter()
-                .map(|o| o.path.as_str())
-                .find(|p| {
-                    p.rsplit('/')
-                        .next()
-                        .is_some_and(|n| n.starts_with("libc.so."))
-                })
-                .unwrap_or(program)
+                .loaded_as("libc.so.6")
+                .map_or(program, |o| o.path.as_str())
                 .to_string();
             for (rule, libs) in rules::by_imports(root, &reach.imports_called) {
                 if !applied_rules.contains(&rule) {
