@@ -2,11 +2,13 @@
 # Installs the Debian packages syscage needs to build, test and benchmark, if any is missing.
 # Usage: scripts/install-deps.sh build|demo|test|bench
 set -eu
-# clang and libbpf-dev (bpf_helpers.h) build the eBPF recorder (build.rs). qemu-user-static
+# clang and libbpf-dev (bpf_helpers.h) build the eBPF recorder (build.rs). libc6-dbg: glibc's
+# debug files, whose symbol tables bound libc's data objects for `analyze` (src/analyze/bounds.rs),
+# so the tests check that refinement against what real programs do. qemu-user-static
 # runs Debian's arm64 busybox and coreutils for the --arch tests (scripts/fetch-arm64.sh).
 build="libseccomp-dev pkg-config gcc clang libbpf-dev"
 demo="$build python3"
-test="$demo busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools docker.io qemu-user-static openssl iptables xvfb libx11-6 libxcursor1"
+test="$demo libc6-dbg busybox-static strace uidmap passwd procps crun runc apparmor podman tar nginx-light curl sqlite3 git golang-go redis-tools docker.io qemu-user-static openssl iptables xvfb libx11-6 libxcursor1"
 bench="$test bubblewrap hyperfine bpftrace"
 case "${1:-test}" in
   build) want=$build ;;

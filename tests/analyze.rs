@@ -1919,3 +1919,116 @@ fn dlopen_of_null_loads_nothing_and_leaves_the_result_complete() {
     );
     assert_covers("dlopen(NULL)", &seen, &reach, &out.stderr);
 }
+
+/// The GNU build-id of an ELF file, in hex (`readelf -n`).
+fn build_id(file: &Path) -> String {
+    let mut c = Command::new("readelf");
+    c.arg("-n").arg(file);
+    let out = run_command(c);
+    out.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .unwrap_or_else(|| panic!("no build-id in {}: {}", file.display(), out.stdout))
+        .to_string()
+}
+
+/// A function pointer held in a data object counts only once code that runs refers to that
+/// object, where the program's debug file (found by build-id under the root, where Debian's
+/// `-dbg` packages put it) gives its data objects' bounds; without it every pointer in data
+/// counts. A stripped and an unstripped build give one result either way, and the program
+/// runs under the profile analysed with the bounds.
+#[test]
+fn a_function_table_no_running_code_refers_to_counts_only_without_bounds() {
+    let t = TempDir::new("analyze-bounds");
+    let src = r#"
+static long sys(long n) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "0"(n) : "rcx", "r11", "memory");
+    return r;
+}
+static long used_op(void) { return sys(110); }   /* getppid */
+static long unused_op(void) { return sys(312); } /* kcmp */
+/* Tables of a few words, as real ones are: a reference within 16 bytes of an object's
+   bounds counts for it too (a folded offset such as `table - 8`). */
+struct ops { long (*run)(void); const char *name; long flags[4]; };
+const struct ops used = { used_op, "used" };
+const struct ops unused = { unused_op, "unused" };
+__attribute__((noipa)) const struct ops *pick(void) { return &used; }
+int main(void) { return pick()->run() > 0 ? 0 : 1; }
+"#;
+    let full = cc(&t.0, "table", src, &["-O2", "-g", "-fPIE", "-pie"]);
+    let root = t.join("root");
+    for (host, inside) in [
+        ("/lib64/ld-linux-x86-64.so.2", "lib64/ld-linux-x86-64.so.2"),
+        (
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "lib/x86_64-linux-gnu/libc.so.6",
+        ),
+    ] {
+        let to = root.join(inside);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(host, &to).unwrap();
+    }
+    std::fs::copy(&full, root.join("full")).unwrap();
+    std::fs::copy(&full, root.join("stripped")).unwrap();
+    let mut s = Command::new("strip");
+    s.arg(root.join("stripped"));
+    run_command(s).assert_code(0);
+    let in_root = |tag: &str, prog: &str| {
+        let (_, out) = analyze(
+            &t.0,
+            tag,
+            &["--no-cache", "--root", root.to_str().unwrap()],
+            &[prog],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        (sited(&t.join(&format!("{tag}.analysis"))), out.stderr)
+    };
+    let (unbounded, err) = in_root("unbounded", "/stripped");
+    assert!(
+        unbounded.contains("getppid") && unbounded.contains("kcmp"),
+        "no bounds: every function pointer in data is taken: {unbounded:?}\n{err}"
+    );
+    assert_eq!(in_root("unbounded-full", "/full").0, unbounded);
+
+    // Its debug file, where Debian's packages put one.
+    let id = build_id(&full);
+    let dir = root.join(format!("usr/lib/debug/.build-id/{}", &id[..2]));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut c = Command::new("objcopy");
+    c.arg("--only-keep-debug")
+        .arg(&full)
+        .arg(dir.join(format!("{}.debug", &id[2..])));
+    run_command(c).assert_code(0);
+    let (bounded, err) = in_root("bounded", "/stripped");
+    assert!(
+        bounded.contains("getppid") && !bounded.contains("kcmp"),
+        "with bounds, `unused` is no code's: {bounded:?}\n{err}"
+    );
+    assert_eq!(in_root("bounded-full", "/full").0, bounded);
+
+    // The table code does refer to is followed: the program runs under that profile.
+    let prof = t.join("bounded.json");
+    let out = syscage_args(&[
+        "analyze",
+        "--no-cache",
+        "--root",
+        root.to_str().unwrap(),
+        "-o",
+        prof.to_str().unwrap(),
+        "/stripped",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = syscage_args(&[
+        "run",
+        "--seccomp",
+        prof.to_str().unwrap(),
+        "--",
+        full.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "getppid denied under the profile: {}",
+        run.stderr
+    );
+}

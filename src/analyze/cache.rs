@@ -185,6 +185,7 @@ fn encode_facts(facts: &BTreeMap<u64, Facts>, w: &mut W) {
         }
         w.set(&f.taken);
         w.set(&f.slot_refs);
+        w.set(&f.data_refs);
     }
 }
 
@@ -288,6 +289,7 @@ pub fn decode_facts(body: &[u8]) -> Option<BTreeMap<u64, Facts>> {
         }
         f.taken = r.set()?;
         f.slot_refs = r.set()?;
+        f.data_refs = r.set()?;
         out.insert(start, f);
     }
     r.0.is_empty().then_some(out)
@@ -323,6 +325,7 @@ mod tests {
         f.indirect.push(0x1030);
         f.taken.insert(0x2000);
         f.slot_refs.insert(0x4008);
+        f.data_refs.insert(0x5010);
         BTreeMap::from([(0x1000, f), (0x2000, Facts::default())])
     }
 

@@ -159,8 +159,12 @@ pub struct Facts {
     pub indirect: Vec<u64>,
     /// Code addresses this function takes (lea, immediates): each a possible indirect target.
     pub taken: BTreeSet<u64>,
-    /// GOT slots it reads without calling through them (a function's address loaded).
+    /// GOT slots it reads without calling through them (a function's address loaded); every
+    /// address it reads or writes relative to rip.
     pub slot_refs: BTreeSet<u64>,
+    /// Data addresses it takes (lea) or calls and jumps through: with `slot_refs`, the data
+    /// objects whose function pointers it may use (`bounds`).
+    pub data_refs: BTreeSet<u64>,
 }
 
 /// The stubs of a PLT section: each runs up to a `jmp [rip+slot]`; ([start, end), slot).
@@ -698,6 +702,9 @@ fn record(
         }
         FlowControl::IndirectCall | FlowControl::IndirectBranch => {
             let jump = i.flow_control() == FlowControl::IndirectBranch;
+            if i.is_ip_rel_memory_operand() {
+                f.data_refs.insert(i.ip_rel_memory_address());
+            }
             match through(i, before, code) {
                 Through::Slot(slot) => f.calls.push(CallSite {
                     at,
@@ -722,6 +729,8 @@ fn record(
                 if i.mnemonic() == Mnemonic::Lea {
                     if code.contains(a) {
                         f.taken.insert(a);
+                    } else {
+                        f.data_refs.insert(a);
                     }
                 } else {
                     f.slot_refs.insert(a);

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use object::LittleEndian as LE;
 
+use super::bounds::{self, Held, Layout};
 use super::decode::Target;
 use object::elf;
 use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _, SectionHeader, Sym as _};
@@ -64,6 +65,9 @@ pub struct Object {
     /// Code addresses held in data (relocated pointers, and for position-dependent objects any
     /// aligned word that is a function start): functions whose address is taken.
     pub data_refs: BTreeSet<u64>,
+    /// The same words by the data object holding them: which count always, which only once
+    /// their object is referred to (`bounds`).
+    pub held: Held,
     /// Symbols whose address data holds (R_X86_64_64, GLOB_DAT).
     pub data_symbol_refs: BTreeSet<String>,
     /// Constructors and destructors the loader calls (init/fini arrays, DT_INIT, DT_FINI).
@@ -136,6 +140,12 @@ pub fn machine(data: &[u8]) -> Option<&'static str> {
 }
 
 pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
+    parse_with(path, data, None)
+}
+
+/// `parse`, with the object's debug file (its build-id checked) for the bounds of its data
+/// objects (`bounds`).
+pub fn parse_with(path: &str, data: &[u8], debug: Option<&[u8]>) -> Result<Object, ElfError> {
     match machine(data) {
         None => return Err(bad(path, "not an ELF file")),
         Some("x86_64") => {}
@@ -172,6 +182,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         stubs: Vec::new(),
         fixed: Vec::new(),
         data_refs: BTreeSet::new(),
+        held: Held::default(),
         data_symbol_refs: BTreeSet::new(),
         init: Vec::new(),
         rodata: Vec::new(),
@@ -202,6 +213,8 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
     // Sections: code, read-only data, data (for pointers), by address.
     let mut data_sections: Vec<(u64, &[u8])> = Vec::new();
     let mut writable: Vec<(u64, &[u8])> = Vec::new();
+    let mut tls: Vec<(u64, u64)> = Vec::new();
+    let mut spans: Vec<(u64, u64)> = Vec::new();
     for s in sections.iter() {
         let name = sections
             .section_name(e, s)
@@ -209,6 +222,13 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
             .unwrap_or_default();
         let flags = s.sh_flags(e);
         let addr = s.sh_addr(e);
+        if flags & u64::from(elf::SHF_ALLOC) != 0 && flags & u64::from(elf::SHF_EXECINSTR) == 0 {
+            let span = (addr, addr.saturating_add(s.sh_size(e)));
+            if flags & u64::from(elf::SHF_TLS) != 0 {
+                tls.push(span);
+            }
+            spans.push(span);
+        }
         if s.sh_type(e) == elf::SHT_NOBITS || flags & u64::from(elf::SHF_ALLOC) == 0 {
             continue;
         }
@@ -243,6 +263,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
     }
 
     // Symbols: function starts (symtab when not stripped, dynsym always) and exports.
+    let mut exported: Vec<(u64, u64)> = Vec::new();
     for sh_type in [elf::SHT_SYMTAB, elf::SHT_DYNSYM] {
         let Ok(table) = sections.symbols(e, data, sh_type) else {
             continue;
@@ -250,6 +271,16 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         let strings = table.strings();
         for sym in table.iter() {
             let t = sym.st_type();
+            let bind = sym.st_bind();
+            if sh_type == elf::SHT_DYNSYM
+                && t == elf::STT_OBJECT
+                && sym.st_shndx(e) != elf::SHN_UNDEF
+                && (bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
+                && sym.st_visibility() != elf::STV_HIDDEN
+            {
+                let a = sym.st_value(e);
+                exported.push((a, a.saturating_add(sym.st_size(e).max(1))));
+            }
             if t != elf::STT_FUNC && t != elf::STT_GNU_IFUNC {
                 continue;
             }
@@ -265,7 +296,6 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
             if entry.is_none() {
                 *entry = name.clone();
             }
-            let bind = sym.st_bind();
             if sh_type == elf::SHT_DYNSYM
                 && (bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
                 && sym.st_visibility() != elf::STV_HIDDEN
@@ -299,6 +329,8 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
         })
     };
     let mut relocated: HashMap<u64, u64> = HashMap::new();
+    // Every relocated word holding an address of this object: (where, value).
+    let mut words: Vec<(u64, u64)> = Vec::new();
     for s in sections.iter() {
         let Ok(Some((relas, link))) = s.rela(e, data) else {
             continue;
@@ -320,11 +352,13 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
                     obj.slots.insert(offset, Slot::Local(addend));
                     obj.data_refs.insert(addend);
                     relocated.insert(offset, addend);
+                    words.push((offset, addend));
                 }
                 elf::R_X86_64_IRELATIVE => {
                     obj.slots.insert(offset, Slot::Resolver(addend));
                     obj.data_refs.insert(addend);
                     relocated.insert(offset, addend);
+                    words.push((offset, addend));
                 }
                 elf::R_X86_64_JUMP_SLOT | elf::R_X86_64_GLOB_DAT | elf::R_X86_64_64 => {
                     if let Some(n) = name().filter(|n| !n.is_empty()) {
@@ -335,6 +369,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
                     } else if rtype == elf::R_X86_64_64 {
                         // Against section symbols (sym 0 or local): an address plus addend.
                         obj.data_refs.insert(addend);
+                        words.push((offset, addend));
                     }
                 }
                 _ => {}
@@ -351,6 +386,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
                 obj.slots.insert(addr, Slot::Local(v));
                 obj.data_refs.insert(v);
                 relocated.insert(addr, v);
+                words.push((addr, v));
             }
         };
         for w in b.chunks_exact(8) {
@@ -466,6 +502,27 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
     for a in obj.init.clone() {
         obj.starts.entry(a).or_insert(None);
     }
+    // Code that addresses data absolutely (position-dependent, text relocations) or Go's
+    // (whose runtime walks its tables from one module header) keeps every word.
+    obj.held = if obj.is_exec || obj.textrel || obj.go {
+        Held::all(&obj.data_refs)
+    } else {
+        // From the debug file only, not the object's own `.symtab`: a stripped and an
+        // unstripped build of one program give one result.
+        let sized = match (bounds::build_id(data), debug) {
+            (Some(id), Some(d)) if bounds::build_id(d).as_ref() == Some(&id) => {
+                bounds::sized_objects(d)
+            }
+            _ => Vec::new(),
+        };
+        Held::new(Layout {
+            words: &words,
+            sized: &sized,
+            exported: &exported,
+            tls: &tls,
+            sections: spans,
+        })
+    };
     for end in fde_ends {
         let in_code = obj
             .code

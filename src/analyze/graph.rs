@@ -177,6 +177,9 @@ pub struct Reach {
     indirect_from: Option<(FnId, u64, Edge)>,
     /// How many objects the pool has seen the data of.
     objects: usize,
+    /// Data objects (object, index in its `held.objects`) something that runs refers into:
+    /// their function pointers are in the pool.
+    live: HashSet<(usize, usize)>,
 }
 
 impl Reach {
@@ -485,6 +488,7 @@ impl<'a> Graph<'a> {
             entered_unknown: HashSet::default(),
             indirect_from: None,
             objects: 0,
+            live: HashSet::default(),
         });
         let mut queue: VecDeque<FnId> = VecDeque::new();
         for (f, why) in roots {
@@ -496,8 +500,9 @@ impl<'a> Graph<'a> {
         let seen = r.objects;
         for (o, obj) in self.objs.iter().enumerate() {
             if o >= seen || self.rebound.contains(&o) {
-                for a in &obj.data_refs {
+                for a in &obj.held.always {
                     r.take(self.code_ref(o, *a));
+                    self.refer(o, *a, false, &mut r);
                 }
             }
             // A name unbound before may be defined now.
@@ -545,6 +550,11 @@ impl<'a> Graph<'a> {
                 };
                 for t in &facts.taken {
                     r.take(self.code_ref(f.0, *t));
+                }
+                if !self.objs[f.0].held.objects.is_empty() {
+                    for a in facts.slot_refs.iter().chain(&facts.data_refs) {
+                        self.refer(f.0, *a, true, r);
+                    }
                 }
                 for s in &facts.slot_refs {
                     if let Some(Slot::Symbol(n)) = self.objs[f.0].slots.get(s)
@@ -612,6 +622,27 @@ impl<'a> Graph<'a> {
             for f in std::mem::take(&mut r.pending) {
                 r.entered_unknown.insert(f);
                 visit(f, Some(from), at, edge.clone(), r, queue);
+            }
+        }
+    }
+
+    /// Something that runs (code, when `from_code`; else a live word) refers to `addr` in
+    /// object `o`: the data objects it may mean are
+    /// live, their function pointers taken, and the objects they point into live in turn.
+    fn refer(&self, o: usize, addr: u64, from_code: bool, r: &mut Reach) {
+        let held = &self.objs[o].held;
+        let mut todo = vec![(addr, from_code)];
+        while let Some((a, from_code)) = todo.pop() {
+            for i in held.objects_at(a, from_code) {
+                if r.live.insert((o, i)) {
+                    for w in &held.objects[i].words {
+                        let f = self.code_ref(o, *w);
+                        if f.is_empty() {
+                            todo.push((*w, false));
+                        }
+                        r.take(f);
+                    }
+                }
             }
         }
     }

@@ -6,6 +6,7 @@
 //! rules add what is loaded by name at run time (`rules`). The result is a recording, in the
 //! format `record` writes. Reads files only: no process state.
 
+mod bounds;
 pub mod cache;
 pub mod decode;
 pub mod elf;
@@ -174,9 +175,22 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
     }
     let data = std::fs::read(&host)
         .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?;
-    let mut o = elf::parse(path, &data)?;
+    let debug = debug_file(root, &data);
+    let mut o = elf::parse_with(path, &data, debug.as_deref())?;
     add_stubs(&mut o);
     Ok(o)
+}
+
+/// The debug file of a stripped object (Debian's `-dbg`/`-dbgsym` packages, by build-id) in
+/// the root: its symbol table bounds the object's data (`bounds`). None when not installed.
+fn debug_file(root: &Root, data: &[u8]) -> Option<Vec<u8>> {
+    let path = bounds::debug_path(&bounds::build_id(data)?)?;
+    let host = root.host(&path)?;
+    let meta = std::fs::metadata(&host).ok()?;
+    if !meta.is_file() || meta.len() > loader::MAX_OBJECT {
+        return None;
+    }
+    std::fs::read(host).ok()
 }
 
 /// The PLT stubs of `o`, each to the slot it jumps through, sorted.
@@ -1322,7 +1336,8 @@ fn explain(g: &Graph<'_>, reach: &graph::Reach, name: &str) -> String {
 /// stubs, every function's facts, the graph and what its entry reaches. Returns how many
 /// syscalls were found. No file is read.
 pub fn analyze_bytes(data: &[u8]) -> Result<usize, AnalyzeError> {
-    let mut o = elf::parse("fuzz", data)?;
+    // The bytes as their own debug file too: its symbol table bounds the data objects.
+    let mut o = elf::parse_with("fuzz", data, Some(data))?;
     add_stubs(&mut o);
     let img = Image {
         objs: vec![o],
