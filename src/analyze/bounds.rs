@@ -133,8 +133,9 @@ impl Held {
     /// included); for code referring into no object, the nearest on either side in its
     /// section; and every object of a section whose end it is, or whose start it is when code
     /// refers to it (a pointer in data to a section's first object means that object; a
-    /// pointer to its end can only be a bound).
-    pub fn objects_at(&self, addr: u64, from_code: bool) -> Vec<usize> {
+    /// pointer to its end can only be a bound). `also`: whether the same code refers to
+    /// another address too.
+    pub fn objects_at(&self, addr: u64, from_code: bool, also: &dyn Fn(u64) -> bool) -> Vec<usize> {
         let mut out = Vec::new();
         if self.objects.is_empty() {
             return out;
@@ -167,12 +168,23 @@ impl Held {
                 out.push(p);
             }
         }
-        for (s, e) in &self.sections {
-            if (from_code && addr == *s) || addr == *e {
-                out.extend(
-                    (0..self.objects.len()).filter(|i| (*s..*e).contains(&self.objects[*i].start)),
-                );
-            }
+        // One address is often the end of a section and the start of the next (linker sets
+        // lie side by side): a section counts when the same code also refers to its other
+        // bound, as a walk from `__start_` to `__stop_` does; when none pairs so, every one.
+        let bounded: Vec<(u64, u64, bool)> = self
+            .sections
+            .iter()
+            .filter(|(s, e)| (from_code && addr == *s) || addr == *e)
+            .map(|&(s, e)| {
+                let other = if addr == s { e } else { s };
+                (s, e, from_code && also(other))
+            })
+            .collect();
+        let paired = bounded.iter().any(|b| b.2);
+        for (s, e, _) in bounded.into_iter().filter(|b| b.2 || !paired) {
+            out.extend(
+                (0..self.objects.len()).filter(|i| (s..e).contains(&self.objects[*i].start)),
+            );
         }
         out.sort_unstable();
         out.dedup();
@@ -292,19 +304,45 @@ mod tests {
                 (0x1f00, 0x1f08, false),
             ],
         );
-        assert_eq!(h.objects_at(0x1404, true), [0]);
+        assert_eq!(h.objects_at(0x1404, true, &|_| false), [0]);
         // A small folded offset (`table - 8`), a loop's bound (one past the end).
-        assert_eq!(h.objects_at(0x1800 - 8, false), [1]);
-        assert_eq!(h.objects_at(0x1808, false), [1]);
+        assert_eq!(h.objects_at(0x1800 - 8, false, &|_| false), [1]);
+        assert_eq!(h.objects_at(0x1808, false, &|_| false), [1]);
         // Code referring into no object (a larger folded offset) means both neighbours; a
         // pointer in data there means none; code referring into another object, that one.
-        assert_eq!(h.objects_at(0x1600, true), [0, 1]);
-        assert!(h.objects_at(0x1600, false).is_empty());
-        assert!(h.objects_at(0x1740, true).is_empty());
+        assert_eq!(h.objects_at(0x1600, true, &|_| false), [0, 1]);
+        assert!(h.objects_at(0x1600, false, &|_| false).is_empty());
+        assert!(h.objects_at(0x1740, true, &|_| false).is_empty());
         // __start_/__stop_ of a linker set: everything in it.
-        assert_eq!(h.objects_at(0x2000, false), [0, 1, 2]);
-        assert_eq!(h.objects_at(0x1000, true), [0, 1, 2]);
+        assert_eq!(h.objects_at(0x2000, false, &|_| false), [0, 1, 2]);
+        assert_eq!(h.objects_at(0x1000, true, &|_| false), [0, 1, 2]);
         // A pointer in data to a section's first object is a pointer to that object.
-        assert!(h.objects_at(0x1000, false).is_empty());
+        assert!(h.objects_at(0x1000, false, &|_| false).is_empty());
+    }
+
+    #[test]
+    fn a_bound_two_sections_share_means_the_one_whose_other_bound_code_refers_to() {
+        // Two linker sets side by side: 0x2000 ends the first and starts the second (whose
+        // first object, holding no pointer, lies there).
+        let h = Held::new(Layout {
+            words: &[(0x1400, 1), (0x9800, 3)],
+            sized: &[
+                (0x1400, 0x1408, false),
+                (0x2000, 0x2008, false),
+                (0x9800, 0x9808, false),
+            ],
+            exported: &[],
+            tls: &[],
+            sections: vec![(0x1000, 0x2000), (0x2000, 0x9900)],
+        });
+        assert_eq!(
+            h.objects_at(0x2000, true, &|_| false),
+            [0, 1],
+            "no pair: both"
+        );
+        assert_eq!(h.objects_at(0x2000, true, &|a| a == 0x1000), [0]);
+        assert_eq!(h.objects_at(0x2000, true, &|a| a == 0x9900), [1]);
+        // A pointer in data: only the section it ends.
+        assert_eq!(h.objects_at(0x2000, false, &|_| false), [0]);
     }
 }

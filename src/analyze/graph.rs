@@ -75,6 +75,24 @@ pub enum Edge {
     Handler,
 }
 
+/// Why a function is in the address-taken pool: `--explain`'s evidence for an indirect edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// Reachable code takes its address.
+    Code(FnId),
+    /// A word in object `.0`'s data that counts always (no sized data object holds it).
+    Data(usize),
+    /// A word in the data object at `start` of object `obj`, live because function `by`
+    /// refers into it (`None`: another live object points into it).
+    Object {
+        obj: usize,
+        start: u64,
+        by: Option<FnId>,
+    },
+    /// Data names it (a GOT slot or a pointer relocated against its symbol).
+    Named(Arc<str>),
+}
+
 /// One way a syscall is reached: the function and site that makes it, and the wrapper it went
 /// through (when the number was passed to one).
 #[derive(Debug, Clone)]
@@ -167,7 +185,7 @@ pub struct Reach {
     pub reachable: usize,
     // Carried into a later round's graph (`Graph::reach_more`):
     /// Address-taken functions: in data of mapped objects (always), in reachable code.
-    pool: HashSet<FnId>,
+    pub pool: HashMap<FnId, Taken>,
     /// Pool members not yet made reachable through the indirect calls.
     pending: Vec<FnId>,
     /// Entered with parameters nobody in the graph chose: wrappers there have unknown numbers.
@@ -189,10 +207,11 @@ impl Reach {
         self.passed_dlopens.iter().map(|(f, _)| f.0).collect()
     }
 
-    /// Adds functions to the pool.
-    fn take(&mut self, fs: Vec<FnId>) {
+    /// Adds functions to the pool, for `why`.
+    fn take(&mut self, fs: Vec<FnId>, why: &Taken) {
         for f in fs {
-            if self.pool.insert(f) {
+            if let std::collections::hash_map::Entry::Vacant(v) = self.pool.entry(f) {
+                v.insert(why.clone());
                 self.pending.push(f);
             }
         }
@@ -483,7 +502,7 @@ impl<'a> Graph<'a> {
             dlsyms: Vec::new(),
             passed_dlopens: Vec::new(),
             reachable: 0,
-            pool: HashSet::default(),
+            pool: HashMap::default(),
             pending: Vec::new(),
             entered_unknown: HashSet::default(),
             indirect_from: None,
@@ -501,13 +520,13 @@ impl<'a> Graph<'a> {
         for (o, obj) in self.objs.iter().enumerate() {
             if o >= seen || self.rebound.contains(&o) {
                 for a in &obj.held.always {
-                    r.take(self.code_ref(o, *a));
-                    self.refer(o, *a, false, &mut r);
+                    r.take(self.code_ref(o, *a), &Taken::Data(o));
+                    self.refer(o, *a, None, &|_| false, &mut r);
                 }
             }
             // A name unbound before may be defined now.
             for n in &obj.data_symbol_refs {
-                r.take(self.exported(n));
+                r.take(self.exported(n), &Taken::Named(n.as_str().into()));
             }
         }
         r.objects = self.objs.len();
@@ -549,11 +568,13 @@ impl<'a> Graph<'a> {
                     continue;
                 };
                 for t in &facts.taken {
-                    r.take(self.code_ref(f.0, *t));
+                    r.take(self.code_ref(f.0, *t), &Taken::Code(f));
                 }
                 if !self.objs[f.0].held.objects.is_empty() {
+                    let also =
+                        |a: u64| facts.slot_refs.contains(&a) || facts.data_refs.contains(&a);
                     for a in facts.slot_refs.iter().chain(&facts.data_refs) {
-                        self.refer(f.0, *a, true, r);
+                        self.refer(f.0, *a, Some(f), &also, r);
                     }
                 }
                 for s in &facts.slot_refs {
@@ -626,21 +647,33 @@ impl<'a> Graph<'a> {
         }
     }
 
-    /// Something that runs (code, when `from_code`; else a live word) refers to `addr` in
-    /// object `o`: the data objects it may mean are
-    /// live, their function pointers taken, and the objects they point into live in turn.
-    fn refer(&self, o: usize, addr: u64, from_code: bool, r: &mut Reach) {
+    /// Something that runs refers to `addr` in object `o`: function `by` (which refers to the
+    /// addresses `also` holds too), or (`None`) a word in live data. The data objects it may mean are live, their function pointers taken,
+    /// and the objects they point into live in turn.
+    fn refer(
+        &self,
+        o: usize,
+        addr: u64,
+        by: Option<FnId>,
+        also: &dyn Fn(u64) -> bool,
+        r: &mut Reach,
+    ) {
         let held = &self.objs[o].held;
-        let mut todo = vec![(addr, from_code)];
-        while let Some((a, from_code)) = todo.pop() {
-            for i in held.objects_at(a, from_code) {
+        let mut todo = vec![(addr, by)];
+        while let Some((a, by)) = todo.pop() {
+            for i in held.objects_at(a, by.is_some(), also) {
                 if r.live.insert((o, i)) {
+                    let why = Taken::Object {
+                        obj: o,
+                        start: held.objects[i].start,
+                        by,
+                    };
                     for w in &held.objects[i].words {
                         let f = self.code_ref(o, *w);
                         if f.is_empty() {
-                            todo.push((*w, false));
+                            todo.push((*w, None));
                         }
-                        r.take(f);
+                        r.take(f, &why);
                     }
                 }
             }

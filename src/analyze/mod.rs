@@ -1341,10 +1341,12 @@ fn explain(g: &Graph<'_>, reach: &graph::Reach, name: &str) -> String {
                     Edge::Import(s) => format!("{s}, through the PLT/GOT at {at:#x}, by"),
                     Edge::Ifunc(s) => format!("an implementation of the IFUNC {s}, at {at:#x}, by"),
                     Edge::Indirect => format!(
-                        "its address is taken: it may be the target of the indirect call at {at:#x} in"
+                        "its address is taken ({}): it may be the target of the indirect call at {at:#x} in",
+                        taken_why(g, reach, cur)
                     ),
                     Edge::Handler => format!(
-                        "its address is taken: the kernel may run it as the signal handler installed at {at:#x} in"
+                        "its address is taken ({}): the kernel may run it as the signal handler installed at {at:#x} in",
+                        taken_why(g, reach, cur)
                     ),
                 };
                 match from {
@@ -1366,6 +1368,25 @@ fn explain(g: &Graph<'_>, reach: &graph::Reach, name: &str) -> String {
     match best {
         Some((_, lines)) => lines.join("\n"),
         None => format!("{name}: not reachable"),
+    }
+}
+
+/// Where the address of pool member `f` is taken, for `--explain`.
+fn taken_why(g: &Graph<'_>, reach: &graph::Reach, f: graph::FnId) -> String {
+    use graph::Taken;
+    match reach.pool.get(&f) {
+        Some(Taken::Code(by)) => format!("in the code of {}", g.name(*by)),
+        Some(Taken::Data(o)) => format!("held in the data of {}", g.objs[*o].path),
+        Some(Taken::Object { obj, start, by }) => format!(
+            "held in the data object at {start:#x} of {}, {}",
+            g.objs[*obj].path,
+            match by {
+                Some(b) => format!("which {} refers to", g.name(*b)),
+                None => "which live data points into".into(),
+            }
+        ),
+        Some(Taken::Named(n)) => format!("{n}, named in data"),
+        None => "by rule".into(),
     }
 }
 
