@@ -2006,6 +2006,22 @@ int main(void) { return pick()->run() > 0 ? 0 : 1; }
         "with bounds, `unused` is no code's: {bounded:?}\n{err}"
     );
     assert_eq!(in_root("bounded-full", "/full").0, bounded);
+    // The evidence names the object holding the pointer and the code that refers to it.
+    let out = syscage_args(&[
+        "analyze",
+        "--no-cache",
+        "--root",
+        root.to_str().unwrap(),
+        "--explain",
+        "getppid",
+        "/full",
+    ]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("held in the data object at")
+            && said.contains("which pick (/full) refers to"),
+        "{said}"
+    );
 
     // The table code does refer to is followed: the program runs under that profile.
     let prof = t.join("bounded.json");
