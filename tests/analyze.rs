@@ -2048,3 +2048,61 @@ int main(void) { return pick()->run() > 0 ? 0 : 1; }
         run.stderr
     );
 }
+
+/// An object is already loaded under its DT_SONAME, not only its file's name: a `dlopen` of
+/// `libsyscageplug.so.1` (the soname of `libsyscageplug.so.1.0`, which the program needs) from
+/// a library with no search path of its own finds the loaded one, as the loader does; the
+/// analysis opens it too (its exports become roots, as a dlopen'd library's are).
+#[test]
+fn a_dlopen_finds_a_loaded_library_by_its_soname() {
+    let t = TempDir::new("analyze-dlopen-soname");
+    let lib = t.0.join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    let src = "#include <unistd.h>\n#include <sys/syscall.h>\n\
+               long plug(void){return syscall(SYS_membarrier, 0, 0);}\n";
+    cc(
+        &lib,
+        "libsyscageplug.so.1.0",
+        src,
+        &["-O2", "-shared", "-fPIC", "-Wl,-soname,libsyscageplug.so.1"],
+    );
+    std::os::unix::fs::symlink("libsyscageplug.so.1.0", lib.join("libsyscageplug.so.1")).unwrap();
+    std::os::unix::fs::symlink("libsyscageplug.so.1", lib.join("libsyscageplug.so")).unwrap();
+    cc(
+        &lib,
+        "libsyscageopen.so",
+        "#include <dlfcn.h>\nvoid *open_plug(void){return dlopen(\"libsyscageplug.so.1\", RTLD_NOW);}\n",
+        &["-O2", "-shared", "-fPIC"],
+    );
+    let l = format!("-L{}", lib.display());
+    let prog = cc(
+        &t.0,
+        "soname",
+        &opens_the_plug("extern void *open_plug(void);\n", "open_plug()"),
+        &[
+            "-O2",
+            &l,
+            // Needed although nothing calls it: loaded before the dlopen.
+            "-Wl,--no-as-needed",
+            "-lsyscageopen",
+            "-lsyscageplug",
+            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/lib",
+        ],
+    );
+    let p = prog.to_str().unwrap();
+    let run = run_command(Command::new(p));
+    assert_eq!(run.code, 0, "the loader finds it by soname: {}", run.stderr);
+    let (set, out) = analyze(&t.0, "soname", &["--no-cache"], &[p]);
+    assert_complete("a dlopen of a loaded library's soname", &out);
+    assert!(
+        out.stderr
+            .contains("loaded by rule, dlopen(\"libsyscageplug.so.1\"): "),
+        "the dlopen finds the loaded library: {}",
+        out.stderr
+    );
+    assert!(
+        set.contains(&("x86_64".into(), "membarrier".into())),
+        "{}",
+        out.stderr
+    );
+}

@@ -49,6 +49,8 @@ pub struct Object {
     pub textrel: bool,
     pub interp: Option<String>,
     pub needed: Vec<String>,
+    /// DT_SONAME: a name the loader knows the object by once loaded, whatever its file's.
+    pub soname: Option<String>,
     pub runpath: Vec<String>,
     pub rpath: Vec<String>,
     pub code: Vec<Code>,
@@ -173,6 +175,7 @@ pub fn parse_with(path: &str, data: &[u8], debug: Option<&[u8]>) -> Result<Objec
         textrel: false,
         interp: None,
         needed: Vec::new(),
+        soname: None,
         runpath: Vec::new(),
         rpath: Vec::new(),
         code: Vec::new(),
@@ -436,6 +439,7 @@ pub fn parse_with(path: &str, data: &[u8], debug: Option<&[u8]>) -> Result<Objec
             match tag {
                 elf::DT_NULL => break,
                 elf::DT_NEEDED => obj.needed.extend(string(val)),
+                elf::DT_SONAME => obj.soname = string(val),
                 elf::DT_RUNPATH => {
                     obj.runpath = string(val)
                         .map(|s| s.split(':').map(str::to_string).collect())

@@ -126,15 +126,15 @@ impl Image {
         self.objs.iter().position(|o| o.path == path)
     }
 
-    /// The object already loaded under the bare file name `name`, which the loader takes
-    /// before searching (by soname: Debian names files by it).
+    /// The object already loaded under the bare name `name`, which the loader takes before
+    /// searching: its file's name or its DT_SONAME (`libfoo.so.1` for `libfoo.so.1.2.3`).
     fn loaded_as(&self, name: &str) -> Option<&Object> {
         if name.contains('/') {
             return None;
         }
         self.objs
             .iter()
-            .find(|o| o.path.rsplit('/').next() == Some(name))
+            .find(|o| o.path.rsplit('/').next() == Some(name) || o.soname.as_deref() == Some(name))
     }
 
     /// The DT_RPATH and DT_RUNPATH a search from `o` uses: its RPATH, then the program's (with
