@@ -2071,7 +2071,8 @@ fn a_dlopen_finds_a_loaded_library_by_its_soname() {
     cc(
         &lib,
         "libsyscageopen.so",
-        "#include <dlfcn.h>\nvoid *open_plug(void){return dlopen(\"libsyscageplug.so.1\", RTLD_NOW);}\n",
+        "#include <dlfcn.h>\nvoid *open_plug(void){void *h=dlopen(\"libsyscagenowhere.so\", RTLD_NOW);\n\
+         return h?h:dlopen(\"libsyscageplug.so.1\", RTLD_NOW);}\n",
         &["-O2", "-shared", "-fPIC"],
     );
     let l = format!("-L{}", lib.display());
@@ -2102,6 +2103,16 @@ fn a_dlopen_finds_a_loaded_library_by_its_soname() {
     );
     assert!(
         set.contains(&("x86_64".into(), "membarrier".into())),
+        "{}",
+        out.stderr
+    );
+    // A name found nowhere is said, not dropped (the run's dlopen fails alike).
+    assert!(
+        out.stderr
+            .contains("dlopen(\"libsyscagenowhere.so\") (from ")
+            && out
+                .stderr
+                .contains("not found in the root where the loader looks"),
         "{}",
         out.stderr
     );

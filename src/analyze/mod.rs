@@ -1123,7 +1123,8 @@ fn analyze_one(
                     .iter()
                     .any(|(n, from, _)| rule_adds(root, &img, n, from))
             {
-                let a = finish(&g, &img, &reach, opts);
+                let mut a = finish(&g, &img, &reach, opts);
+                a.notes.extend(unfound_dlopens(root, &img, &loads));
                 let targets = g.targets();
                 drop(g);
                 parallel::drop_later((img, facts, targets, reach));
@@ -1143,6 +1144,30 @@ fn analyze_one(
             load_by_rule(root, &mut img, name, from, rule);
         }
     }
+}
+
+/// A note for each constant `dlopen` name no search of the loader's finds in the root: the
+/// program's own `dlopen` fails there too, so nothing is missed, unless it is found in a way
+/// the analysis cannot see (`LD_LIBRARY_PATH`): said rather than dropped silently.
+fn unfound_dlopens(root: &Root, img: &Image, loads: &[(String, String, String)]) -> Vec<String> {
+    let mut names: BTreeMap<&str, (Vec<&str>, bool)> = BTreeMap::new();
+    for (n, from, rule) in loads {
+        if rule.starts_with("dlopen(") {
+            let e = names.entry(n.as_str()).or_default();
+            e.0.push(from.as_str());
+            e.1 |= find_by_rule(root, img, n, from).is_some();
+        }
+    }
+    names
+        .into_iter()
+        .filter(|(_, (_, found))| !found)
+        .map(|(n, (from, _))| {
+            format!(
+                "dlopen(\"{n}\") (from {}): not found in the root where the loader looks, so it fails there too; if the program finds it another way (LD_LIBRARY_PATH), pass it with --dlopen LIB",
+                from.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// Whether `load_by_rule` would add an object or a rule root.
