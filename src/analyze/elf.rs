@@ -145,8 +145,8 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Object, ElfError> {
     parse_with(path, data, None)
 }
 
-/// `parse`, with the object's debug file (its build-id checked) for the bounds of its data
-/// objects (`bounds`).
+/// `parse`, with the object's debug file (the caller checked its build-id is the object's) for
+/// the bounds of its data objects (`bounds`).
 pub fn parse_with(path: &str, data: &[u8], debug: Option<&[u8]>) -> Result<Object, ElfError> {
     match machine(data) {
         None => return Err(bad(path, "not an ELF file")),
@@ -275,12 +275,12 @@ pub fn parse_with(path: &str, data: &[u8], debug: Option<&[u8]>) -> Result<Objec
         for sym in table.iter() {
             let t = sym.st_type();
             let bind = sym.st_bind();
-            if sh_type == elf::SHT_DYNSYM
-                && t == elf::STT_OBJECT
+            // Defined and visible to other objects (and to dlsym).
+            let is_export = sh_type == elf::SHT_DYNSYM
                 && sym.st_shndx(e) != elf::SHN_UNDEF
                 && (bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
-                && sym.st_visibility() != elf::STV_HIDDEN
-            {
+                && sym.st_visibility() != elf::STV_HIDDEN;
+            if is_export && t == elf::STT_OBJECT {
                 let a = sym.st_value(e);
                 exported.push((a, a.saturating_add(sym.st_size(e).max(1))));
             }
@@ -299,11 +299,7 @@ pub fn parse_with(path: &str, data: &[u8], debug: Option<&[u8]>) -> Result<Objec
             if entry.is_none() {
                 *entry = name.clone();
             }
-            if sh_type == elf::SHT_DYNSYM
-                && (bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
-                && sym.st_visibility() != elf::STV_HIDDEN
-                && let Some(n) = name
-            {
+            if is_export && let Some(n) = name {
                 obj.exports.entry(n).or_default().push(Export {
                     addr,
                     ifunc: t == elf::STT_GNU_IFUNC,
@@ -513,12 +509,7 @@ pub fn parse_with(path: &str, data: &[u8], debug: Option<&[u8]>) -> Result<Objec
     } else {
         // From the debug file only, not the object's own `.symtab`: a stripped and an
         // unstripped build of one program give one result.
-        let sized = match (bounds::build_id(data), debug) {
-            (Some(id), Some(d)) if bounds::build_id(d).as_ref() == Some(&id) => {
-                bounds::sized_objects(d)
-            }
-            _ => Vec::new(),
-        };
+        let sized = debug.map(bounds::sized_objects).unwrap_or_default();
         Held::new(Layout {
             words: &words,
             sized: &sized,

@@ -182,16 +182,18 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
 }
 
 /// The debug file of a stripped object (Debian's `-dbg`/`-dbgsym` packages, by build-id) in
-/// the root: its symbol table bounds the object's data (`bounds`). None when not installed.
+/// the root, its own build-id the object's: its symbol table bounds the object's data
+/// (`bounds`). None when not installed.
 fn debug_file(root: &Root, data: &[u8]) -> Option<Vec<u8>> {
-    let path = bounds::debug_path(&bounds::build_id(data)?)?;
-    let host = root.host(&path)?;
+    let id = bounds::build_id(data)?;
+    let host = root.host(&bounds::debug_path(&id)?)?;
     let file = std::fs::File::open(&host).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() > loader::MAX_OBJECT {
         return None;
     }
-    symbol_sections(&file, meta.len() as usize)
+    // Another file at that path (a stale or foreign one) bounds nothing.
+    symbol_sections(&file, meta.len() as usize).filter(|d| bounds::build_id(d) == Some(id))
 }
 
 /// The bytes of an ELF file `len` long where its header, section headers, symbol and string
