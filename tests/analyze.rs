@@ -113,6 +113,27 @@ fn assert_covers(
     );
 }
 
+/// (abi, syscall) pairs, as a recording or an analysis holds them.
+type Syscalls = BTreeSet<(String, String)>;
+
+/// Records `prog` (no arguments) and analyses it (with `extra` flags), both as `tag` in `dir`;
+/// fails unless the analysis is complete and covers the run. Returns (the run's syscalls, the
+/// analysis', the analysis' output).
+fn run_and_analyse(
+    dir: &Path,
+    tag: &str,
+    what: &str,
+    prog: &Path,
+    extra: &[&str],
+) -> (Syscalls, Syscalls, Out) {
+    let p = prog.to_str().unwrap();
+    let seen = record(dir, tag, &[p]);
+    let (reach, out) = analyze(dir, tag, extra, &[p]);
+    assert_complete(what, &out);
+    assert_covers(what, &seen, &reach, &out.stderr);
+    (seen, reach, out)
+}
+
 /// Fails unless the analysis exited 0 and said it is complete.
 fn assert_complete(what: &str, out: &Out) {
     assert!(
@@ -1568,15 +1589,11 @@ func main() {
 "#,
         false,
     );
-    let p = prog.to_str().unwrap();
-    let seen = record(&t.0, "gopanic", &[p]);
+    let (seen, _, _) = run_and_analyse(&t.0, "gopanic", "gopanic", &prog, &["--no-cache"]);
     assert!(
         seen.contains(&("x86_64".into(), "getuid".into())),
         "{seen:?}"
     );
-    let (set, out) = analyze(&t.0, "gopanic", &["--no-cache"], &[p]);
-    assert_complete("gopanic", &out);
-    assert_covers("gopanic", &seen, &set, &out.stderr);
 }
 
 /// An X server of the test's own (Xvfb, on a display number it picks), stopped when dropped;
@@ -1848,16 +1865,13 @@ fn the_programs_rpath_origin_is_its_own_directory_for_every_library() {
             "-Wl,--disable-new-dtags,-rpath,$ORIGIN/lib",
         ],
     );
-    let p = prog.to_str().unwrap();
-    let seen = record(&t.0, "rpath", &[p]);
-    let (reach, out) = analyze(&t.0, "rpath", &[], &[p]);
-    assert_complete("a program whose RPATH finds its libraries' libraries", &out);
+    let what = "a program whose RPATH finds its libraries' libraries";
+    let (_, reach, out) = run_and_analyse(&t.0, "rpath", what, &prog, &[]);
     assert!(
         reach.contains(&("x86_64".to_string(), "membarrier".to_string())),
         "libsyscageinner's membarrier: {}",
         out.stderr
     );
-    assert_covers("rpath", &seen, &reach, &out.stderr);
 }
 
 /// libseccomp finds seccomp's number by name at run time and keeps it in a variable: no
@@ -1882,14 +1896,11 @@ fn libseccomp_finds_seccomp_by_name_and_its_calls_count_as_seccomp() {
         "the filter program: {}",
         plain.stderr
     );
-    let seen = record(&t.0, "filter", &[p]);
+    let (seen, _, out) = run_and_analyse(&t.0, "filter", "a libseccomp filter", &prog, &[]);
     assert!(
         seen.contains(&("x86_64".to_string(), "seccomp".to_string())),
         "the recording should hold seccomp: {seen:?}"
     );
-    let (reach, out) = analyze(&t.0, "filter", &[], &[p]);
-    assert_complete("a libseccomp filter", &out);
-    assert_covers("a libseccomp filter", &seen, &reach, &out.stderr);
     assert!(
         out.stderr.contains("resolved by rule: ") && out.stderr.contains("libseccomp.so.2"),
         "{}",
@@ -1908,16 +1919,12 @@ fn dlopen_of_null_loads_nothing_and_leaves_the_result_complete() {
         "#include <dlfcn.h>\nint main(void){void*h=dlopen(0,RTLD_NOW);if(!h)return 1;int(*f)(int)=(int(*)(int))dlsym(h,\"syncfs\");return f?f(0)!=0:1;}\n",
         &["-O2"],
     );
-    let p = prog.to_str().unwrap();
-    let seen = record(&t.0, "self", &[p]);
-    let (reach, out) = analyze(&t.0, "self", &[], &[p]);
-    assert_complete("dlopen(NULL)", &out);
+    let (_, reach, out) = run_and_analyse(&t.0, "self", "dlopen(NULL)", &prog, &[]);
     assert!(
         reach.contains(&("x86_64".to_string(), "syncfs".to_string())),
         "{}",
         out.stderr
     );
-    assert_covers("dlopen(NULL)", &seen, &reach, &out.stderr);
 }
 
 /// The GNU build-id of an ELF file, in hex (`readelf -n`).
