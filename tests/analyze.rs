@@ -793,9 +793,16 @@ fn explain_shows_a_path_from_the_entry_point() {
         "/bin/true",
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // The path ends at an entry point: the program's, or the loader's (its jump to the
+    // program's entry is the first indirect call a pool member may be reached by).
+    let write = out.stdout.split("kexec_load").next().unwrap_or_default();
     assert!(
-        out.stdout.contains("write (x86_64): syscall site at 0x")
-            && out.stdout.contains("is the entry point of /usr/bin/true"),
+        write.contains("write (x86_64): syscall site at 0x")
+            && write
+                .trim_end()
+                .lines()
+                .last()
+                .is_some_and(|l| l.contains("is the entry point of /usr/")),
         "{}",
         out.stdout
     );

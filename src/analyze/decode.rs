@@ -705,7 +705,7 @@ fn record(
             if i.is_ip_rel_memory_operand() {
                 f.data_refs.insert(i.ip_rel_memory_address());
             }
-            match through(i, before, code) {
+            match through(i, (body, idx), before, code) {
                 Through::Slot(slot) => f.calls.push(CallSite {
                     at,
                     target: Target::Slot(slot),
@@ -794,18 +794,79 @@ enum Through {
     Anywhere,
 }
 
-/// Where the indirect call or jump `i` goes; `before`: the instructions before it.
-fn through(i: &Instruction, before: &[Instruction], code: &Ranges<'_>) -> Through {
+/// Where the indirect call or jump `i` (`body[idx]`) goes; `before`: the instructions before
+/// it.
+fn through(
+    i: &Instruction,
+    (body, idx): (&[Instruction], usize),
+    before: &[Instruction],
+    code: &Ranges<'_>,
+) -> Through {
     if i.op0_kind() == OpKind::Memory
         && i.is_ip_rel_memory_operand()
         && (code.loader_slot)(i.ip_rel_memory_address())
     {
         Through::Slot(i.ip_rel_memory_address())
+    } else if let Some(slot) = slot_in_register(body, idx, code) {
+        Through::Slot(slot)
     } else if i.flow_control() == FlowControl::IndirectBranch && is_jump_table(i, before) {
         Through::Table
     } else {
         Through::Anywhere
     }
+}
+
+/// The loader's slot a `call reg` or `jmp reg` (`body[idx]`) goes through when `reg` was just
+/// loaded from it: crtstuff's calls of weak symbols (`mov rax, [rip+slot]; test rax, rax; je 1f;
+/// jmp rax`) and `-fno-plt` code. The load must be the last write of `reg` on the straight line
+/// to the call, and nothing else may enter that line: no call or syscall on it, no branch of the
+/// body into it, and no switch in the body (its cases could land there).
+fn slot_in_register(body: &[Instruction], idx: usize, code: &Ranges<'_>) -> Option<u64> {
+    let i = body.get(idx)?;
+    if i.op0_kind() != OpKind::Register || i.op0_register().size() != 8 {
+        return None;
+    }
+    let reg = gpr(i.op0_register())?;
+    let mut info = InstructionInfoFactory::new();
+    let mut k = idx;
+    let load = loop {
+        k = k.checked_sub(1)?;
+        let p = &body[k];
+        if ends_flow(p)
+            || matches!(
+                p.flow_control(),
+                FlowControl::Call | FlowControl::IndirectCall
+            )
+        {
+            return None;
+        }
+        if written(&mut info, p) & (1 << reg) != 0 {
+            break p;
+        }
+    };
+    if load.mnemonic() != Mnemonic::Mov
+        || load.op0_kind() != OpKind::Register
+        || load.op0_register() != i.op0_register()
+        || load.op1_kind() != OpKind::Memory
+        || !load.is_ip_rel_memory_operand()
+        || !(code.loader_slot)(load.ip_rel_memory_address())
+    {
+        return None;
+    }
+    let line = load.next_ip()..=i.ip();
+    let entered = body
+        .iter()
+        .enumerate()
+        .any(|(j, p)| match p.flow_control() {
+            FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch => {
+                line.contains(&p.near_branch_target())
+            }
+            FlowControl::IndirectBranch => {
+                j != idx && is_jump_table(p, &body[j.saturating_sub(8)..j])
+            }
+            _ => false,
+        });
+    (!entered).then(|| load.ip_rel_memory_address())
 }
 
 /// A switch's jump through a table inside the function: `notrack jmp` (CET builds), a jump
@@ -1010,7 +1071,7 @@ pub fn unread_switches(body: &[Instruction], code: &Ranges<'_>) -> Vec<u64> {
     let mut out = Vec::new();
     for (idx, i) in body.iter().enumerate() {
         if i.flow_control() == FlowControl::IndirectBranch
-            && through(i, &body[idx.saturating_sub(8)..idx], code) == Through::Table
+            && through(i, (body, idx), &body[idx.saturating_sub(8)..idx], code) == Through::Table
             && switch_targets(body, idx, code).is_empty()
         {
             out.push(i.ip());
@@ -1477,6 +1538,78 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The facts of `code` at 0x1000 where the 8 bytes at 0x3000 are a loader's slot, both
+    /// with values and scanned.
+    fn with_slot_at_0x3000(code: &[u8]) -> [Facts; 2] {
+        let end = 0x1000 + code.len() as u64;
+        let ranges = [(0x1000u64, end)];
+        let instrs = decode_body(0x1000, code);
+        let r = Ranges {
+            code: &ranges,
+            immediates: false,
+            rodata: &[],
+            data_taken: &BTreeSet::new(),
+            loader_slot: &|a| a == 0x3000,
+        };
+        let valued = function(
+            0x1000,
+            end,
+            &instrs,
+            &r,
+            &SYSV,
+            &|_| Some(SYSV.clobber),
+            &|_| None,
+        );
+        [valued, scan(0x1000, end, &instrs, &r)]
+    }
+
+    /// crtstuff's `deregister_tm_clones`: a weak symbol's GOT slot loaded, tested, jumped
+    /// through. The jump goes where the slot is bound, not to any taken function.
+    const CRTSTUFF: [u8; 15] = [
+        0x48, 0x8b, 0x05, 0xf9, 0x1f, 0, 0, // mov rax, [rip+0x1ff9] (0x3000)
+        0x48, 0x85, 0xc0, // test rax, rax
+        0x74, 0x02, // je 0x100e
+        0xff, 0xe0, // jmp rax
+        0xc3, // ret
+    ];
+
+    #[test]
+    fn a_jump_through_a_register_just_loaded_from_the_got_goes_where_the_slot_is_bound() {
+        for f in with_slot_at_0x3000(&CRTSTUFF) {
+            assert!(f.indirect.is_empty(), "{:?}", f.indirect);
+            assert!(
+                f.calls
+                    .iter()
+                    .any(|c| c.target == Target::Slot(0x3000) && c.jump),
+                "the jump is not through the slot"
+            );
+        }
+    }
+
+    #[test]
+    fn a_register_loaded_from_the_got_is_not_trusted_where_other_paths_join_or_data_can_change() {
+        // ...; ret; mov rax, [rdi]; jmp 0x100c: another value reaches the `jmp rax`.
+        let mut joined = CRTSTUFF.to_vec();
+        joined.extend([0x48, 0x8b, 0x07, 0xeb, 0xf8]);
+        for f in with_slot_at_0x3000(&joined) {
+            assert_eq!(f.indirect, vec![0x100c]);
+        }
+        // The same load from 0x3008, a variable the program can write.
+        let mut variable = CRTSTUFF;
+        variable[3] = 0x01;
+        variable[4] = 0x20;
+        for f in with_slot_at_0x3000(&variable) {
+            assert_eq!(f.indirect, vec![0x100c]);
+        }
+        // mov eax, [rip+...]: 32 bits of the slot are no address.
+        let mut narrow = CRTSTUFF.to_vec();
+        narrow.remove(0);
+        narrow[2] = 0xfa;
+        for f in with_slot_at_0x3000(&narrow) {
+            assert_eq!(f.indirect.len(), 1);
+        }
     }
 
     /// strftime's switch: bound checked on `cl`, indexed by a copy of it in `edx`.
