@@ -965,6 +965,92 @@ fn bad_inputs_get_clear_errors() {
     assert!(out.stderr.contains("/nonexistent/prog"), "{}", out.stderr);
 }
 
+/// A root is someone else's files: where the analysis reads a file of it (the loader's cache,
+/// nsswitch.conf, a debug file, a program, a script's interpreter, an executable of a whole-root
+/// scan), a FIFO must not block it and a device must not be read (its open can act, /dev/zero
+/// never ends). The analysis finishes, names what it refused, and still analyses the rest.
+#[test]
+fn files_of_a_root_that_are_not_regular_are_refused_without_blocking() {
+    let t = TempDir::new("analyze-fifo");
+    let root = t.join("root");
+    for (host, inside) in [
+        ("/lib64/ld-linux-x86-64.so.2", "lib64/ld-linux-x86-64.so.2"),
+        (
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "lib/x86_64-linux-gnu/libc.so.6",
+        ),
+        ("/usr/bin/whoami", "usr/bin/whoami"),
+    ] {
+        let to = root.join(inside);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(host, &to).unwrap();
+    }
+    let fifo = |inside: &str, mode: u32| {
+        let p = root.join(inside);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(mode)).unwrap();
+    };
+    // whoami looks its user up (getpwuid: NSS, so nsswitch.conf is read); libc's debug file
+    // is looked for at its build-id.
+    fifo("etc/nsswitch.conf", 0o644);
+    let id = build_id(Path::new("/lib/x86_64-linux-gnu/libc.so.6"));
+    fifo(
+        &format!("usr/lib/debug/.build-id/{}/{}.debug", &id[..2], &id[2..]),
+        0o644,
+    );
+    fifo("usr/bin/fifo", 0o755);
+    std::fs::write(root.join("usr/bin/script"), "#!/usr/bin/fifo\n").unwrap();
+    // A device node where the loader's cache is: /dev/zero's numbers (root may make one).
+    nix::sys::stat::mknod(
+        &root.join("etc/ld.so.cache"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+        nix::sys::stat::makedev(1, 5),
+    )
+    .expect("mknod (the tests run as root)");
+    let in_root = |args: &[&str]| {
+        let mut all = vec!["analyze", "--no-cache", "--root", root.to_str().unwrap()];
+        all.extend(args);
+        let mut c = syscage_cmd();
+        c.args(&all)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let out = finish_within(
+            c.spawn().expect("spawn"),
+            std::time::Duration::from_secs(120),
+        );
+        out.assert_no_panic();
+        out
+    };
+    let out = in_root(&["/usr/bin/whoami"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("reachable syscalls"), "{}", out.stderr);
+    let out = in_root(&["/usr/bin/fifo"]);
+    out.assert_code(125);
+    assert!(
+        out.stderr.contains("/usr/bin/fifo: not a regular file"),
+        "{}",
+        out.stderr
+    );
+    let out = in_root(&["/usr/bin/script"]);
+    out.assert_code(125);
+    assert!(
+        out.stderr.contains("/usr/bin/fifo: not a regular file"),
+        "{}",
+        out.stderr
+    );
+    // The whole root: the executable FIFO is no program of it.
+    let out = in_root(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("analysing the 1 executable of")
+            && out.stderr.contains("reachable syscalls"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// `report --analysis`: the coverage gap of a recording (reachable, never recorded, riskiest
 /// first) and, loudly, anything recorded that the analysis says is unreachable.
 #[test]

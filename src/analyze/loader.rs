@@ -17,6 +17,8 @@ pub const DEFAULT_DIRS: &[&str] = &[
 
 /// Largest object read: beyond it the file is refused, not mapped whole into memory.
 pub const MAX_OBJECT: u64 = 1 << 30;
+/// A cache of every library of a large distribution is a few hundred kilobytes.
+const MAX_LD_SO_CACHE: u64 = 64 << 20;
 
 /// The analysed filesystem: `/`, an unpacked image, or a bundle's rootfs.
 #[derive(Debug, Clone)]
@@ -32,7 +34,7 @@ impl Root {
             cache: Vec::new(),
         };
         if let Some(host) = r.host("/etc/ld.so.cache")
-            && let Ok(bytes) = std::fs::read(host)
+            && let Ok(bytes) = super::rootfile::read(&host, MAX_LD_SO_CACHE)
         {
             r.cache = parse_ld_so_cache(&bytes);
         }

@@ -15,6 +15,7 @@ pub mod loader;
 mod lsda;
 mod parallel;
 pub mod plugins;
+pub mod rootfile;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -150,20 +151,16 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
     let host = root
         .host(path)
         .ok_or_else(|| AnalyzeError::Message(format!("{path}: no such file in the root")))?;
-    let meta = std::fs::metadata(&host)
-        .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?;
-    if !meta.is_file() {
-        return Err(AnalyzeError::Message(format!("{path}: not a regular file")));
-    }
+    let (file, meta) = rootfile::open(&host).map_err(|e| {
+        AnalyzeError::Message(match e.ends_with("not a regular file") {
+            true => format!("{path}: not a regular file"),
+            false => e,
+        })
+    })?;
     // The header first: a huge file that is not ELF is never read whole.
-    let mut head = [0u8; 64];
-    let n = std::io::Read::read(
-        &mut std::fs::File::open(&host)
-            .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?,
-        &mut head,
-    )
-    .unwrap_or(0);
-    if elf::machine(&head[..n]).is_none() {
+    let mut head = Vec::with_capacity(64);
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&file, 64), &mut head);
+    if elf::machine(&head).is_none() {
         return Err(AnalyzeError::Message(format!("{path}: not an ELF file")));
     }
     if meta.len() > loader::MAX_OBJECT {
@@ -173,8 +170,7 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
             loader::MAX_OBJECT
         )));
     }
-    let data = std::fs::read(&host)
-        .map_err(|e| AnalyzeError::Message(format!("{}: {e}", host.display())))?;
+    let data = rootfile::read(&host, loader::MAX_OBJECT).map_err(AnalyzeError::Message)?;
     let debug = debug_file(root, &data);
     let mut o = elf::parse_with(path, &data, debug.as_deref())?;
     add_stubs(&mut o);
@@ -187,9 +183,8 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
 fn debug_file(root: &Root, data: &[u8]) -> Option<Vec<u8>> {
     let id = bounds::build_id(data)?;
     let host = root.host(&bounds::debug_path(&id)?)?;
-    let file = std::fs::File::open(&host).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > loader::MAX_OBJECT {
+    let (file, meta) = rootfile::open(&host).ok()?;
+    if meta.len() > loader::MAX_OBJECT {
         return None;
     }
     // Another file at that path (a stale or foreign one) bounds nothing.
@@ -267,11 +262,9 @@ fn program_path(root: &Root, p: &str, notes: &mut Vec<String>) -> Result<String,
             })
         })?;
         let host = root.host(&resolved).unwrap_or_default();
-        let mut head = vec![0u8; 256];
-        let n = std::fs::File::open(&host)
-            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .map_err(|e| AnalyzeError::Message(format!("{path}: {e}")))?;
-        head.truncate(n);
+        let head = rootfile::head(&host, 256).map_err(|e| {
+            AnalyzeError::Message(format!("{path}: {}", e.rsplit(": ").next().unwrap_or(&e)))
+        })?;
         if !head.starts_with(b"#!") {
             return Ok(resolved);
         }
@@ -1474,17 +1467,14 @@ pub fn executables_in(root: &Path) -> Vec<String> {
                 continue;
             };
             let Some(h) = r.host(&real) else { continue };
-            let Ok(meta) = std::fs::metadata(&h) else {
+            let Ok(meta) = std::fs::symlink_metadata(&h) else {
                 continue;
             };
             if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
                 continue;
             }
-            let mut head = [0u8; 20];
-            let n = std::fs::File::open(&h)
-                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-                .unwrap_or(0);
-            if elf::machine(&head[..n]) == Some("x86_64") {
+            let head = rootfile::head(&h, 20).unwrap_or_default();
+            if elf::machine(&head) == Some("x86_64") {
                 out.insert(real);
             }
         }

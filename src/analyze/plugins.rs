@@ -11,7 +11,7 @@ use super::rules::modules_under;
 const DATA: &str = include_str!("../../profiles/plugin-hosts.json");
 
 /// A configuration file larger than this is not read (a root is someone else's files).
-const MAX_CONFIG: u64 = 64 * 1024;
+pub const MAX_CONFIG: u64 = 64 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,13 +130,9 @@ impl Config {
                 let Some(file) = root.host(&path) else {
                     continue;
                 };
-                let Ok(meta) = std::fs::metadata(&file) else {
+                let Ok(text) = super::rootfile::read(&file, MAX_CONFIG) else {
                     continue;
                 };
-                if !meta.is_file() || meta.len() > MAX_CONFIG {
-                    continue;
-                }
-                let text = std::fs::read(&file).unwrap_or_default();
                 out.extend(self.named_in(&String::from_utf8_lossy(&text)));
             }
         }

@@ -84,8 +84,9 @@ pub fn by_imports(root: &Root, imports: &HashSet<String>) -> Vec<(String, Vec<St
     if let Some(f) = NSS_ENTRIES.iter().find(|f| imports.contains(**f)) {
         let conf = root
             .host("/etc/nsswitch.conf")
-            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|p| super::rootfile::read(&p, super::plugins::MAX_CONFIG).ok())
             .unwrap_or_default();
+        let conf = String::from_utf8_lossy(&conf);
         let mut services: BTreeSet<String> = BTreeSet::new();
         for line in conf.lines() {
             let line = line.split('#').next().unwrap_or("");

@@ -82,8 +82,9 @@ pub fn run(a: AnalyzeArgs) -> Result<i32, Error> {
                     )));
                 }
                 eprintln!(
-                    "syscage: analysing the {} executables of {}",
+                    "syscage: analysing the {} executable{} of {}",
                     programs.len(),
+                    if programs.len() == 1 { "" } else { "s" },
                     r.display()
                 );
             }
