@@ -1040,6 +1040,29 @@ fn files_of_a_root_that_are_not_regular_are_refused_without_blocking() {
         "{}",
         out.stderr
     );
+    // A bundle whose config.json is a FIFO.
+    let bundle = t.join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    nix::unistd::mkfifo(
+        &bundle.join("config.json"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let mut c = syscage_cmd();
+    c.args(["analyze", "--bundle", bundle.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = finish_within(
+        c.spawn().expect("spawn"),
+        std::time::Duration::from_secs(120),
+    );
+    out.assert_code(125).assert_no_panic();
+    assert!(
+        out.stderr.contains("config.json: not a regular file"),
+        "{}",
+        out.stderr
+    );
     // The whole root: the executable FIFO is no program of it.
     let out = in_root(&[]);
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -137,11 +137,9 @@ pub fn run(a: AnalyzeArgs) -> Result<i32, Error> {
 /// The root and program of an OCI bundle.
 fn bundle(b: &std::path::Path) -> Result<(PathBuf, Vec<String>), Error> {
     let path = b.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let v: serde_json::Value = serde_json::from_str(&text)
+    // A bundle may be someone else's: its config.json a FIFO or a device (see `rootfile`).
+    let text = analyze::rootfile::read(&path, 16 << 20).map_err(Error::Input)?;
+    let v: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
     let root = v["root"]["path"]
         .as_str()
