@@ -1008,18 +1008,11 @@ fn files_of_a_root_that_are_not_regular_are_refused_without_blocking() {
         nix::sys::stat::makedev(1, 5),
     )
     .expect("mknod (the tests run as root)");
+    // A hang ends in `syscage_args`'s timeout.
     let in_root = |args: &[&str]| {
         let mut all = vec!["analyze", "--no-cache", "--root", root.to_str().unwrap()];
         all.extend(args);
-        let mut c = syscage_cmd();
-        c.args(&all)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let out = finish_within(
-            c.spawn().expect("spawn"),
-            std::time::Duration::from_secs(120),
-        );
+        let out = syscage_args(&all);
         out.assert_no_panic();
         out
     };
@@ -1048,15 +1041,7 @@ fn files_of_a_root_that_are_not_regular_are_refused_without_blocking() {
         nix::sys::stat::Mode::from_bits_truncate(0o644),
     )
     .unwrap();
-    let mut c = syscage_cmd();
-    c.args(["analyze", "--bundle", bundle.to_str().unwrap()])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let out = finish_within(
-        c.spawn().expect("spawn"),
-        std::time::Duration::from_secs(120),
-    );
+    let out = syscage_args(&["analyze", "--bundle", bundle.to_str().unwrap()]);
     out.assert_code(125).assert_no_panic();
     assert!(
         out.stderr.contains("config.json: not a regular file"),

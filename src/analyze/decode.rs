@@ -1540,12 +1540,25 @@ mod tests {
             .collect()
     }
 
+    /// The facts of the function at 0x1000 up to `end`, with values and scanned.
+    fn valued_and_scanned(instrs: &[Instruction], end: u64, r: &Ranges<'_>) -> [Facts; 2] {
+        let valued = function(
+            0x1000,
+            end,
+            instrs,
+            r,
+            &SYSV,
+            &|_| Some(SYSV.clobber),
+            &|_| None,
+        );
+        [valued, scan(0x1000, end, instrs, r)]
+    }
+
     /// The facts of `code` at 0x1000 where the 8 bytes at 0x3000 are a loader's slot, both
     /// with values and scanned.
     fn with_slot_at_0x3000(code: &[u8]) -> [Facts; 2] {
         let end = 0x1000 + code.len() as u64;
         let ranges = [(0x1000u64, end)];
-        let instrs = decode_body(0x1000, code);
         let r = Ranges {
             code: &ranges,
             immediates: false,
@@ -1553,16 +1566,7 @@ mod tests {
             data_taken: &BTreeSet::new(),
             loader_slot: &|a| a == 0x3000,
         };
-        let valued = function(
-            0x1000,
-            end,
-            &instrs,
-            &r,
-            &SYSV,
-            &|_| Some(SYSV.clobber),
-            &|_| None,
-        );
-        [valued, scan(0x1000, end, &instrs, &r)]
+        valued_and_scanned(&decode_body(0x1000, code), end, &r)
     }
 
     /// crtstuff's `deregister_tm_clones`: a weak symbol's GOT slot loaded, tested, jumped
@@ -1636,16 +1640,7 @@ mod tests {
         };
         let instrs = decode_body(0x1000, &code);
         let end = 0x1000 + code.len() as u64;
-        let valued = function(
-            0x1000,
-            end,
-            &instrs,
-            &r,
-            &SYSV,
-            &|_| Some(SYSV.clobber),
-            &|_| None,
-        );
-        let scanned = scan(0x1000, end, &instrs, &r);
+        let [valued, scanned] = valued_and_scanned(&instrs, end, &r);
         let want: Vec<u64> = (0..123).map(|k| 0x1100 + 16 * k).collect();
         assert_eq!(jumps(valued), want);
         assert_eq!(jumps(scanned), want);

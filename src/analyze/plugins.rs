@@ -6,12 +6,10 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use super::loader::Root;
+use super::rootfile;
 use super::rules::modules_under;
 
 const DATA: &str = include_str!("../../profiles/plugin-hosts.json");
-
-/// A configuration file larger than this is not read (a root is someone else's files).
-pub const MAX_CONFIG: u64 = 64 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,7 +128,7 @@ impl Config {
                 let Some(file) = root.host(&path) else {
                     continue;
                 };
-                let Ok(text) = super::rootfile::read(&file, MAX_CONFIG) else {
+                let Ok(text) = rootfile::read(&file, rootfile::MAX_CONFIG) else {
                     continue;
                 };
                 out.extend(self.named_in(&String::from_utf8_lossy(&text)));
@@ -214,7 +212,10 @@ mod tests {
         let outside = base.join("outside.module");
         std::fs::write(&outside, "module: /escaped.so\n").unwrap();
         std::os::unix::fs::symlink(&outside, mods.join("b.module")).unwrap();
-        let huge = format!("module: huge.so\n{}", "#".repeat(MAX_CONFIG as usize));
+        let huge = format!(
+            "module: huge.so\n{}",
+            "#".repeat(rootfile::MAX_CONFIG as usize)
+        );
         std::fs::write(mods.join("c.module"), huge).unwrap();
         std::fs::write(mods.join("d.module"), [0xff, 0xfe, b':', 0, b'\n', 0x80]).unwrap();
         let root = Root::new(&dir);

@@ -11,6 +11,9 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+/// A configuration file larger than this is not read.
+pub const MAX_CONFIG: u64 = 64 * 1024;
+
 /// Opens the regular file at host path `host` (symlinks already resolved inside the root).
 pub fn open(host: &Path) -> Result<(File, Metadata), String> {
     let shown = host.display();

@@ -84,7 +84,7 @@ pub fn by_imports(root: &Root, imports: &HashSet<String>) -> Vec<(String, Vec<St
     if let Some(f) = NSS_ENTRIES.iter().find(|f| imports.contains(**f)) {
         let conf = root
             .host("/etc/nsswitch.conf")
-            .and_then(|p| super::rootfile::read(&p, super::plugins::MAX_CONFIG).ok())
+            .and_then(|p| super::rootfile::read(&p, super::rootfile::MAX_CONFIG).ok())
             .unwrap_or_default();
         let conf = String::from_utf8_lossy(&conf);
         let mut services: BTreeSet<String> = BTreeSet::new();
