@@ -151,26 +151,27 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
     let host = root
         .host(path)
         .ok_or_else(|| AnalyzeError::Message(format!("{path}: no such file in the root")))?;
-    let (file, meta) = rootfile::open(&host).map_err(|e| {
-        AnalyzeError::Message(match e.ends_with("not a regular file") {
-            true => format!("{path}: not a regular file"),
-            false => e,
+    let file = rootfile::open(&host).map_err(|e| {
+        AnalyzeError::Message(match e.why {
+            rootfile::Why::NotRegular => format!("{path}: not a regular file"),
+            _ => e.to_string(),
         })
     })?;
     // The header first: a huge file that is not ELF is never read whole.
-    let mut head = Vec::with_capacity(64);
-    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&file, 64), &mut head);
+    let head = file.head(64).unwrap_or_default();
     if elf::machine(&head).is_none() {
         return Err(AnalyzeError::Message(format!("{path}: not an ELF file")));
     }
-    if meta.len() > loader::MAX_OBJECT {
+    if file.len > loader::MAX_OBJECT {
         return Err(AnalyzeError::Message(format!(
             "{path}: {} bytes, larger than the {} bytes analysed",
-            meta.len(),
+            file.len,
             loader::MAX_OBJECT
         )));
     }
-    let data = rootfile::read(&host, loader::MAX_OBJECT).map_err(AnalyzeError::Message)?;
+    let data = file
+        .read(loader::MAX_OBJECT)
+        .map_err(|e| AnalyzeError::Message(e.to_string()))?;
     let debug = debug_file(root, &data);
     let mut o = elf::parse_with(path, &data, debug.as_deref())?;
     add_stubs(&mut o);
@@ -183,12 +184,12 @@ fn read_object(root: &Root, path: &str) -> Result<Object, AnalyzeError> {
 fn debug_file(root: &Root, data: &[u8]) -> Option<Vec<u8>> {
     let id = bounds::build_id(data)?;
     let host = root.host(&bounds::debug_path(&id)?)?;
-    let (file, meta) = rootfile::open(&host).ok()?;
-    if meta.len() > loader::MAX_OBJECT {
+    let f = rootfile::open(&host).ok()?;
+    if f.len > loader::MAX_OBJECT {
         return None;
     }
     // Another file at that path (a stale or foreign one) bounds nothing.
-    symbol_sections(&file, meta.len() as usize).filter(|d| bounds::build_id(d) == Some(id))
+    symbol_sections(&f.file, f.len as usize).filter(|d| bounds::build_id(d) == Some(id))
 }
 
 /// The bytes of an ELF file `len` long where its header, section headers, symbol and string
@@ -262,9 +263,8 @@ fn program_path(root: &Root, p: &str, notes: &mut Vec<String>) -> Result<String,
             })
         })?;
         let host = root.host(&resolved).unwrap_or_default();
-        let head = rootfile::head(&host, 256).map_err(|e| {
-            AnalyzeError::Message(format!("{path}: {}", e.rsplit(": ").next().unwrap_or(&e)))
-        })?;
+        let head = rootfile::head(&host, 256)
+            .map_err(|e| AnalyzeError::Message(format!("{path}: {}", e.why)))?;
         if !head.starts_with(b"#!") {
             return Ok(resolved);
         }

@@ -6,59 +6,119 @@
 //! and without blocking, and the open file checked again (fstat: what was opened is what is
 //! read, should the path have changed in between).
 
-use std::fs::{File, Metadata};
-use std::io::Read;
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A configuration file larger than this is not read.
 pub const MAX_CONFIG: u64 = 64 * 1024;
 
+/// Why a file of the root was not read.
+#[derive(Debug)]
+pub enum Why {
+    NotRegular,
+    Larger { len: u64, max: u64 },
+    Io(std::io::Error),
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::NotRegular => write!(f, "not a regular file"),
+            Why::Larger { len, max } => write!(f, "{len} bytes, larger than the {max} read"),
+            Why::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A file of the root not read, and why: shown as "HOST-PATH: why".
+#[derive(Debug)]
+pub struct Refusal {
+    pub path: PathBuf,
+    pub why: Why,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.why)
+    }
+}
+
+/// A regular file of the root, open: everything read from it is read from this one file.
+pub struct RootFile {
+    pub file: File,
+    pub len: u64,
+    path: PathBuf,
+}
+
 /// Opens the regular file at host path `host` (symlinks already resolved inside the root).
-pub fn open(host: &Path) -> Result<(File, Metadata), String> {
-    let shown = host.display();
-    let before = std::fs::symlink_metadata(host).map_err(|e| format!("{shown}: {e}"))?;
+pub fn open(host: &Path) -> Result<RootFile, Refusal> {
+    let refused = |why| Refusal {
+        path: host.to_path_buf(),
+        why,
+    };
+    let before = std::fs::symlink_metadata(host).map_err(|e| refused(Why::Io(e)))?;
     if !before.is_file() {
-        return Err(format!("{shown}: not a regular file"));
+        return Err(refused(Why::NotRegular));
     }
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(host)
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+        .map_err(|e| refused(Why::Io(e)))?;
+    let meta = file.metadata().map_err(|e| refused(Why::Io(e)))?;
     if !meta.is_file() {
-        return Err(format!("{shown}: not a regular file"));
+        return Err(refused(Why::NotRegular));
     }
-    Ok((file, meta))
+    Ok(RootFile {
+        file,
+        len: meta.len(),
+        path: host.to_path_buf(),
+    })
+}
+
+impl RootFile {
+    /// Up to `n` bytes from the start.
+    fn first(&self, n: u64) -> Result<Vec<u8>, Refusal> {
+        let mut bytes = Vec::with_capacity(n.min(self.len) as usize);
+        (&self.file)
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| (&self.file).take(n).read_to_end(&mut bytes))
+            .map_err(|e| Refusal {
+                path: self.path.clone(),
+                why: Why::Io(e),
+            })?;
+        Ok(bytes)
+    }
+
+    /// The whole file, if it is at most `max` bytes long (a file growing while read stops at
+    /// the bound all the same).
+    pub fn read(&self, max: u64) -> Result<Vec<u8>, Refusal> {
+        if self.len > max {
+            return Err(Refusal {
+                path: self.path.clone(),
+                why: Why::Larger { len: self.len, max },
+            });
+        }
+        self.first(max)
+    }
+
+    /// The first `n` bytes (fewer if it is shorter).
+    pub fn head(&self, n: u64) -> Result<Vec<u8>, Refusal> {
+        self.first(n)
+    }
 }
 
 /// The whole regular file at `host`, if it is at most `max` bytes long.
-pub fn read(host: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let (file, meta) = open(host)?;
-    if meta.len() > max {
-        return Err(format!(
-            "{}: {} bytes, larger than the {max} read",
-            host.display(),
-            meta.len()
-        ));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // A file growing while read stops at the bound all the same.
-    file.take(max)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", host.display()))?;
-    Ok(bytes)
+pub fn read(host: &Path, max: u64) -> Result<Vec<u8>, Refusal> {
+    open(host)?.read(max)
 }
 
 /// The first `n` bytes of the regular file at `host` (fewer if it is shorter).
-pub fn head(host: &Path, n: usize) -> Result<Vec<u8>, String> {
-    let (file, _) = open(host)?;
-    let mut bytes = Vec::with_capacity(n);
-    file.take(n as u64)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", host.display()))?;
-    Ok(bytes)
+pub fn head(host: &Path, n: u64) -> Result<Vec<u8>, Refusal> {
+    open(host)?.head(n)
 }
 
 #[cfg(test)]
@@ -81,7 +141,7 @@ mod tests {
             (link.as_path(), "not a regular file"),
             (dir.as_path(), "not a regular file"),
         ] {
-            let err = read(p, 1 << 20).unwrap_err();
+            let err = read(p, 1 << 20).unwrap_err().to_string();
             assert!(
                 err.contains(what) && err.contains(&*p.to_string_lossy()),
                 "{err}"
@@ -91,6 +151,7 @@ mod tests {
         assert!(
             read(&plain, 9)
                 .unwrap_err()
+                .to_string()
                 .contains("10 bytes, larger than the 9")
         );
         assert_eq!(head(&plain, 4).unwrap(), b"0123");

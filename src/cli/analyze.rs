@@ -138,7 +138,7 @@ pub fn run(a: AnalyzeArgs) -> Result<i32, Error> {
 fn bundle(b: &std::path::Path) -> Result<(PathBuf, Vec<String>), Error> {
     let path = b.join("config.json");
     // A bundle may be someone else's: its config.json a FIFO or a device (see `rootfile`).
-    let text = analyze::rootfile::read(&path, 16 << 20).map_err(Error::Input)?;
+    let text = analyze::rootfile::read(&path, 16 << 20).map_err(|e| Error::Input(e.to_string()))?;
     let v: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
     let root = v["root"]["path"]
